@@ -1,0 +1,105 @@
+//! Concurrent writes to the same scalar field. Automerge keeps every concurrently written value and
+//! picks a deterministic winner; Fieldbook shows all of them, with their authors, so that the
+//! loser is never silently hidden from the worker.
+
+use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, Value, ROOT};
+use serde::{Deserialize, Serialize};
+
+use super::authorship::parse_actor;
+use crate::error::Result;
+
+/// A field with more than one current value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldConflict {
+    /// The field, as a path from the body: `child_seen`, `actions[2].owner`.
+    pub path: String,
+    /// Every value, the one the record shows (Automerge's winner) first.
+    pub values: Vec<ConflictValue>,
+}
+
+/// One of the conflicting values and who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictValue {
+    /// The value as JSON (`true`, `"2026-03-26"`, `null`); an object or text as its type name.
+    pub value: serde_json::Value,
+    pub worker: String,
+    pub device: String,
+}
+
+/// Every conflicted field of the document's body (and lifecycle metadata).
+pub fn find(doc: &AutoCommit) -> Result<Vec<FieldConflict>> {
+    let mut out = Vec::new();
+    for root_key in ["body", "meta"] {
+        if let Some((Value::Object(_), obj)) = doc.get(ROOT, root_key)? {
+            let prefix = if root_key == "body" { String::new() } else { "meta.".to_string() };
+            walk(doc, &obj, &prefix, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+fn walk(doc: &AutoCommit, obj: &ObjId, path: &str, out: &mut Vec<FieldConflict>) -> Result<()> {
+    match doc.object_type(obj)? {
+        ObjType::Map | ObjType::Table => {
+            for key in doc.keys(obj) {
+                let child_path = format!("{path}{key}");
+                visit(doc, obj, automerge::Prop::Map(key), &child_path, out)?;
+            }
+        }
+        ObjType::List => {
+            for i in 0..doc.length(obj) {
+                let child_path = format!("{}[{i}]", path.trim_end_matches('.'));
+                visit(doc, obj, automerge::Prop::Seq(i), &child_path, out)?;
+            }
+        }
+        ObjType::Text => {}
+    }
+    Ok(())
+}
+
+fn visit(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    prop: automerge::Prop,
+    path: &str,
+    out: &mut Vec<FieldConflict>,
+) -> Result<()> {
+    let all = doc.get_all(obj, prop)?;
+    if all.len() > 1 {
+        // get_all lists values in ascending op order; the winner (the one `get` returns) is last.
+        let values =
+            all.iter()
+                .rev()
+                .map(|(value, id)| {
+                    let (worker, device) = match id {
+                        automerge::ObjId::Id(_, actor, _) => parse_actor(actor)
+                            .unwrap_or_else(|| (String::new(), actor.to_hex_string())),
+                        automerge::ObjId::Root => (String::new(), String::new()),
+                    };
+                    ConflictValue { value: to_json(value), worker, device }
+                })
+                .collect();
+        out.push(FieldConflict { path: path.to_string(), values });
+    }
+    if let Some((Value::Object(kind), child)) = all.last().map(|(v, id)| (v.clone(), id.clone())) {
+        if kind != ObjType::Text {
+            walk(doc, &child, &format!("{path}."), out)?;
+        }
+    }
+    Ok(())
+}
+
+fn to_json(value: &Value<'_>) -> serde_json::Value {
+    match value {
+        Value::Object(kind) => serde_json::Value::String(format!("<{kind}>")),
+        Value::Scalar(s) => match s.as_ref() {
+            automerge::ScalarValue::Str(s) => serde_json::Value::String(s.to_string()),
+            automerge::ScalarValue::Int(i) => serde_json::Value::from(*i),
+            automerge::ScalarValue::Uint(u) => serde_json::Value::from(*u),
+            automerge::ScalarValue::F64(f) => serde_json::Value::from(*f),
+            automerge::ScalarValue::Boolean(b) => serde_json::Value::Bool(*b),
+            automerge::ScalarValue::Null => serde_json::Value::Null,
+            other => serde_json::Value::String(other.to_string()),
+        },
+    }
+}

@@ -1,0 +1,269 @@
+//! One record as one Automerge document: create, load, read typed values, apply whole-value edits
+//! as minimal changes, and read its history and conflicts.
+//!
+//! The document never talks to SQLite: `crate::store` decides when to save and what to keep.
+
+pub mod authorship;
+pub mod conflicts;
+pub mod fields;
+pub mod history;
+
+use automerge::{transaction::CommitOptions, ActorId, AutoCommit, ChangeHash, ROOT};
+use autosurgeon::{hydrate_prop, reconcile_prop};
+use chrono::{DateTime, Utc};
+
+pub use authorship::Author;
+pub use conflicts::{ConflictValue, FieldConflict};
+pub use history::HistoryEntry;
+
+use crate::error::{Error, Result};
+use crate::records::{
+    Amendment, Record, RecordBody, RecordKind, RecordMeta, RecordStatus, SCHEMA_VERSION,
+};
+
+/// A loaded record document.
+///
+/// `meta` and `body` are the hydrated values of the document, kept beside it because every edit
+/// compares against them and every projection reads them; they are refreshed whenever the
+/// document changes (local edit or applied changes), never edited on their own.
+#[derive(Debug)]
+pub struct RecordDoc {
+    doc: AutoCommit,
+    meta: RecordMeta,
+    body: RecordBody,
+}
+
+impl RecordDoc {
+    /// A new record with `body`, committed as one change by `author`.
+    pub fn create(
+        author: &Author,
+        id: String,
+        case_id: String,
+        body: &RecordBody,
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
+        let meta = RecordMeta {
+            id,
+            kind: body.kind(),
+            case_id,
+            schema_version: SCHEMA_VERSION,
+            status: RecordStatus::Draft,
+            created_by: author.worker.clone(),
+            created_at: now,
+            submitted_by: None,
+            submitted_at: None,
+            oversight: None,
+            amendments: Vec::new(),
+        };
+        let mut doc = AutoCommit::new().with_actor(author.actor());
+        reconcile_prop(&mut doc, ROOT, "meta", &meta)?;
+        reconcile_body(&mut doc, body)?;
+        let mut this = Self { doc, meta, body: body.clone() };
+        this.commit(author, &["created"], now);
+        Ok(this)
+    }
+
+    /// Loads a saved document (snapshot followed by any incremental chunks), checking that it is a
+    /// Fieldbook record this build understands.
+    pub fn load(chunks: &[&[u8]], actor: ActorId) -> Result<Self> {
+        let (first, rest) = chunks
+            .split_first()
+            .ok_or(Error::CorruptDocument { reason: "no saved data".into() })?;
+        let mut doc = AutoCommit::load(first)?.with_actor(actor);
+        for chunk in rest {
+            doc.load_incremental(chunk)?;
+        }
+        Self::from_doc(doc)
+    }
+
+    /// Wraps a document received from elsewhere (a peer, the server) after checking it.
+    pub fn from_doc(doc: AutoCommit) -> Result<Self> {
+        let meta: RecordMeta = hydrate_prop(&doc, ROOT, "meta").map_err(|e| {
+            Error::CorruptDocument { reason: format!("unreadable record metadata: {e}") }
+        })?;
+        if meta.schema_version > SCHEMA_VERSION {
+            return Err(Error::UnsupportedSchema {
+                found: meta.schema_version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        // Version 1 is the first schema: there is nothing to upgrade yet. An upgrade from version
+        // N is a function here that rewrites the document and commits it as a change of its own.
+        let body = hydrate_body(&doc, meta.kind)?;
+        Ok(Self { doc, meta, body })
+    }
+
+    pub fn meta(&self) -> &RecordMeta {
+        &self.meta
+    }
+
+    pub fn id(&self) -> &str {
+        &self.meta.id
+    }
+
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The record's editable content.
+    pub fn body(&self) -> &RecordBody {
+        &self.body
+    }
+
+    /// The record in full, with any unresolved conflicts.
+    pub fn record(&self) -> Result<Record> {
+        Ok(Record {
+            meta: self.meta.clone(),
+            body: self.body.clone(),
+            conflicts: self.conflicts()?,
+        })
+    }
+
+    /// Replaces the body with `body`, writing only what differs (text as splices). Returns the top
+    /// level fields that changed; empty means nothing was written. An edit to an authorised record
+    /// is kept and recorded as an amendment.
+    pub fn update_body(
+        &mut self,
+        author: &Author,
+        body: &RecordBody,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        if body.kind() != self.meta.kind {
+            return Err(Error::KindMismatch { expected: self.meta.kind, found: body.kind() });
+        }
+        let fields = changed_fields(&self.body, body)?;
+        if fields.is_empty() {
+            return Ok(fields);
+        }
+        reconcile_body(&mut self.doc, body)?;
+        self.body = body.clone();
+        if self.meta.status == RecordStatus::Authorised {
+            let mut meta = self.meta.clone();
+            meta.amendments.push(Amendment {
+                id: crate::records::new_id(),
+                by: author.worker.clone(),
+                at: now,
+                fields: fields.clone(),
+            });
+            self.write_meta(meta)?;
+        }
+        let labels: Vec<&str> = fields.iter().map(String::as_str).collect();
+        self.commit(author, &labels, now);
+        Ok(fields)
+    }
+
+    /// Writes new metadata (a lifecycle step) as one change.
+    pub fn update_meta(
+        &mut self,
+        author: &Author,
+        meta: RecordMeta,
+        what: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write_meta(meta)?;
+        self.commit(author, &[what], now);
+        Ok(())
+    }
+
+    fn write_meta(&mut self, meta: RecordMeta) -> Result<()> {
+        reconcile_prop(&mut self.doc, ROOT, "meta", &meta)?;
+        self.meta = meta;
+        Ok(())
+    }
+
+    /// Commits pending operations with the author's metadata. The timestamp is advisory:
+    /// Automerge never uses it to decide a merge, so a device with a wrong clock cannot change an
+    /// outcome.
+    fn commit(
+        &mut self,
+        author: &Author,
+        fields: &[&str],
+        now: DateTime<Utc>,
+    ) -> Option<ChangeHash> {
+        let message = authorship::ChangeMessage::new(author, fields).encode();
+        self.doc
+            .commit_with(CommitOptions::default().with_message(message).with_time(now.timestamp()))
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The changes made after `heads`, in Automerge's incremental format.
+    pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        self.doc.save_after(heads)
+    }
+
+    /// Applies changes produced by `save_after` elsewhere. Changes already present are ignored.
+    /// Returns whether the document changed.
+    pub fn apply(&mut self, changes: &[u8]) -> Result<bool> {
+        let before = self.doc.get_heads();
+        self.doc.load_incremental(changes)?;
+        // Compare heads, not the count `load_incremental` returns: it counts operations added to
+        // the op set, and a change that only deletes adds none, yet changes the record.
+        let changed = self.doc.get_heads() != before;
+        if changed {
+            self.meta = hydrate_prop(&self.doc, ROOT, "meta")?;
+            self.body = hydrate_body(&self.doc, self.meta.kind)?;
+        }
+        Ok(changed)
+    }
+
+    /// Heads this document is missing to apply everything it has been given.
+    pub fn missing_deps(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_missing_deps(&[])
+    }
+
+    pub fn conflicts(&self) -> Result<Vec<FieldConflict>> {
+        conflicts::find(&self.doc)
+    }
+
+    pub fn history(&mut self) -> Vec<HistoryEntry> {
+        history::of(&mut self.doc)
+    }
+}
+
+fn hydrate_body(doc: &AutoCommit, kind: RecordKind) -> Result<RecordBody> {
+    Ok(match kind {
+        RecordKind::Visit => RecordBody::Visit(hydrate_prop(doc, ROOT, "body")?),
+        RecordKind::Assessment => RecordBody::Assessment(hydrate_prop(doc, ROOT, "body")?),
+        RecordKind::CaseNote => RecordBody::CaseNote(hydrate_prop(doc, ROOT, "body")?),
+        RecordKind::CaseSummary => RecordBody::CaseSummary(hydrate_prop(doc, ROOT, "body")?),
+    })
+}
+
+fn reconcile_body(doc: &mut AutoCommit, body: &RecordBody) -> Result<()> {
+    match body {
+        RecordBody::Visit(v) => reconcile_prop(doc, ROOT, "body", v)?,
+        RecordBody::Assessment(a) => reconcile_prop(doc, ROOT, "body", a)?,
+        RecordBody::CaseNote(n) => reconcile_prop(doc, ROOT, "body", n)?,
+        RecordBody::CaseSummary(s) => reconcile_prop(doc, ROOT, "body", s)?,
+    }
+    Ok(())
+}
+
+/// The top-level body fields whose values differ, by their serialised form.
+fn changed_fields(old: &RecordBody, new: &RecordBody) -> Result<Vec<String>> {
+    let (old, new) = (serde_json::to_value(old)?, serde_json::to_value(new)?);
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
+        return Ok(Vec::new());
+    };
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys.into_iter().filter(|k| old.get(*k) != new.get(*k)).cloned().collect())
+}
+
+/// The raw Automerge document, for the exchange and repair paths that need it.
+pub fn load_raw(bytes: &[u8]) -> Result<AutoCommit> {
+    Ok(AutoCommit::load(bytes)?)
+}
+
+/// Whether a document holds every change named in `heads`.
+pub fn has_heads(doc: &mut RecordDoc, heads: &[ChangeHash]) -> bool {
+    heads.iter().all(|h| doc.doc.get_change_by_hash(h).is_some())
+}
+
+#[cfg(test)]
+mod tests;

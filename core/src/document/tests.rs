@@ -1,0 +1,80 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::Utc;
+
+use super::*;
+use crate::records::{Visit, VisitKind};
+
+fn author() -> Author {
+    Author::new("w1", "tablet-1")
+}
+
+#[test]
+fn an_unchanged_body_writes_nothing_even_with_sub_second_times() {
+    // Visit::new stamps recorded_at with nanoseconds: it must read back equal.
+    let body = RecordBody::Visit(Visit::new(VisitKind::ChildInNeed, Utc::now()));
+    let mut doc =
+        RecordDoc::create(&author(), "r1".into(), "c1".into(), &body, Utc::now()).unwrap();
+    let heads = doc.heads();
+    assert_eq!(doc.body(), &body);
+    assert!(doc.update_body(&author(), &body, Utc::now()).unwrap().is_empty());
+    assert_eq!(doc.heads(), heads);
+}
+
+#[test]
+fn text_edits_are_splices_not_rewrites() {
+    let mut v = Visit::new(VisitKind::ChildInNeed, Utc::now());
+    v.observations = "a".repeat(2000);
+    let mut doc = RecordDoc::create(
+        &author(),
+        "r1".into(),
+        "c1".into(),
+        &RecordBody::Visit(v.clone()),
+        Utc::now(),
+    )
+    .unwrap();
+    let before = doc.heads();
+    v.observations.insert_str(1000, "inserted words");
+    assert_eq!(
+        doc.update_body(&author(), &RecordBody::Visit(v.clone()), Utc::now()).unwrap(),
+        ["observations"]
+    );
+    // The change carries the inserted words, not the whole 2,000 characters again.
+    let change = doc.save_after(&before);
+    assert!(change.len() < 300, "change of {} bytes", change.len());
+    assert_eq!(doc.body(), &RecordBody::Visit(v));
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_damaged_bytes_are_an_error() {
+    let body = RecordBody::Visit(Visit::new(VisitKind::ChildInNeed, Utc::now()));
+    let mut doc =
+        RecordDoc::create(&author(), "r1".into(), "c1".into(), &body, Utc::now()).unwrap();
+    let mut meta = doc.meta().clone();
+    meta.schema_version = SCHEMA_VERSION + 1;
+    doc.update_meta(&author(), meta, "future", Utc::now()).unwrap();
+    let bytes = doc.save();
+    assert!(matches!(
+        RecordDoc::load(&[&bytes], author().actor()),
+        Err(Error::UnsupportedSchema { found: 2, supported: 1 })
+    ));
+    assert!(RecordDoc::load(&[b"not automerge"], author().actor()).is_err());
+    assert!(matches!(RecordDoc::load(&[], author().actor()), Err(Error::CorruptDocument { .. })));
+}
+
+#[test]
+fn applying_a_change_that_only_deletes_refreshes_the_body() {
+    // Regression (found by the three-store property test): a deletion-only change adds no
+    // operation to the op set, and a count of added operations missed it.
+    let mut v = Visit::new(VisitKind::ChildInNeed, Utc::now());
+    v.analysis = "she said".into();
+    let body = RecordBody::Visit(v.clone());
+    let mut a = RecordDoc::create(&author(), "r1".into(), "c1".into(), &body, Utc::now()).unwrap();
+    let mut b = RecordDoc::load(&[&a.save()], Author::new("w2", "tablet-2").actor()).unwrap();
+    let before = b.heads();
+    v.analysis = "se said".into();
+    b.update_body(&Author::new("w2", "tablet-2"), &RecordBody::Visit(v.clone()), Utc::now())
+        .unwrap();
+    assert!(a.apply(&b.save_after(&before)).unwrap());
+    assert_eq!(a.body(), &RecordBody::Visit(v));
+}

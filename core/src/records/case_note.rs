@@ -1,0 +1,17 @@
+//! A case note: a dated entry on the case's chronology. Its author is the record's creator.
+
+use autosurgeon::{Hydrate, Reconcile};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::vocab::CaseNoteCategory;
+use crate::document::fields::{iso, text};
+
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct CaseNote {
+    pub category: CaseNoteCategory,
+    #[autosurgeon(with = "iso")]
+    pub occurred_at: DateTime<Utc>,
+    #[autosurgeon(with = "text")]
+    pub text: String,
+}

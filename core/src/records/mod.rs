@@ -1,0 +1,105 @@
+//! Typed case records. Each record is one Automerge document laid out as
+//! `{ meta: RecordMeta, body: <Visit | Assessment | CaseNote | CaseSummary> }`: the body is what
+//! the app edits as a whole value; the meta (identity, lifecycle, oversight, amendments) is managed
+//! by the core.
+
+pub mod assessment;
+pub mod case_note;
+pub mod case_summary;
+pub mod parts;
+pub mod visit;
+pub mod vocab;
+
+use autosurgeon::{Hydrate, Reconcile};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use assessment::Assessment;
+pub use case_note::CaseNote;
+pub use case_summary::{
+    CaseSummary, ChildInNeedEpisode, ChildProtectionPlan, LookedAfterEpisode, PrivateFostering,
+};
+pub use parts::{new_id, Action, AgencyContact, ChildView, PersonPresent};
+pub use visit::Visit;
+pub use vocab::*;
+
+use crate::document::fields::{iso, opt_iso, text};
+
+/// The schema version this build writes. Older documents are upgraded when read
+/// (`crate::document::upgrade`); newer ones are refused rather than half-understood.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// The identity, lifecycle and oversight of a record.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct RecordMeta {
+    pub id: String,
+    pub kind: RecordKind,
+    pub case_id: String,
+    pub schema_version: u64,
+    pub status: RecordStatus,
+    /// The worker who created the record.
+    pub created_by: String,
+    #[autosurgeon(with = "iso")]
+    pub created_at: DateTime<Utc>,
+    pub submitted_by: Option<String>,
+    #[autosurgeon(with = "opt_iso")]
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub oversight: Option<Oversight>,
+    /// Edits made after authorisation: kept, never dropped, and flagged for the manager.
+    #[autosurgeon(missing = "Vec::new")]
+    pub amendments: Vec<Amendment>,
+}
+
+/// A manager's oversight decision with its written rationale (C5).
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct Oversight {
+    pub manager: String,
+    #[autosurgeon(with = "iso")]
+    pub at: DateTime<Utc>,
+    pub decision: OversightDecision,
+    #[autosurgeon(with = "text")]
+    pub rationale: String,
+}
+
+/// An edit made to an authorised record.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct Amendment {
+    #[key]
+    pub id: String,
+    pub by: String,
+    #[autosurgeon(with = "iso")]
+    pub at: DateTime<Utc>,
+    /// The body fields that changed.
+    pub fields: Vec<String>,
+}
+
+/// The editable content of a record, one variant per kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RecordBody {
+    Visit(Visit),
+    Assessment(Assessment),
+    CaseNote(CaseNote),
+    CaseSummary(CaseSummary),
+}
+
+impl RecordBody {
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Self::Visit(_) => RecordKind::Visit,
+            Self::Assessment(_) => RecordKind::Assessment,
+            Self::CaseNote(_) => RecordKind::CaseNote,
+            Self::CaseSummary(_) => RecordKind::CaseSummary,
+        }
+    }
+}
+
+/// A record in full: what the app shows on a record's screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub meta: RecordMeta,
+    pub body: RecordBody,
+    /// Scalar fields two people set differently at the same time: every value is kept and shown,
+    /// none is hidden. Empty when there is nothing to resolve.
+    pub conflicts: Vec<crate::document::FieldConflict>,
+}

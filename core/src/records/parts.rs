@@ -1,0 +1,63 @@
+//! Parts shared by several record kinds: people present, the child's views, actions and agency
+//! contacts. Each list item carries its own id (`#[key]`), so that two devices adding or editing
+//! items of the same list offline merge item by item instead of overwriting each other.
+
+use autosurgeon::{Hydrate, Reconcile};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::vocab::{AgencyKind, PersonRole, ViewsMethod};
+use crate::document::fields::{opt_iso, text};
+
+/// A new id for a list item or a record.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Someone present at a visit.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct PersonPresent {
+    #[key]
+    pub id: String,
+    pub name: String,
+    pub role: PersonRole,
+}
+
+/// One entry of the child's views (C3): what the child said or showed, and how it was obtained.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct ChildView {
+    #[key]
+    pub id: String,
+    pub method: ViewsMethod,
+    /// The child's words or the worker's account of them.
+    #[autosurgeon(with = "text")]
+    pub text: String,
+    /// For a linked statement: the reference in the other app.
+    pub linked_ref: Option<String>,
+}
+
+/// An action agreed at a visit.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct Action {
+    #[key]
+    pub id: String,
+    #[autosurgeon(with = "text")]
+    pub description: String,
+    pub owner: String,
+    #[autosurgeon(with = "opt_iso")]
+    pub due: Option<NaiveDate>,
+    pub done: bool,
+}
+
+/// An agency contacted during a visit or consulted for an assessment (C4).
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct AgencyContact {
+    #[key]
+    pub id: String,
+    pub agency: AgencyKind,
+    pub organisation: String,
+    #[autosurgeon(with = "opt_iso")]
+    pub date: Option<NaiveDate>,
+    #[autosurgeon(with = "text")]
+    pub summary: String,
+}

@@ -1,0 +1,196 @@
+//! Merging without a server: export the changes a peer lacks, import a peer's changes. This is the
+//! primitive the sync protocol is built on, and how the tests prove convergence between stores.
+
+use std::collections::BTreeMap;
+
+use automerge::ChangeHash;
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+
+use super::documents::{decode_heads, encode_heads, insert_document, persist_changes};
+use super::Store;
+use crate::document::RecordDoc;
+use crate::error::{Error, Result};
+use crate::records::RecordKind;
+
+/// The changes of one document, in Automerge's binary change format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentChanges {
+    pub id: String,
+    pub kind: RecordKind,
+    pub case_id: String,
+    #[serde(with = "serde_bytes_compat")]
+    pub changes: Vec<u8>,
+}
+
+mod serde_bytes_compat {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        <Vec<u8>>::deserialize(d)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// Documents that were new to this store.
+    pub created: Vec<String>,
+    /// Documents that gained changes.
+    pub updated: Vec<String>,
+    /// Documents whose changes were all already here.
+    pub unchanged: usize,
+    /// Documents refused, with the reason (never record content).
+    pub rejected: Vec<(String, String)>,
+}
+
+impl Store {
+    /// The heads of every document in the store.
+    pub fn all_heads(&self) -> Result<BTreeMap<String, Vec<ChangeHash>>> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, heads FROM documents")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (id, heads) = row?;
+            out.insert(id, decode_heads(&heads)?);
+        }
+        Ok(out)
+    }
+
+    /// The changes of `id` made after `heads` (all of them for empty `heads`). Heads this store
+    /// does not know are ignored, so the answer may repeat changes the peer has; applying a
+    /// change twice is a no-op.
+    pub fn changes_since(&mut self, id: &str, heads: &[ChangeHash]) -> Result<DocumentChanges> {
+        self.with_doc(id, |doc| {
+            let known: Vec<ChangeHash> = heads
+                .iter()
+                .filter(|h| crate::document::has_heads(doc, std::slice::from_ref(h)))
+                .copied()
+                .collect();
+            let meta = doc.meta().clone();
+            Ok(DocumentChanges {
+                id: meta.id,
+                kind: meta.kind,
+                case_id: meta.case_id,
+                changes: doc.save_after(&known),
+            })
+        })
+    }
+
+    /// Every change a peer whose documents have `peer_heads` lacks.
+    pub fn export_for(
+        &mut self,
+        peer_heads: &BTreeMap<String, Vec<ChangeHash>>,
+    ) -> Result<Vec<DocumentChanges>> {
+        let mine = self.all_heads()?;
+        let mut out = Vec::new();
+        for (id, heads) in mine {
+            let theirs = peer_heads.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+            let mut sorted_theirs = theirs.to_vec();
+            sorted_theirs.sort();
+            if sorted_theirs == heads {
+                continue;
+            }
+            out.push(self.changes_since(&id, theirs)?);
+        }
+        Ok(out)
+    }
+
+    /// Imports a peer's changes. Good documents are committed together in one transaction; a
+    /// document that fails its checks (damaged, of another case than it claims, a newer schema) is
+    /// refused and reported without affecting the others.
+    pub fn import(&mut self, batch: &[DocumentChanges]) -> Result<ImportReport> {
+        let mut report = ImportReport::default();
+        let mut staged: Vec<(RecordDoc, Option<Vec<ChangeHash>>)> = Vec::new();
+        for dc in batch {
+            match self.stage(dc) {
+                Ok(Some(staged_doc)) => staged.push(staged_doc),
+                Ok(None) => report.unchanged += 1,
+                Err(e) => report.rejected.push((dc.id.clone(), e.to_string())),
+            }
+        }
+        let now = self.now().to_rfc3339();
+        // If the transaction fails, the staged documents are dropped (not returned to the cache),
+        // so memory never holds changes the disk does not.
+        self.write(|tx| {
+            for (doc, before) in staged.iter_mut() {
+                match before {
+                    None => insert_document(tx, doc, &now)?,
+                    Some(before) => persist_changes(tx, doc, before, true, &now)?,
+                }
+            }
+            Ok(())
+        })?;
+        for (doc, before) in staged {
+            let id = doc.id().to_string();
+            if before.is_none() {
+                report.created.push(id.clone())
+            } else {
+                report.updated.push(id.clone())
+            }
+            self.cache.put(id, doc);
+        }
+        Ok(report)
+    }
+
+    /// Applies one document's changes in memory; `None` when nothing was new.
+    fn stage(
+        &mut self,
+        dc: &DocumentChanges,
+    ) -> Result<Option<(RecordDoc, Option<Vec<ChangeHash>>)>> {
+        let exists = self
+            .conn
+            .query_row("SELECT 1 FROM documents WHERE id = ?1", params![dc.id], |_| Ok(()))
+            .is_ok();
+        if !exists {
+            let doc = RecordDoc::load(&[&dc.changes], self.author.actor())?;
+            check_identity(&doc, dc)?;
+            return Ok(Some((doc, None)));
+        }
+        let mut doc = self.take_doc(&dc.id)?;
+        let before = doc.heads();
+        let result = doc.apply(&dc.changes).and_then(|_| check_identity(&doc, dc));
+        match result {
+            Ok(()) if doc.heads() == before => {
+                self.cache.put(dc.id.clone(), doc);
+                Ok(None)
+            }
+            Ok(()) => Ok(Some((doc, Some(before)))),
+            // The document is dropped: the next read reloads the untouched copy from disk.
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records that the server holds `heads` of document `id` (the sync acknowledgement).
+    pub fn mark_acknowledged(&mut self, id: &str, heads: &[ChangeHash]) -> Result<()> {
+        let now = self.now().to_rfc3339();
+        let n = self.conn.execute(
+            "UPDATE documents SET acked_heads = ?2, acked_at = ?3 WHERE id = ?1",
+            params![id, encode_heads(heads), now],
+        )?;
+        if n == 0 {
+            return Err(Error::NotFound { id: id.into() });
+        }
+        Ok(())
+    }
+}
+
+/// A document must be what it claims: same id, kind and case as announced, and no change may move
+/// a record to another case.
+fn check_identity(doc: &RecordDoc, dc: &DocumentChanges) -> Result<()> {
+    let meta = doc.meta();
+    if meta.id != dc.id || meta.kind != dc.kind {
+        return Err(Error::CorruptDocument {
+            reason: format!("document {} does not match its announced id or kind", dc.id),
+        });
+    }
+    if meta.case_id != dc.case_id {
+        return Err(Error::CaseMismatch {
+            expected: dc.case_id.clone(),
+            found: meta.case_id.clone(),
+        });
+    }
+    Ok(())
+}

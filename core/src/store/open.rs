@@ -1,0 +1,98 @@
+//! Opening the encrypted database: key, pragmas, migrations.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{schema, Store, StoreKey};
+use crate::document::Author;
+use crate::error::{Error, Result};
+
+impl Store {
+    /// Opens (or creates) the store at `path` with the app's 32-byte key, for `worker` on `device`.
+    ///
+    /// A wrong key is `Error::WrongKey`: an existing database is never replaced by a new one.
+    pub fn open(
+        path: impl AsRef<Path>,
+        key: &StoreKey,
+        worker: &str,
+        device: &str,
+    ) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        Self::with_connection(conn, key, worker, device)
+    }
+
+    /// Like `open`, taking the key as a byte slice that must be 32 bytes long.
+    pub fn open_with_key_bytes(
+        path: impl AsRef<Path>,
+        key: &[u8],
+        worker: &str,
+        device: &str,
+    ) -> Result<Self> {
+        let key: &StoreKey = key.try_into().map_err(|_| Error::InvalidKeyLength(key.len()))?;
+        Self::open(path, key, worker, device)
+    }
+
+    fn with_connection(
+        mut conn: Connection,
+        key: &StoreKey,
+        worker: &str,
+        device: &str,
+    ) -> Result<Self> {
+        if worker.is_empty() || device.is_empty() {
+            return Err(Error::InvalidInput {
+                field: "identity",
+                reason: "worker and device ids must not be empty".into(),
+            });
+        }
+        // A raw key (x'..'), so SQLCipher does not stretch a passphrase: the app's key is random.
+        conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode(key)))?;
+        // The first read decrypts page 1: with a wrong key this is where SQLCipher says
+        // "file is not a database".
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                return Err(Error::WrongKey)
+            }
+            Err(e) => return Err(e.into()),
+        }
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON;
+             PRAGMA temp_store = MEMORY;",
+        )?;
+        schema::migrate(&mut conn)?;
+        Ok(Self {
+            conn,
+            author: Author::new(worker, device),
+            cache: Self::new_cache(),
+            clock: Box::new(chrono::Utc::now),
+        })
+    }
+
+    /// Verifies the database: SQLite's integrity check and SQLCipher's page HMACs.
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            let row = row?;
+            if row != "ok" {
+                problems.push(row);
+            }
+        }
+        let mut stmt = self.conn.prepare("PRAGMA cipher_integrity_check")?;
+        for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            problems.push(row?);
+        }
+        Ok(problems)
+    }
+}
