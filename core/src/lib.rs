@@ -12,9 +12,12 @@
 pub mod codes;
 pub mod document;
 pub mod error;
+pub mod protocol;
 pub mod records;
 pub mod rules;
 pub mod store;
+#[cfg(feature = "sync-client")]
+pub mod sync;
 
 pub use document::{Author, ConflictValue, FieldConflict, HistoryEntry};
 pub use error::{Error, Result};

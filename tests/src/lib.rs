@@ -2,6 +2,8 @@
 //! realistic records, and a full exchange between two stores.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod sync_env;
+
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};

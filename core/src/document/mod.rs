@@ -210,6 +210,11 @@ impl RecordDoc {
         Ok(changed)
     }
 
+    /// Every change as (hash, raw bytes), in causal order: what a server stores per change.
+    pub fn raw_changes(&mut self) -> Vec<(ChangeHash, Vec<u8>)> {
+        self.doc.get_changes(&[]).iter().map(|c| (c.hash(), c.raw_bytes().to_vec())).collect()
+    }
+
     /// Heads this document is missing to apply everything it has been given.
     pub fn missing_deps(&mut self) -> Vec<ChangeHash> {
         self.doc.get_missing_deps(&[])
@@ -246,7 +251,8 @@ fn reconcile_body(doc: &mut AutoCommit, body: &RecordBody) -> Result<()> {
 /// The top-level body fields whose values differ, by their serialised form.
 fn changed_fields(old: &RecordBody, new: &RecordBody) -> Result<Vec<String>> {
     let (old, new) = (serde_json::to_value(old)?, serde_json::to_value(new)?);
-    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
+    // The body serialises as `{"kind": .., "fields": {..}}`: compare the fields.
+    let (Some(old), Some(new)) = (old["fields"].as_object(), new["fields"].as_object()) else {
         return Ok(Vec::new());
     };
     let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();

@@ -19,7 +19,7 @@ pub use case_note::CaseNote;
 pub use case_summary::{
     CaseSummary, ChildInNeedEpisode, ChildProtectionPlan, LookedAfterEpisode, PrivateFostering,
 };
-pub use parts::{new_id, Action, AgencyContact, ChildView, PersonPresent};
+pub use parts::{new_id, new_id_bytes, Action, AgencyContact, ChildView, PersonPresent};
 pub use visit::Visit;
 pub use vocab::*;
 
@@ -74,8 +74,11 @@ pub struct Amendment {
 }
 
 /// The editable content of a record, one variant per kind.
+///
+/// Adjacently tagged (`{"kind": "visit", "fields": {...}}`) because visits and assessments have a
+/// `kind` field of their own, which an internal tag would collide with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", content = "fields", rename_all = "snake_case")]
 pub enum RecordBody {
     Visit(Visit),
     Assessment(Assessment),

@@ -14,6 +14,11 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// 16 random bytes from the OS's secure generator (a v4 UUID's), e.g. to build a desktop key.
+pub fn new_id_bytes() -> [u8; 16] {
+    *uuid::Uuid::new_v4().as_bytes()
+}
+
 /// Someone present at a visit.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct PersonPresent {

@@ -12,6 +12,7 @@ mod projection;
 mod queries;
 pub mod schema;
 mod settings;
+mod sync_state;
 
 use std::num::NonZeroUsize;
 
@@ -21,6 +22,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use exchange::{DocumentChanges, ImportReport};
 pub use queries::{CaseRow, RecordRow, StoredBytes};
+pub use sync_state::Delivery;
 
 use crate::document::{Author, RecordDoc};
 use crate::error::Result;
@@ -59,7 +61,7 @@ impl Store {
         self.clock = clock;
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         (self.clock)()
     }
 

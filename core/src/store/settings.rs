@@ -18,14 +18,14 @@ const CALENDAR_EVENTS: &str = "calendar_events";
 const LAST_SYNC: &str = "last_sync_at";
 
 impl Store {
-    fn setting(&self, key: &str) -> Result<Option<String>> {
+    pub(super) fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn
             .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
     }
 
-    fn put_setting(&mut self, key: &str, value: &str) -> Result<()> {
+    pub(super) fn put_setting(&mut self, key: &str, value: &str) -> Result<()> {
         self.conn.execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2)
              ON CONFLICT(key) DO UPDATE SET value = ?2",

@@ -1,0 +1,176 @@
+//! The sync protocol: one POST carries everything a device has that the server has not
+//! acknowledged, and brings back everything the worker may see that changed since the device's
+//! cursor. Messages are CBOR (through serde), versioned, and every size and count is bounded.
+//! `docs/PROTOCOL.md` describes the same thing for someone implementing the server elsewhere.
+//!
+//! These types are shared by the client (in this crate) and the server (`fieldbook-server`);
+//! neither side does any I/O here.
+
+mod codec;
+
+use serde::{Deserialize, Serialize};
+
+pub use codec::{decode, encode, DecodeError};
+
+use crate::records::RecordKind;
+
+/// The protocol version this build speaks. A server answers 400 with `unsupported_version` to
+/// another version; a client refuses a response of another version.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The media type of request and response bodies.
+pub const CONTENT_TYPE: &str = "application/vnd.fieldbook.sync+cbor";
+
+/// Limits every implementation enforces before and while decoding.
+pub mod limits {
+    /// A request body (checked before decoding: 413 beyond it).
+    pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+    /// A response body the client accepts.
+    pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+    /// The changes of one document in one message.
+    pub const MAX_DOC_CHANGE_BYTES: usize = 8 * 1024 * 1024;
+    /// Documents pushed, or heads listed, in one request.
+    pub const MAX_DOCS: usize = 10_000;
+    /// Heads per document.
+    pub const MAX_HEADS: usize = 64;
+    /// Length of an id (record, case, device, worker).
+    pub const MAX_ID_LEN: usize = 128;
+    /// The default bound on a response's payload; a device may ask for less.
+    pub const DEFAULT_RESPONSE_BUDGET: u64 = 4 * 1024 * 1024;
+}
+
+/// An Automerge change hash (32 bytes), as a CBOR byte string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Hash(#[serde(with = "serde_bytes_array")] pub [u8; 32]);
+
+mod serde_bytes_array {
+    use serde::{de::Error, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        serde_bytes::serialize(v.as_slice(), s)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let v: serde_bytes::ByteBuf = serde_bytes::deserialize(d)?;
+        v.as_slice().try_into().map_err(|_| D::Error::invalid_length(v.len(), &"32 bytes"))
+    }
+}
+
+impl From<automerge::ChangeHash> for Hash {
+    fn from(h: automerge::ChangeHash) -> Self {
+        Self(h.0)
+    }
+}
+
+impl From<Hash> for automerge::ChangeHash {
+    fn from(h: Hash) -> Self {
+        automerge::ChangeHash(h.0)
+    }
+}
+
+pub fn to_hashes(heads: &[automerge::ChangeHash]) -> Vec<Hash> {
+    heads.iter().copied().map(Hash::from).collect()
+}
+
+pub fn to_change_hashes(heads: &[Hash]) -> Vec<automerge::ChangeHash> {
+    heads.iter().copied().map(automerge::ChangeHash::from).collect()
+}
+
+/// The device's request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    pub version: u32,
+    /// The device's id (the worker comes from the access token, never from the body).
+    pub device: String,
+    /// Position in the server's change feed the device has committed; 0 on first sync.
+    pub cursor: u64,
+    /// Every document with changes the server has not acknowledged.
+    pub push: Vec<PushDoc>,
+    /// Documents whose heads the device wants checked (the repair exchange): the server answers
+    /// with what the device lacks and lists in `send_all` what it lacks itself.
+    pub check: Vec<DocHeads>,
+    /// The most payload bytes the device wants in the response (bounded by the server's own).
+    pub response_budget: u64,
+}
+
+/// The changes of one document the server may not have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushDoc {
+    pub id: String,
+    pub kind: RecordKind,
+    pub case_id: String,
+    /// The device's heads after these changes: acknowledged once the server holds them all.
+    pub heads: Vec<Hash>,
+    /// Automerge changes (concatenated, as `save_after` produces them).
+    #[serde(with = "serde_bytes")]
+    pub changes: Vec<u8>,
+}
+
+/// A document's heads, for the repair exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocHeads {
+    pub id: String,
+    pub heads: Vec<Hash>,
+}
+
+/// The server's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    pub version: u32,
+    /// Pushed documents the server now holds, with the heads acknowledged.
+    pub acks: Vec<DocHeads>,
+    /// Pushed documents refused, and why (never with content).
+    pub rejected: Vec<Rejection>,
+    /// Changes to documents the worker may see, from the feed after `cursor` (and, for cases
+    /// newly allocated, every change of their documents).
+    pub docs: Vec<DocChanges>,
+    /// Cases newly allocated to the worker (their documents are in `docs`).
+    pub allocated: Vec<String>,
+    /// Cases no longer visible to the worker: the device purges them.
+    pub revoked: Vec<String>,
+    /// Documents the server lacks changes of (repair): the device sends them in full next time.
+    pub send_all: Vec<String>,
+    /// The cursor to send next time, once everything above is committed.
+    pub next_cursor: u64,
+    /// The response was cut at its budget: ask again with `next_cursor`.
+    pub more: bool,
+}
+
+/// Changes of one document, sent by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocChanges {
+    pub id: String,
+    pub kind: RecordKind,
+    pub case_id: String,
+    #[serde(with = "serde_bytes")]
+    pub changes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub id: String,
+    pub reason: RejectReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The case is not, and never was, allocated to the worker.
+    NotAllocated,
+    /// The document is not a Fieldbook record, or not the one announced.
+    Malformed,
+    /// The document would move to another case.
+    CaseMismatch,
+    /// A new change is authored by someone other than the pushing worker.
+    WrongAuthor,
+    /// Too large for the configured limits.
+    TooLarge,
+    /// A case summary: only the case system writes those.
+    ReadOnly,
+}
+
+/// An error body (CBOR on the sync endpoint, JSON elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}

@@ -1,0 +1,158 @@
+//! What a device receives: allocation changes, the feed of changes to visible cases since its
+//! cursor, and the repair answers, within the response budget.
+
+use std::collections::{BTreeMap, HashSet};
+
+use automerge::ChangeHash;
+use fieldbook_core::protocol::{
+    to_change_hashes, DocChanges, Hash, SyncRequest, SyncResponse, PROTOCOL_VERSION,
+};
+
+use super::{load_doc, Hub, HubError, MAX_FEED_ROWS, RESPONSE_BUDGET_CAP};
+use crate::storage::{AllocationChange, Audience, StoredChange};
+
+pub(super) async fn assemble(
+    hub: &Hub,
+    audience: &Audience,
+    request: &SyncRequest,
+    pushed: &HashSet<Hash>,
+) -> Result<SyncResponse, HubError> {
+    let storage = hub.storage.as_ref();
+    let budget = request.response_budget.clamp(1, RESPONSE_BUDGET_CAP);
+    // Read the head before the feed: everything up to it is either in this response or after the
+    // cursor we hand back, so nothing committed meanwhile can be skipped.
+    let head = storage.head().await?;
+    let visible: Vec<String> = storage.visible_cases(audience).await?;
+    let visible_set: HashSet<&String> = visible.iter().collect();
+    let feed = storage.feed(request.cursor, &visible, budget, MAX_FEED_ROWS).await?;
+    let feed_bytes: u64 = feed.iter().map(|c| c.bytes.len() as u64).sum();
+    let cut = feed_bytes >= budget || feed.len() >= MAX_FEED_ROWS;
+    let next_cursor = match (cut, feed.last()) {
+        (true, Some(last)) => last.seq,
+        _ => head.max(feed.last().map_or(0, |c| c.seq)).max(request.cursor),
+    };
+
+    let mut docs = Docs::default();
+    for change in feed {
+        if !pushed.contains(&Hash(change.hash)) {
+            docs.add(change);
+        }
+    }
+
+    // Allocation events up to the new cursor: newly visible cases come in full (the device's
+    // cursor says nothing about them), revoked ones are purged.
+    let mut allocated = Vec::new();
+    let mut revoked = Vec::new();
+    for event in storage.allocation_events(audience, request.cursor).await? {
+        if event.seq > next_cursor {
+            break;
+        }
+        match event.change {
+            AllocationChange::Allocated if visible_set.contains(&event.case_id) => {
+                for change in storage.case_changes(&event.case_id).await? {
+                    docs.add(change);
+                }
+                revoked.retain(|c| c != &event.case_id);
+                allocated.push(event.case_id);
+            }
+            AllocationChange::Revoked if !visible_set.contains(&event.case_id) => {
+                allocated.retain(|c| c != &event.case_id);
+                revoked.push(event.case_id);
+            }
+            _ => {}
+        }
+    }
+
+    // Repair: the device's heads of documents it can see. What it lacks comes back; what the
+    // server lacks is named so that the device sends those documents in full.
+    let mut send_all = Vec::new();
+    for check in &request.check {
+        let Some(info) = storage.doc_info(&check.id).await? else {
+            send_all.push(check.id.clone());
+            continue;
+        };
+        if !visible_set.contains(&info.case_id) {
+            continue;
+        }
+        let mut doc = load_doc(storage, &check.id).await?;
+        let theirs = to_change_hashes(&check.heads);
+        let known: Vec<ChangeHash> =
+            theirs.iter().copied().filter(|h| doc.get_change_by_hash(h).is_some()).collect();
+        if known.len() < theirs.len() {
+            send_all.push(check.id.clone());
+        }
+        let mut sorted_known = known.clone();
+        sorted_known.sort();
+        let mut ours = doc.get_heads();
+        ours.sort();
+        if sorted_known != ours {
+            docs.set_full(info, doc.save_after(&known));
+        }
+    }
+
+    Ok(SyncResponse {
+        version: PROTOCOL_VERSION,
+        acks: Vec::new(),
+        rejected: Vec::new(),
+        docs: docs.into_vec(),
+        allocated,
+        revoked,
+        send_all,
+        next_cursor,
+        more: cut,
+    })
+}
+
+/// Changes grouped per document, each change once, in feed order.
+#[derive(Default)]
+struct Docs {
+    by_id: BTreeMap<String, (DocChanges, u64)>,
+    seen: HashSet<(String, [u8; 32])>,
+    order: u64,
+}
+
+impl Docs {
+    fn add(&mut self, change: StoredChange) {
+        if !self.seen.insert((change.doc.id.clone(), change.hash)) {
+            return;
+        }
+        self.order += 1;
+        let order = self.order;
+        let entry = self.by_id.entry(change.doc.id.clone()).or_insert_with(|| {
+            (
+                DocChanges {
+                    id: change.doc.id.clone(),
+                    kind: change.doc.kind,
+                    case_id: change.doc.case_id.clone(),
+                    changes: Vec::new(),
+                },
+                order,
+            )
+        });
+        entry.0.changes.extend_from_slice(&change.bytes);
+    }
+
+    /// Replaces what is queued for a document with `changes` (a repair answer covers it all).
+    fn set_full(&mut self, info: crate::storage::DocInfo, changes: Vec<u8>) {
+        self.order += 1;
+        let order = self.order;
+        let entry = self.by_id.entry(info.id.clone()).or_insert_with(|| {
+            (
+                DocChanges {
+                    id: info.id,
+                    kind: info.kind,
+                    case_id: info.case_id,
+                    changes: Vec::new(),
+                },
+                order,
+            )
+        });
+        entry.0.changes = changes;
+    }
+
+    fn into_vec(self) -> Vec<DocChanges> {
+        let mut docs: Vec<(DocChanges, u64)> = self.by_id.into_values().collect();
+        docs.sort_by_key(|(_, order)| *order);
+        docs.into_iter().map(|(d, _)| d).filter(|d| !d.changes.is_empty()).collect()
+    }
+}

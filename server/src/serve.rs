@@ -1,0 +1,104 @@
+//! Starting and stopping the server: storage backend, authentication, listener, graceful
+//! shutdown. Used by the `fieldbook-server` binary, the `fieldbook` CLI and the tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::auth::{AuthConfig, Authenticator};
+use crate::http::{metrics::Metrics, router, AppState};
+use crate::hub::Hub;
+use crate::storage::{postgres::PostgresStorage, sqlite::SqliteStorage, Storage};
+
+/// Where the server keeps its data.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// Embedded SQLite file (the default: no other service needed).
+    Sqlite(PathBuf),
+    /// PostgreSQL, by URL (production).
+    Postgres(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("authentication configuration: {0}")]
+    Auth(String),
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub async fn open_storage(backend: &Backend) -> Result<Arc<dyn Storage>, ServeError> {
+    Ok(match backend {
+        Backend::Sqlite(path) => Arc::new(SqliteStorage::open(path)?),
+        Backend::Postgres(url) => Arc::new(PostgresStorage::connect(url).await?),
+    })
+}
+
+pub fn app_state(storage: Arc<dyn Storage>, auth: &AuthConfig) -> Result<AppState, ServeError> {
+    let auth = Authenticator::from_config(auth).map_err(|e| ServeError::Auth(e.to_string()))?;
+    Ok(AppState {
+        hub: Hub::new(storage),
+        auth: Arc::new(auth),
+        metrics: Arc::new(Metrics::default()),
+    })
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets requests in flight finish, so
+/// nothing already being handled (and acknowledged) is cut off.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// A server running in the background (tests, the demo).
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    pub async fn start(listen: SocketAddr, state: AppState) -> Result<Self, ServeError> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, state, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self { addr, stop: Some(stop), task: Some(task) })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful stop: waits for requests in flight.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The server's storage: rows only, no Automerge and no access decisions (those live in `hub`).
+//! Two backends pass the same conformance suite (`tests/storage_conformance.rs`): SQLite through
+//! rusqlite on a blocking pool (the embedded default) and PostgreSQL through tokio-postgres.
+//!
+//! One monotonic sequence numbers both document changes and allocation events: a device's cursor
+//! is a position in that sequence.
+
+pub mod postgres;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use fieldbook_core::records::RecordKind;
+
+pub type Hash = [u8; 32];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("postgres pool: {0}")]
+    Pool(String),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    #[error("the storage task failed: {0}")]
+    Task(String),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// What the server knows of a document without loading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocInfo {
+    pub id: String,
+    pub case_id: String,
+    pub kind: RecordKind,
+}
+
+/// One stored Automerge change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChange {
+    /// Position in the feed.
+    pub seq: u64,
+    pub doc: DocInfo,
+    pub hash: Hash,
+    /// The change's bytes (automerge `Change::raw_bytes`).
+    pub bytes: Vec<u8>,
+}
+
+/// New changes of one document, to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewChanges {
+    pub doc: DocInfo,
+    /// (hash, bytes) in causal order; a hash already stored is skipped.
+    pub changes: Vec<(Hash, Vec<u8>)>,
+}
+
+/// Who a feed is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// A worker sees the cases allocated to them.
+    Worker(String),
+    /// A manager sees the cases allocated to anyone in their team.
+    Team(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocationChange {
+    Allocated,
+    Revoked,
+}
+
+/// A case becoming visible, or no longer visible, to an audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocationEvent {
+    pub seq: u64,
+    pub case_id: String,
+    pub change: AllocationChange,
+}
+
+/// The current allocation of a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    pub case_id: String,
+    pub worker: String,
+    pub team: String,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
+    /// The document's identity, if stored.
+    async fn doc_info(&self, id: &str) -> Result<Option<DocInfo>>;
+
+    /// Every change of a document, in the order appended.
+    async fn doc_changes(&self, id: &str) -> Result<Vec<Vec<u8>>>;
+
+    /// Appends the changes of several documents in one transaction (all or nothing), creating
+    /// document rows as needed and skipping hashes already stored for that document. Each new
+    /// change gets the next sequence number. Returns the highest sequence number assigned (or the
+    /// current head if nothing was new).
+    async fn append(&self, batch: Vec<NewChanges>) -> Result<u64>;
+
+    /// Changes with `seq > cursor` to documents of `cases`, in sequence order, stopping once
+    /// their bytes reach `budget` (always at least one change when any is available) or after
+    /// `max_rows`.
+    async fn feed(
+        &self,
+        cursor: u64,
+        cases: &[String],
+        budget: u64,
+        max_rows: usize,
+    ) -> Result<Vec<StoredChange>>;
+
+    /// The highest sequence number used so far (0 when empty).
+    async fn head(&self) -> Result<u64>;
+
+    /// Sets the allocation of a case (creating or replacing it) in one transaction, recording an
+    /// `Allocated` event for the new worker and team and a `Revoked` event for the previous ones
+    /// when they change; each event takes the next sequence number. Returns the allocation that
+    /// was replaced, if any.
+    async fn allocate(&self, allocation: Allocation) -> Result<Option<Allocation>>;
+
+    /// The current allocation of a case.
+    async fn allocation(&self, case_id: &str) -> Result<Option<Allocation>>;
+
+    /// The cases the audience sees now.
+    async fn visible_cases(&self, audience: &Audience) -> Result<Vec<String>>;
+
+    /// Whether the case was ever allocated to the worker (now or before).
+    async fn ever_allocated(&self, worker: &str, case_id: &str) -> Result<bool>;
+
+    /// Allocation events for the audience with `seq > cursor`, in sequence order.
+    async fn allocation_events(
+        &self,
+        audience: &Audience,
+        cursor: u64,
+    ) -> Result<Vec<AllocationEvent>>;
+
+    /// Every stored change of the documents of a case, in sequence order.
+    async fn case_changes(&self, case_id: &str) -> Result<Vec<StoredChange>>;
+
+    /// The export feed for the case system: documents with a change after `cursor`, each once
+    /// with its latest sequence number, in sequence order, at most `limit`.
+    async fn changed_docs(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, DocInfo)>>;
+}

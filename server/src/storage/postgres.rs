@@ -1,0 +1,388 @@
+//! The production backend: PostgreSQL through tokio-postgres with a deadpool connection pool. It
+//! scales by PostgreSQL's own means (replicas, managed services). Same tables and semantics as the
+//! SQLite backend; both pass `tests/storage_conformance.rs`.
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use fieldbook_core::records::RecordKind;
+use tokio_postgres::{NoTls, Row};
+
+use super::{
+    Allocation, AllocationChange, AllocationEvent, Audience, DocInfo, NewChanges, Result, Storage,
+    StorageError, StoredChange,
+};
+
+const SCHEMA: &str = r#"
+CREATE SEQUENCE IF NOT EXISTS feed_seq;
+CREATE TABLE IF NOT EXISTS docs (
+    id      TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL,
+    kind    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_case ON docs(case_id);
+CREATE TABLE IF NOT EXISTS changes (
+    seq     BIGINT PRIMARY KEY,
+    doc_id  TEXT NOT NULL REFERENCES docs(id),
+    hash    BYTEA NOT NULL,
+    bytes   BYTEA NOT NULL,
+    UNIQUE (doc_id, hash)
+);
+CREATE INDEX IF NOT EXISTS changes_doc ON changes(doc_id, seq);
+CREATE TABLE IF NOT EXISTS allocations (
+    case_id TEXT PRIMARY KEY,
+    worker  TEXT NOT NULL,
+    team    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS allocation_history (
+    worker  TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    PRIMARY KEY (worker, case_id)
+);
+CREATE TABLE IF NOT EXISTS allocation_events (
+    seq           BIGINT NOT NULL,
+    audience_kind TEXT NOT NULL,
+    audience      TEXT NOT NULL,
+    case_id       TEXT NOT NULL,
+    change        TEXT NOT NULL,
+    PRIMARY KEY (seq, audience_kind, audience)
+);
+CREATE INDEX IF NOT EXISTS allocation_events_audience ON allocation_events(audience_kind, audience, seq);
+"#;
+
+/// Serialises writers: a sequence number is taken and committed under this lock, so a reader that
+/// has seen sequence N can never later see a commit with a smaller number (which it would skip).
+const WRITE_LOCK: i64 = 0x6669_656c_6462;
+
+#[derive(Clone)]
+pub struct PostgresStorage {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStorage").finish_non_exhaustive()
+    }
+}
+
+fn pool_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Pool(e.to_string())
+}
+
+impl PostgresStorage {
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with_schema(url, None).await
+    }
+
+    /// Connects using (and creating) a PostgreSQL schema of its own: tests run in parallel on one
+    /// cluster, each in its own schema.
+    pub async fn connect_with_schema(url: &str, schema: Option<&str>) -> Result<Self> {
+        let mut config: tokio_postgres::Config = url.parse()?;
+        if let Some(schema) = schema {
+            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(StorageError::Pool("schema names are letters, digits and _".into()));
+            }
+            config.options(format!("-c search_path={schema}"));
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager).max_size(16).build().map_err(pool_err)?;
+        let client = pool.get().await.map_err(pool_err)?;
+        if let Some(schema) = schema {
+            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await?;
+        }
+        client.batch_execute(SCHEMA).await?;
+        Ok(Self { pool })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_err)
+    }
+}
+
+fn kind_of(s: &str) -> Result<RecordKind> {
+    RecordKind::from_code(s).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+fn info(row: &Row, at: usize) -> Result<DocInfo> {
+    Ok(DocInfo {
+        id: row.try_get(at)?,
+        case_id: row.try_get(at + 1)?,
+        kind: kind_of(row.try_get(at + 2)?)?,
+    })
+}
+
+fn stored_change(row: &Row) -> Result<StoredChange> {
+    let hash: Vec<u8> = row.try_get(4)?;
+    Ok(StoredChange {
+        seq: row.try_get::<_, i64>(0)? as u64,
+        doc: info(row, 1)?,
+        hash: hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| StorageError::Corrupt("hash is not 32 bytes".into()))?,
+        bytes: row.try_get(5)?,
+    })
+}
+
+fn audience_key(a: &Audience) -> (&'static str, &str) {
+    match a {
+        Audience::Worker(w) => ("worker", w),
+        Audience::Team(t) => ("team", t),
+    }
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    async fn doc_info(&self, id: &str) -> Result<Option<DocInfo>> {
+        let client = self.client().await?;
+        let row =
+            client.query_opt("SELECT id, case_id, kind FROM docs WHERE id = $1", &[&id]).await?;
+        row.map(|r| info(&r, 0)).transpose()
+    }
+
+    async fn doc_changes(&self, id: &str) -> Result<Vec<Vec<u8>>> {
+        let client = self.client().await?;
+        let rows = client
+            .query("SELECT bytes FROM changes WHERE doc_id = $1 ORDER BY seq", &[&id])
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    async fn append(&self, batch: Vec<NewChanges>) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).await?;
+        for doc in &batch {
+            tx.execute(
+                "INSERT INTO docs (id, case_id, kind) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+                &[&doc.doc.id, &doc.doc.case_id, &doc.doc.kind.code()],
+            )
+            .await?;
+            for (hash, bytes) in &doc.changes {
+                let hash = hash.as_slice();
+                let exists = tx
+                    .query_opt(
+                        "SELECT 1 FROM changes WHERE doc_id = $1 AND hash = $2",
+                        &[&doc.doc.id, &hash],
+                    )
+                    .await?
+                    .is_some();
+                if !exists {
+                    tx.execute(
+                        "INSERT INTO changes (seq, doc_id, hash, bytes) VALUES (nextval('feed_seq'), $1, $2, $3)",
+                        &[&doc.doc.id, &hash, bytes],
+                    )
+                    .await?;
+                }
+            }
+        }
+        let head = head_in(&tx).await?;
+        tx.commit().await?;
+        Ok(head)
+    }
+
+    async fn feed(
+        &self,
+        cursor: u64,
+        cases: &[String],
+        budget: u64,
+        max_rows: usize,
+    ) -> Result<Vec<StoredChange>> {
+        let client = self.client().await?;
+        let cases: Vec<&str> = cases.iter().map(String::as_str).collect();
+        let rows = client
+            .query(
+                "SELECT ch.seq, d.id, d.case_id, d.kind, ch.hash, ch.bytes
+                 FROM changes ch JOIN docs d ON d.id = ch.doc_id
+                 WHERE ch.seq > $1 AND d.case_id = ANY($2) ORDER BY ch.seq LIMIT $3",
+                &[&(cursor as i64), &cases, &(max_rows as i64)],
+            )
+            .await?;
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        for row in &rows {
+            let change = stored_change(row)?;
+            bytes += change.bytes.len() as u64;
+            out.push(change);
+            if bytes >= budget {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn head(&self) -> Result<u64> {
+        let client = self.client().await?;
+        head_of(&client).await
+    }
+
+    async fn allocate(&self, allocation: Allocation) -> Result<Option<Allocation>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).await?;
+        let previous = tx
+            .query_opt(
+                "SELECT case_id, worker, team FROM allocations WHERE case_id = $1",
+                &[&allocation.case_id],
+            )
+            .await?
+            .map(|r| -> Result<Allocation> {
+                Ok(Allocation {
+                    case_id: r.try_get(0)?,
+                    worker: r.try_get(1)?,
+                    team: r.try_get(2)?,
+                })
+            })
+            .transpose()?;
+        let mut events: Vec<(&str, String, &str)> = Vec::new();
+        match &previous {
+            Some(p) if p.worker == allocation.worker && p.team == allocation.team => {}
+            Some(p) => {
+                if p.worker != allocation.worker {
+                    events.push(("worker", p.worker.clone(), "revoked"));
+                    events.push(("worker", allocation.worker.clone(), "allocated"));
+                }
+                if p.team != allocation.team {
+                    events.push(("team", p.team.clone(), "revoked"));
+                    events.push(("team", allocation.team.clone(), "allocated"));
+                }
+            }
+            None => {
+                events.push(("worker", allocation.worker.clone(), "allocated"));
+                events.push(("team", allocation.team.clone(), "allocated"));
+            }
+        }
+        for (kind, audience, change) in events {
+            tx.execute(
+                "INSERT INTO allocation_events (seq, audience_kind, audience, case_id, change)
+                 VALUES (nextval('feed_seq'), $1, $2, $3, $4)",
+                &[&kind, &audience, &allocation.case_id, &change],
+            )
+            .await?;
+        }
+        tx.execute(
+            "INSERT INTO allocations (case_id, worker, team) VALUES ($1, $2, $3)
+             ON CONFLICT (case_id) DO UPDATE SET worker = $2, team = $3",
+            &[&allocation.case_id, &allocation.worker, &allocation.team],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO allocation_history (worker, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&allocation.worker, &allocation.case_id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(previous)
+    }
+
+    async fn allocation(&self, case_id: &str) -> Result<Option<Allocation>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                "SELECT case_id, worker, team FROM allocations WHERE case_id = $1",
+                &[&case_id],
+            )
+            .await?
+            .map(|r| {
+                Ok(Allocation {
+                    case_id: r.try_get(0)?,
+                    worker: r.try_get(1)?,
+                    team: r.try_get(2)?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn visible_cases(&self, audience: &Audience) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        let (kind, name) = audience_key(audience);
+        let sql = if kind == "worker" {
+            "SELECT case_id FROM allocations WHERE worker = $1 ORDER BY case_id"
+        } else {
+            "SELECT case_id FROM allocations WHERE team = $1 ORDER BY case_id"
+        };
+        let rows = client.query(sql, &[&name]).await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    async fn ever_allocated(&self, worker: &str, case_id: &str) -> Result<bool> {
+        let client = self.client().await?;
+        Ok(client
+            .query_opt(
+                "SELECT 1 FROM allocation_history WHERE worker = $1 AND case_id = $2",
+                &[&worker, &case_id],
+            )
+            .await?
+            .is_some())
+    }
+
+    async fn allocation_events(
+        &self,
+        audience: &Audience,
+        cursor: u64,
+    ) -> Result<Vec<AllocationEvent>> {
+        let client = self.client().await?;
+        let (kind, name) = audience_key(audience);
+        let rows = client
+            .query(
+                "SELECT seq, case_id, change FROM allocation_events
+                 WHERE audience_kind = $1 AND audience = $2 AND seq > $3 ORDER BY seq",
+                &[&kind, &name, &(cursor as i64)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let change: String = r.try_get(2)?;
+                Ok(AllocationEvent {
+                    seq: r.try_get::<_, i64>(0)? as u64,
+                    case_id: r.try_get(1)?,
+                    change: if change == "revoked" {
+                        AllocationChange::Revoked
+                    } else {
+                        AllocationChange::Allocated
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn case_changes(&self, case_id: &str) -> Result<Vec<StoredChange>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT ch.seq, d.id, d.case_id, d.kind, ch.hash, ch.bytes
+                 FROM changes ch JOIN docs d ON d.id = ch.doc_id WHERE d.case_id = $1 ORDER BY ch.seq",
+                &[&case_id],
+            )
+            .await?;
+        rows.iter().map(stored_change).collect()
+    }
+
+    async fn changed_docs(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, DocInfo)>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT max(ch.seq) AS last, d.id, d.case_id, d.kind
+                 FROM changes ch JOIN docs d ON d.id = ch.doc_id
+                 GROUP BY d.id, d.case_id, d.kind HAVING max(ch.seq) > $1 ORDER BY last LIMIT $2",
+                &[&(cursor as i64), &(limit as i64)],
+            )
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get::<_, i64>(0)? as u64, info(r, 1)?))).collect()
+    }
+}
+
+/// The highest sequence number used. `last_value` of a sequence never used is its start (1) with
+/// `is_called = false`, which means 0 here.
+async fn head_of(client: &impl deadpool_postgres::GenericClient) -> Result<u64> {
+    let row = client.query_one("SELECT last_value, is_called FROM feed_seq", &[]).await?;
+    let (last, called): (i64, bool) = (row.try_get(0)?, row.try_get(1)?);
+    Ok(if called { last as u64 } else { 0 })
+}
+
+async fn head_in(tx: &deadpool_postgres::Transaction<'_>) -> Result<u64> {
+    head_of(tx).await
+}

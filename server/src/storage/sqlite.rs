@@ -1,0 +1,410 @@
+//! The embedded default: SQLite through rusqlite, on tokio's blocking pool. One connection
+//! behind a mutex: SQLite serialises writers anyway, and a single connection keeps the shared
+//! sequence trivially ordered. `synchronous = FULL`: an acknowledged push survives a server kill
+//! or a power cut.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use fieldbook_core::records::RecordKind;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{
+    Allocation, AllocationChange, AllocationEvent, Audience, DocInfo, NewChanges, Result, Storage,
+    StorageError, StoredChange,
+};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS docs (
+    id      TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL,
+    kind    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_case ON docs(case_id);
+-- Every stored change, numbered in the shared feed sequence.
+CREATE TABLE IF NOT EXISTS changes (
+    seq     INTEGER PRIMARY KEY,
+    doc_id  TEXT NOT NULL REFERENCES docs(id),
+    hash    BLOB NOT NULL,
+    bytes   BLOB NOT NULL,
+    UNIQUE (doc_id, hash)
+);
+CREATE INDEX IF NOT EXISTS changes_doc ON changes(doc_id, seq);
+CREATE TABLE IF NOT EXISTS allocations (
+    case_id TEXT PRIMARY KEY,
+    worker  TEXT NOT NULL,
+    team    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS allocation_history (
+    worker  TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    PRIMARY KEY (worker, case_id)
+);
+-- One row per audience affected: ('worker', name) or ('team', name).
+CREATE TABLE IF NOT EXISTS allocation_events (
+    seq           INTEGER NOT NULL,
+    audience_kind TEXT NOT NULL,
+    audience      TEXT NOT NULL,
+    case_id       TEXT NOT NULL,
+    change        TEXT NOT NULL,
+    PRIMARY KEY (seq, audience_kind, audience)
+);
+CREATE INDEX IF NOT EXISTS allocation_events_audience ON allocation_events(audience_kind, audience, seq);
+-- The shared sequence: changes and allocation events interleave in one order.
+CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0);
+"#;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStorage {
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::init(Connection::open(path)?)
+    }
+
+    pub fn in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self> {
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > 1 {
+            return Err(StorageError::Corrupt(format!(
+                "schema version {version} is newer than this build"
+            )));
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", 1)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` on the blocking pool with the connection.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard =
+                conn.lock().map_err(|_| StorageError::Task("connection lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+}
+
+fn kind_of(s: &str) -> rusqlite::Result<RecordKind> {
+    RecordKind::from_code(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn next_seq(tx: &rusqlite::Transaction<'_>) -> Result<u64> {
+    let v: i64 = tx.query_row(
+        "UPDATE counter SET value = value + 1 WHERE id = 1 RETURNING value",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(v as u64)
+}
+
+fn audience_key(a: &Audience) -> (&'static str, &str) {
+    match a {
+        Audience::Worker(w) => ("worker", w),
+        Audience::Team(t) => ("team", t),
+    }
+}
+
+fn hash_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+    bytes.as_slice().try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Blob,
+            "hash is not 32 bytes".into(),
+        )
+    })
+}
+
+fn stored_change(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredChange> {
+    Ok(StoredChange {
+        seq: r.get::<_, i64>(0)? as u64,
+        doc: DocInfo { id: r.get(1)?, case_id: r.get(2)?, kind: kind_of(&r.get::<_, String>(3)?)? },
+        hash: hash_of(r.get(4)?)?,
+        bytes: r.get(5)?,
+    })
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn doc_info(&self, id: &str) -> Result<Option<DocInfo>> {
+        let id = id.to_string();
+        self.with(move |c| {
+            Ok(c.query_row("SELECT id, case_id, kind FROM docs WHERE id = ?1", [&id], |r| {
+                Ok(DocInfo {
+                    id: r.get(0)?,
+                    case_id: r.get(1)?,
+                    kind: kind_of(&r.get::<_, String>(2)?)?,
+                })
+            })
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn doc_changes(&self, id: &str) -> Result<Vec<Vec<u8>>> {
+        let id = id.to_string();
+        self.with(move |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
+            let rows = stmt.query_map([&id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn append(&self, batch: Vec<NewChanges>) -> Result<u64> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for doc in &batch {
+                tx.execute(
+                    "INSERT OR IGNORE INTO docs (id, case_id, kind) VALUES (?1, ?2, ?3)",
+                    params![doc.doc.id, doc.doc.case_id, doc.doc.kind.code()],
+                )?;
+                for (hash, bytes) in &doc.changes {
+                    let exists = tx
+                        .query_row(
+                            "SELECT 1 FROM changes WHERE doc_id = ?1 AND hash = ?2",
+                            params![doc.doc.id, hash.as_slice()],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_some();
+                    if !exists {
+                        let seq = next_seq(&tx)?;
+                        tx.execute(
+                            "INSERT INTO changes (seq, doc_id, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
+                            params![seq as i64, doc.doc.id, hash.as_slice(), bytes],
+                        )?;
+                    }
+                }
+            }
+            let head: i64 = tx.query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get(0))?;
+            tx.commit()?;
+            Ok(head as u64)
+        })
+        .await
+    }
+
+    async fn feed(
+        &self,
+        cursor: u64,
+        cases: &[String],
+        budget: u64,
+        max_rows: usize,
+    ) -> Result<Vec<StoredChange>> {
+        let cases =
+            serde_json::to_string(cases).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT ch.seq, d.id, d.case_id, d.kind, ch.hash, ch.bytes
+                 FROM changes ch JOIN docs d ON d.id = ch.doc_id
+                 WHERE ch.seq > ?1 AND d.case_id IN (SELECT value FROM json_each(?2))
+                 ORDER BY ch.seq",
+            )?;
+            let mut rows = stmt.query(params![cursor as i64, cases])?;
+            let mut out = Vec::new();
+            let mut bytes = 0u64;
+            while let Some(row) = rows.next()? {
+                let change = stored_change(row)?;
+                bytes += change.bytes.len() as u64;
+                out.push(change);
+                if bytes >= budget || out.len() >= max_rows {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn head(&self) -> Result<u64> {
+        self.with(|c| {
+            Ok(c.query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get::<_, i64>(0))?
+                as u64)
+        })
+        .await
+    }
+
+    async fn allocate(&self, allocation: Allocation) -> Result<Option<Allocation>> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let previous: Option<Allocation> = tx
+                .query_row("SELECT case_id, worker, team FROM allocations WHERE case_id = ?1", [&allocation.case_id], |r| {
+                    Ok(Allocation { case_id: r.get(0)?, worker: r.get(1)?, team: r.get(2)? })
+                })
+                .optional()?;
+            let mut events: Vec<(&str, String, AllocationChange)> = Vec::new();
+            match &previous {
+                Some(p) if p.worker == allocation.worker && p.team == allocation.team => {}
+                Some(p) => {
+                    if p.worker != allocation.worker {
+                        events.push(("worker", p.worker.clone(), AllocationChange::Revoked));
+                        events.push(("worker", allocation.worker.clone(), AllocationChange::Allocated));
+                    }
+                    if p.team != allocation.team {
+                        events.push(("team", p.team.clone(), AllocationChange::Revoked));
+                        events.push(("team", allocation.team.clone(), AllocationChange::Allocated));
+                    }
+                }
+                None => {
+                    events.push(("worker", allocation.worker.clone(), AllocationChange::Allocated));
+                    events.push(("team", allocation.team.clone(), AllocationChange::Allocated));
+                }
+            }
+            for (kind, audience, change) in events {
+                let seq = next_seq(&tx)?;
+                let change = match change {
+                    AllocationChange::Allocated => "allocated",
+                    AllocationChange::Revoked => "revoked",
+                };
+                tx.execute(
+                    "INSERT INTO allocation_events (seq, audience_kind, audience, case_id, change) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![seq as i64, kind, audience, allocation.case_id, change],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO allocations (case_id, worker, team) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(case_id) DO UPDATE SET worker = ?2, team = ?3",
+                params![allocation.case_id, allocation.worker, allocation.team],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO allocation_history (worker, case_id) VALUES (?1, ?2)",
+                params![allocation.worker, allocation.case_id],
+            )?;
+            tx.commit()?;
+            Ok(previous)
+        })
+        .await
+    }
+
+    async fn allocation(&self, case_id: &str) -> Result<Option<Allocation>> {
+        let case_id = case_id.to_string();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT case_id, worker, team FROM allocations WHERE case_id = ?1",
+                [&case_id],
+                |r| Ok(Allocation { case_id: r.get(0)?, worker: r.get(1)?, team: r.get(2)? }),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn visible_cases(&self, audience: &Audience) -> Result<Vec<String>> {
+        let (kind, name) = audience_key(audience);
+        let name = name.to_string();
+        self.with(move |c| {
+            let sql = if kind == "worker" {
+                "SELECT case_id FROM allocations WHERE worker = ?1 ORDER BY case_id"
+            } else {
+                "SELECT case_id FROM allocations WHERE team = ?1 ORDER BY case_id"
+            };
+            let mut stmt = c.prepare_cached(sql)?;
+            let rows = stmt.query_map([&name], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn ever_allocated(&self, worker: &str, case_id: &str) -> Result<bool> {
+        let (worker, case_id) = (worker.to_string(), case_id.to_string());
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM allocation_history WHERE worker = ?1 AND case_id = ?2",
+                params![worker, case_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })
+        .await
+    }
+
+    async fn allocation_events(
+        &self,
+        audience: &Audience,
+        cursor: u64,
+    ) -> Result<Vec<AllocationEvent>> {
+        let (kind, name) = audience_key(audience);
+        let name = name.to_string();
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, case_id, change FROM allocation_events
+                 WHERE audience_kind = ?1 AND audience = ?2 AND seq > ?3 ORDER BY seq",
+            )?;
+            let rows = stmt
+                .query_map(params![kind, name, cursor as i64], |r| {
+                    let change: String = r.get(2)?;
+                    Ok(AllocationEvent {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        case_id: r.get(1)?,
+                        change: if change == "revoked" {
+                            AllocationChange::Revoked
+                        } else {
+                            AllocationChange::Allocated
+                        },
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn case_changes(&self, case_id: &str) -> Result<Vec<StoredChange>> {
+        let case_id = case_id.to_string();
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT ch.seq, d.id, d.case_id, d.kind, ch.hash, ch.bytes
+                 FROM changes ch JOIN docs d ON d.id = ch.doc_id
+                 WHERE d.case_id = ?1 ORDER BY ch.seq",
+            )?;
+            let rows =
+                stmt.query_map([&case_id], stored_change)?.collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn changed_docs(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, DocInfo)>> {
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT max(ch.seq) AS last, d.id, d.case_id, d.kind
+                 FROM changes ch JOIN docs d ON d.id = ch.doc_id
+                 GROUP BY d.id HAVING last > ?1 ORDER BY last LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![cursor as i64, limit as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        DocInfo {
+                            id: r.get(1)?,
+                            case_id: r.get(2)?,
+                            kind: kind_of(&r.get::<_, String>(3)?)?,
+                        },
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+}

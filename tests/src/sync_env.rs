@@ -1,0 +1,264 @@
+//! A sync server on loopback with devices around it: the harness of the end-to-end sync tests.
+//! Devices talk real HTTP; the transport in between counts requests and can inject faults.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fieldbook_core::records::CaseSummary;
+use fieldbook_core::sync::transport::{
+    HttpResponse, HttpTransport, RetryPolicy, Transport, TransportError,
+};
+use fieldbook_core::sync::{AccessTokenProvider, SyncClient, SyncReport};
+use fieldbook_core::Store;
+use fieldbook_server::serve::{app_state, RunningServer};
+use fieldbook_server::storage::{sqlite::SqliteStorage, Storage};
+
+use crate::Scratch;
+
+/// The people of the tests: (token, subject, role, team).
+pub const PEOPLE: &[(&str, &str, &str, &str)] = &[
+    ("tok-amara", "amara", "worker", "north"),
+    ("tok-ben", "ben", "worker", "north"),
+    ("tok-carol", "carol", "worker", "south"),
+    ("tok-mgr", "mina", "manager", "north"),
+    ("tok-cms", "case-system", "integration", "ops"),
+    ("tok-admin", "admin", "admin", "ops"),
+];
+
+pub fn token_of(subject: &str) -> String {
+    PEOPLE.iter().find(|p| p.1 == subject).map(|p| p.0.to_string()).unwrap_or_default()
+}
+
+/// A fault to inject on the next request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The request never leaves the device.
+    Offline,
+    /// The server handles the request, but the response is lost.
+    LoseResponse,
+}
+
+/// Forwards to HTTP, counting requests and applying queued faults.
+#[derive(Debug, Clone)]
+pub struct TestTransport {
+    inner: HttpTransport,
+    pub requests: Arc<AtomicU32>,
+    pub faults: Arc<Mutex<VecDeque<Fault>>>,
+}
+
+impl TestTransport {
+    pub fn new(url: &str) -> Self {
+        Self {
+            inner: HttpTransport::new(url, Duration::from_secs(5), Duration::from_secs(30))
+                .unwrap(),
+            requests: Arc::new(AtomicU32::new(0)),
+            faults: Arc::new(Mutex::new(VecDeque::new())),
+        }
+    }
+}
+
+impl Transport for TestTransport {
+    async fn post(&self, body: Vec<u8>, token: String) -> Result<HttpResponse, TransportError> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let fault = self.faults.lock().unwrap().pop_front();
+        match fault {
+            Some(Fault::Offline) => Err(TransportError::Offline("injected".into())),
+            Some(Fault::LoseResponse) => {
+                let _ = self.inner.post(body, token).await;
+                Err(TransportError::Interrupted("injected: response lost".into()))
+            }
+            None => self.inner.post(body, token).await,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct FixedToken(pub String);
+
+impl AccessTokenProvider for FixedToken {
+    fn access_token(&self, _refresh: bool) -> Option<String> {
+        Some(self.0.clone())
+    }
+}
+
+/// A tablet: its store and its sync client.
+pub struct Device {
+    pub store: Store,
+    pub client: SyncClient<TestTransport>,
+    pub transport: TestTransport,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device").field("store", &self.store).finish()
+    }
+}
+
+impl Device {
+    pub async fn sync(&mut self) -> SyncReport {
+        self.client.sync(&mut self.store).await
+    }
+
+    pub fn requests(&self) -> u32 {
+        self.transport.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.transport.faults.lock().unwrap().push_back(fault);
+    }
+}
+
+/// The server and its scratch directory.
+pub struct SyncEnv {
+    pub scratch: Scratch,
+    pub server: Option<RunningServer>,
+    pub url: String,
+    pub storage: Arc<dyn Storage>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for SyncEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEnv").field("url", &self.url).finish()
+    }
+}
+
+pub fn auth_config(scratch: &Scratch) -> fieldbook_server::auth::AuthConfig {
+    let tokens: Vec<serde_json::Value> = PEOPLE
+        .iter()
+        .map(|(token, subject, role, team)| {
+            serde_json::json!({"token": token, "subject": subject, "role": role, "team": team})
+        })
+        .collect();
+    let path = scratch.path("tokens.json");
+    std::fs::write(&path, serde_json::json!({ "tokens": tokens }).to_string()).unwrap();
+    serde_json::from_value(serde_json::json!({
+        "audience": "fieldbook",
+        "jwt": [],
+        "static_tokens": path,
+        "disabled_subjects": [],
+        "leeway_seconds": 30
+    }))
+    .unwrap()
+}
+
+impl SyncEnv {
+    /// A server on an ephemeral loopback port with the embedded SQLite backend.
+    pub async fn start() -> Self {
+        let scratch = Scratch::new();
+        let storage: Arc<dyn Storage> =
+            Arc::new(SqliteStorage::open(&scratch.path("server.db")).unwrap());
+        Self::start_with(scratch, storage).await
+    }
+
+    pub async fn start_with(scratch: Scratch, storage: Arc<dyn Storage>) -> Self {
+        let state = app_state(storage.clone(), &auth_config(&scratch)).unwrap();
+        let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.unwrap();
+        let url = server.url();
+        Self { scratch, server: Some(server), url, storage, http: reqwest::Client::new() }
+    }
+
+    /// A device of `worker`, with its own encrypted store.
+    pub fn device(&self, worker: &str, device: &str) -> Device {
+        let store = self.scratch.store(&format!("{worker}-{device}"), worker, device);
+        let transport = TestTransport::new(&self.url);
+        let client =
+            SyncClient::new(transport.clone(), Arc::new(FixedToken(token_of(worker))), device)
+                .with_retry(RetryPolicy {
+                    attempts: 3,
+                    base: Duration::from_millis(5),
+                    max: Duration::from_millis(20),
+                });
+        Device { store, client, transport }
+    }
+
+    /// The case system upserts a case allocated to `worker` in `team`.
+    pub async fn upsert_case(&self, case_id: &str, local_id: &str, worker: &str, team: &str) {
+        let status = self
+            .put_case(
+                &token_of("case-system"),
+                case_id,
+                &summary_for(local_id, worker, team),
+                worker,
+                team,
+            )
+            .await;
+        assert_eq!(status, 204, "upsert of {case_id}");
+    }
+
+    pub async fn put_case(
+        &self,
+        token: &str,
+        case_id: &str,
+        summary: &CaseSummary,
+        worker: &str,
+        team: &str,
+    ) -> u16 {
+        self.http
+            .put(format!("{}/api/v1/cases/{case_id}", self.url))
+            .bearer_auth(token)
+            .json(
+                &serde_json::json!({"summary": summary, "allocated_worker": worker, "team": team}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// The export feed as the case system reads it: every record, merged.
+    pub async fn export_all(&self) -> Vec<fieldbook_core::records::Record> {
+        let mut out = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let page: serde_json::Value = self
+                .http
+                .get(format!("{}/api/v1/records?cursor={cursor}&limit=100", self.url))
+                .bearer_auth(token_of("case-system"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for r in page["records"].as_array().unwrap() {
+                out.push(serde_json::from_value(r.clone()).unwrap());
+            }
+            cursor = page["next_cursor"].as_u64().unwrap();
+            if !page["more"].as_bool().unwrap() {
+                break;
+            }
+        }
+        out
+    }
+
+    /// GET or other calls with a token, returning the status and body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> (u16, Vec<u8>) {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.bytes().await.unwrap().to_vec())
+    }
+}
+
+pub fn summary_for(local_id: &str, worker: &str, team: &str) -> CaseSummary {
+    let mut s = CaseSummary::new(local_id, format!("Child {local_id}"));
+    s.allocated_worker = worker.into();
+    s.team = team.into();
+    s
+}
