@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every unit, integration and property test, and a quick
-# run of the benchmark so it keeps working. This is the README's test command.
+# The whole test suite: formatting, lints, every unit, integration and property test (on both
+# server backends: a throwaway PostgreSQL is started here and stopped at the end), and a quick
+# run of the benchmarks so they keep working. This is the README's test command, via .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== PostgreSQL for the backend tests"
+if [ -z "${FIELDBOOK_TEST_POSTGRES_URL:-}" ]; then
+  FIELDBOOK_TEST_POSTGRES_URL="$(scripts/postgres.sh start)"
+  export FIELDBOOK_TEST_POSTGRES_URL
+  trap 'scripts/postgres.sh stop' EXIT
+fi
+echo "   $FIELDBOOK_TEST_POSTGRES_URL"
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -10,5 +19,5 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
-echo "== benchmark (quick run)"
+echo "== benchmarks (quick run)"
 FIELDBOOK_BENCH_QUICK=1 cargo bench -p fieldbook-core --bench store --locked

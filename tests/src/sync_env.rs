@@ -13,7 +13,7 @@ use fieldbook_core::sync::transport::{
 use fieldbook_core::sync::{AccessTokenProvider, SyncClient, SyncReport};
 use fieldbook_core::Store;
 use fieldbook_server::serve::{app_state, RunningServer};
-use fieldbook_server::storage::{sqlite::SqliteStorage, Storage};
+use fieldbook_server::storage::{postgres::PostgresStorage, sqlite::SqliteStorage, Storage};
 
 use crate::Scratch;
 
@@ -115,7 +115,6 @@ pub struct SyncEnv {
     pub scratch: Scratch,
     pub server: Option<RunningServer>,
     pub url: String,
-    pub storage: Arc<dyn Storage>,
     http: reqwest::Client,
 }
 
@@ -125,7 +124,9 @@ impl std::fmt::Debug for SyncEnv {
     }
 }
 
-pub fn auth_config(scratch: &Scratch) -> fieldbook_server::auth::AuthConfig {
+/// The authentication settings of the tests' server, as the JSON a server reads: static tokens for
+/// `PEOPLE`, written into the scratch directory.
+pub fn auth_config_json(scratch: &Scratch) -> serde_json::Value {
     let tokens: Vec<serde_json::Value> = PEOPLE
         .iter()
         .map(|(token, subject, role, team)| {
@@ -134,14 +135,119 @@ pub fn auth_config(scratch: &Scratch) -> fieldbook_server::auth::AuthConfig {
         .collect();
     let path = scratch.path("tokens.json");
     std::fs::write(&path, serde_json::json!({ "tokens": tokens }).to_string()).unwrap();
-    serde_json::from_value(serde_json::json!({
+    serde_json::json!({
         "audience": "fieldbook",
         "jwt": [],
         "static_tokens": path,
         "disabled_subjects": [],
         "leeway_seconds": 30
-    }))
-    .unwrap()
+    })
+}
+
+pub fn auth_config(scratch: &Scratch) -> fieldbook_server::auth::AuthConfig {
+    serde_json::from_value(auth_config_json(scratch)).unwrap()
+}
+
+/// The PostgreSQL test server's URL (`scripts/postgres.sh start` prints it; `scripts/test-all.sh`
+/// exports it). Tests that need it fail with this explanation rather than pass silently.
+pub fn postgres_url() -> String {
+    std::env::var("FIELDBOOK_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "FIELDBOOK_TEST_POSTGRES_URL is not set: run `scripts/postgres.sh start` and export \
+             the URL it prints (scripts/test-all.sh does both)"
+        )
+    })
+}
+
+/// The server as a separate process, so that a test can SIGKILL it mid-request and start it
+/// again on the same data and port.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: std::process::Child,
+    exe: std::path::PathBuf,
+    data: String,
+    auth: std::path::PathBuf,
+    pub addr: std::net::SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `exe` (the `fieldbook-test-server` binary) on `data` (a SQLite file or a
+    /// PostgreSQL URL) on a free loopback port.
+    pub fn start(exe: &std::path::Path, data: &str, scratch: &Scratch) -> Self {
+        let auth = scratch.path("auth.json");
+        std::fs::write(&auth, auth_config_json(scratch).to_string()).unwrap();
+        let (child, addr) = Self::spawn(exe, data, &auth, "127.0.0.1:0");
+        Self { child, exe: exe.into(), data: data.into(), auth, addr }
+    }
+
+    fn spawn(
+        exe: &std::path::Path,
+        data: &str,
+        auth: &std::path::Path,
+        listen: &str,
+    ) -> (std::process::Child, std::net::SocketAddr) {
+        Self::try_spawn(exe, data, auth, listen)
+            .unwrap_or_else(|| panic!("the server did not start"))
+    }
+
+    /// None when the server exits before listening (its port is not free yet, say).
+    fn try_spawn(
+        exe: &std::path::Path,
+        data: &str,
+        auth: &std::path::Path,
+        listen: &str,
+    ) -> Option<(std::process::Child, std::net::SocketAddr)> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(exe)
+            .args([data, &auth.to_string_lossy(), listen])
+            .stdout(std::process::Stdio::piped())
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
+        match line.trim().strip_prefix("listening ") {
+            Some(addr) => Some((child, addr.parse().unwrap())),
+            None => {
+                let _ = child.wait();
+                None
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// SIGKILL: no shutdown, no flush; whatever was not committed is gone.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Starts again on the same data and port.
+    pub fn restart(&mut self) {
+        let listen = self.addr.to_string();
+        // The port can stay unavailable briefly after a kill: retry until it is free.
+        for _ in 0..100 {
+            if let Some((child, addr)) = Self::try_spawn(&self.exe, &self.data, &self.auth, &listen)
+            {
+                self.child = child;
+                self.addr = addr;
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the server could not listen on {listen} again");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl SyncEnv {
@@ -153,11 +259,24 @@ impl SyncEnv {
         Self::start_with(scratch, storage).await
     }
 
+    /// A server on the PostgreSQL test cluster, in a schema of its own.
+    pub async fn start_postgres(schema: &str) -> Self {
+        let schema = format!("{schema}_{}", std::process::id());
+        let url = postgres_url();
+        let storage = PostgresStorage::connect_with_schema(&url, Some(&schema)).await.unwrap();
+        Self::start_with(Scratch::new(), Arc::new(storage)).await
+    }
+
     pub async fn start_with(scratch: Scratch, storage: Arc<dyn Storage>) -> Self {
-        let state = app_state(storage.clone(), &auth_config(&scratch)).unwrap();
+        let state = app_state(storage, &auth_config(&scratch)).unwrap();
         let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.unwrap();
         let url = server.url();
-        Self { scratch, server: Some(server), url, storage, http: reqwest::Client::new() }
+        Self { scratch, server: Some(server), url, http: reqwest::Client::new() }
+    }
+
+    /// Devices and the case system talking to a server that runs elsewhere (a `ServerProcess`).
+    pub fn attach(scratch: Scratch, url: String) -> Self {
+        Self { scratch, server: None, url, http: reqwest::Client::new() }
     }
 
     /// A device of `worker`, with its own encrypted store.

@@ -36,7 +36,15 @@ async fn assert_all_identical(env: &SyncEnv, devices: &mut [&mut Device], case_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_devices_edit_offline_and_converge_with_the_server() {
-    let env = SyncEnv::start().await;
+    three_devices_converge(SyncEnv::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_converge_on_the_postgres_backend() {
+    three_devices_converge(SyncEnv::start_postgres("three_devices").await).await;
+}
+
+async fn three_devices_converge(env: SyncEnv) {
     env.upsert_case("case-1", "LC1", "amara", "north").await;
     let mut tab1 = env.device("amara", "tablet-1");
     let mut tab2 = env.device("amara", "tablet-2");
@@ -126,6 +134,36 @@ async fn a_small_response_budget_pages_with_more() {
     assert!(report.requests > 2, "paged: {} requests", report.requests);
     assert!(!report.more);
     assert_eq!(small.store.case_records("case-1").unwrap().len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_backlog_is_pushed_in_bounded_requests() {
+    let env = SyncEnv::start().await;
+    env.upsert_case("case-1", "LC1", "amara", "north").await;
+    let mut tab = env.device("amara", "tablet-1");
+    tab.client = fieldbook_core::sync::SyncClient::new(
+        tab.transport.clone(),
+        std::sync::Arc::new(fieldbook_tests::sync_env::FixedToken(token_of("amara"))),
+        "tablet-1",
+    )
+    .with_push_budget(20_000)
+    .with_max_exchanges(100);
+    tab.sync().await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(tab.store.create_record("case-1", &visit_body(realistic_visit(i))).unwrap());
+    }
+    let report = tab.sync().await;
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    // Each visit is several kilobytes: 20 kB per request takes a few requests, not one.
+    assert!(report.requests >= 3, "bounded pushes: {} requests", report.requests);
+    assert_eq!((report.pushed, report.acknowledged), (12, 12));
+    assert!(!report.more);
+    assert_eq!(tab.store.pending_count().unwrap(), 0);
+    let exported = env.export_all().await;
+    for id in &ids {
+        assert_eq!(exported.iter().filter(|r| &r.meta.id == id).count(), 1);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

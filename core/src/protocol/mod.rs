@@ -35,6 +35,9 @@ pub mod limits {
     pub const MAX_HEADS: usize = 64;
     /// Length of an id (record, case, device, worker).
     pub const MAX_ID_LEN: usize = 128;
+    /// The bound on the changes a device pushes in one request (at least one document is always
+    /// sent); the rest follow in further exchanges of the same `sync()`.
+    pub const PUSH_BUDGET: usize = 4 * 1024 * 1024;
     /// The default bound on a response's payload; a device may ask for less.
     pub const DEFAULT_RESPONSE_BUDGET: u64 = 4 * 1024 * 1024;
 }

@@ -36,9 +36,17 @@ impl Store {
         self.put_setting(CURSOR, &cursor.to_string())
     }
 
-    /// Every document with changes the server has not acknowledged, as pushes: the changes after
-    /// the acknowledged heads (all of them for a document in `send_all`).
-    pub fn pending_pushes(&mut self, send_all: &HashSet<String>) -> Result<Vec<PushDoc>> {
+    /// Documents with changes the server has not acknowledged, as pushes: the changes after the
+    /// acknowledged heads (all of them for a document in `send_all`), oldest edit first, leaving
+    /// out `skip`, and stopping once the changes reach `budget` bytes (always at least one
+    /// document), so that a device with weeks of offline work never builds a request the server
+    /// must refuse. The flag says whether documents were left for another exchange.
+    pub fn pending_pushes(
+        &mut self,
+        send_all: &HashSet<String>,
+        skip: &HashSet<String>,
+        budget: usize,
+    ) -> Result<(Vec<PushDoc>, bool)> {
         let pending: Vec<(String, Option<Vec<u8>>)> = {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT id, acked_heads FROM documents
@@ -60,10 +68,16 @@ impl Store {
                 ids.push((id.clone(), Vec::new()));
             }
         }
+        ids.retain(|(id, _)| !skip.contains(id));
         let mut out = Vec::with_capacity(ids.len());
-        for (id, acked) in ids {
-            let changes = self.changes_since(&id, &acked)?;
-            let heads = self.heads(&id)?;
+        let mut bytes = 0;
+        for (n, (id, acked)) in ids.iter().enumerate() {
+            if bytes >= budget {
+                return Ok((out, n < ids.len()));
+            }
+            let changes = self.changes_since(id, acked)?;
+            bytes += changes.changes.len();
+            let heads = self.heads(id)?;
             out.push(PushDoc {
                 id: changes.id,
                 kind: changes.kind,
@@ -72,7 +86,7 @@ impl Store {
                 changes: changes.changes,
             });
         }
-        Ok(out)
+        Ok((out, false))
     }
 
     /// Heads of every document, for the repair exchange.

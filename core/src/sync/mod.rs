@@ -102,6 +102,8 @@ pub struct SyncClient<T: Transport> {
     /// Exchanges per `sync()` call while the server says `more`: bounds the work of one call.
     max_exchanges: u32,
     response_budget: u64,
+    /// Bytes of changes pushed per request.
+    push_budget: usize,
     observers: Mutex<Vec<Arc<dyn SyncObserver>>>,
     status: Mutex<SyncStatus>,
 }
@@ -125,6 +127,7 @@ impl<T: Transport> SyncClient<T> {
             retry: RetryPolicy::default(),
             max_exchanges: 8,
             response_budget: limits::DEFAULT_RESPONSE_BUDGET,
+            push_budget: limits::PUSH_BUDGET,
             observers: Mutex::new(Vec::new()),
             status: Mutex::new(SyncStatus {
                 state: SyncState::Idle,
@@ -140,6 +143,12 @@ impl<T: Transport> SyncClient<T> {
     }
 
     /// The most payload bytes asked for per response (the server may send less).
+    /// Bytes of changes pushed per request (at least one document is always sent).
+    pub fn with_push_budget(mut self, budget: usize) -> Self {
+        self.push_budget = budget.clamp(1, limits::PUSH_BUDGET);
+        self
+    }
+
     pub fn with_response_budget(mut self, budget: u64) -> Self {
         self.response_budget = budget.max(1);
         self
@@ -192,11 +201,11 @@ impl<T: Transport> SyncClient<T> {
         for _ in 0..self.max_exchanges {
             let before = (report.pushed, report.acknowledged, report.rejected.len());
             match self.exchange_once(store, &mut report, &send_all, &refused, check).await {
-                Ok(response) => {
+                Ok((response, push_more)) => {
                     let repair_needed = !response.send_all.is_empty();
                     send_all = response.send_all.into_iter().collect();
                     refused.extend(response.rejected.iter().map(|r| r.id.clone()));
-                    report.more = response.more;
+                    report.more = response.more || push_more;
                     check = false;
                     // Pushes the server could neither take whole nor refuse (it lacked earlier
                     // changes, e.g. after a restore from backup) are repaired in the next exchange.
@@ -204,7 +213,7 @@ impl<T: Transport> SyncClient<T> {
                     let settled =
                         (report.acknowledged - before.1) + (report.rejected.len() - before.2);
                     let unacked = pushed > settled && !repair_needed;
-                    if !response.more && !repair_needed && !unacked {
+                    if !report.more && !repair_needed && !unacked {
                         break;
                     }
                     if unacked {
@@ -237,10 +246,10 @@ impl<T: Transport> SyncClient<T> {
         send_all: &HashSet<String>,
         refused: &HashSet<String>,
         check: bool,
-    ) -> Result<SyncResponse, SyncFailure> {
+    ) -> Result<(SyncResponse, bool), SyncFailure> {
         let store_err = |e: crate::Error| SyncFailure::Store { message: e.to_string() };
-        let mut push = store.pending_pushes(send_all).map_err(store_err)?;
-        push.retain(|p| !refused.contains(&p.id));
+        let (push, push_more) =
+            store.pending_pushes(send_all, refused, self.push_budget).map_err(store_err)?;
         let check = if check {
             store
                 .heads_for_check()
@@ -286,7 +295,7 @@ impl<T: Transport> SyncClient<T> {
         }
         report.allocated_cases.extend(response.allocated.iter().cloned());
         store.set_sync_cursor(response.next_cursor).map_err(store_err)?;
-        Ok(response)
+        Ok((response, push_more))
     }
 
     /// Posts with the retry policy: retries network failures and busy/failed servers with

@@ -375,12 +375,20 @@ impl Storage for PostgresStorage {
     }
 }
 
-/// The highest sequence number used. `last_value` of a sequence never used is its start (1) with
-/// `is_called = false`, which means 0 here.
+/// The highest committed sequence number (0 when empty). Not the sequence's `last_value`: that
+/// counts numbers taken by transactions still in flight, and a cursor set past one of those would
+/// skip its changes once it commits. Writers take numbers and commit under `WRITE_LOCK`, so commits
+/// arrive in sequence order and the committed maximum is a safe cursor.
 async fn head_of(client: &impl deadpool_postgres::GenericClient) -> Result<u64> {
-    let row = client.query_one("SELECT last_value, is_called FROM feed_seq", &[]).await?;
-    let (last, called): (i64, bool) = (row.try_get(0)?, row.try_get(1)?);
-    Ok(if called { last as u64 } else { 0 })
+    let row = client
+        .query_one(
+            "SELECT GREATEST(
+                 (SELECT COALESCE(max(seq), 0) FROM changes),
+                 (SELECT COALESCE(max(seq), 0) FROM allocation_events))",
+            &[],
+        )
+        .await?;
+    Ok(row.try_get::<_, i64>(0)? as u64)
 }
 
 async fn head_in(tx: &deadpool_postgres::Transaction<'_>) -> Result<u64> {

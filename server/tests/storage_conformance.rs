@@ -1,0 +1,307 @@
+//! One conformance suite for every storage backend: the hub relies only on what is checked here,
+//! so a backend that passes it can be swapped in.
+//!
+//! The PostgreSQL half needs a server: `FIELDBOOK_TEST_POSTGRES_URL` (the test scripts start one
+//! with `scripts/postgres.sh start`). Without it those tests fail with a message saying so rather
+//! than pass silently. Each test works in a PostgreSQL schema of its own, so they run in parallel.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use fieldbook_core::records::RecordKind;
+use fieldbook_server::storage::postgres::PostgresStorage;
+use fieldbook_server::storage::sqlite::SqliteStorage;
+use fieldbook_server::storage::{
+    Allocation, AllocationChange, Audience, DocInfo, NewChanges, Storage,
+};
+
+/// A backend under test and a way to open it again on the same data.
+#[async_trait::async_trait]
+trait Backend: Send + Sync {
+    async fn open(&self) -> Arc<dyn Storage>;
+}
+
+struct Sqlite {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl Sqlite {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.db");
+        Self { _dir: dir, path }
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Sqlite {
+    async fn open(&self) -> Arc<dyn Storage> {
+        Arc::new(SqliteStorage::open(&self.path).unwrap())
+    }
+}
+
+struct Postgres {
+    url: String,
+    schema: String,
+}
+
+impl Postgres {
+    fn new(test: &str) -> Self {
+        let url = std::env::var("FIELDBOOK_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+            panic!(
+                "FIELDBOOK_TEST_POSTGRES_URL is not set: start a server with \
+                 `scripts/postgres.sh start` and export the URL it prints \
+                 (scripts/test-all.sh does both)"
+            )
+        });
+        let schema = format!("t_{test}_{}", std::process::id());
+        Self { url, schema }
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Postgres {
+    async fn open(&self) -> Arc<dyn Storage> {
+        let storage = PostgresStorage::connect_with_schema(&self.url, Some(&self.schema));
+        Arc::new(storage.await.unwrap())
+    }
+}
+
+fn doc(id: &str, case_id: &str) -> DocInfo {
+    DocInfo { id: id.into(), case_id: case_id.into(), kind: RecordKind::Visit }
+}
+
+fn hash(n: u32) -> [u8; 32] {
+    let mut h = [0u8; 32];
+    h[..4].copy_from_slice(&n.to_be_bytes());
+    h
+}
+
+fn changes(doc_id: &str, case_id: &str, numbers: &[u32]) -> NewChanges {
+    NewChanges {
+        doc: doc(doc_id, case_id),
+        changes: numbers.iter().map(|&n| (hash(n), format!("change-{n}").into_bytes())).collect(),
+    }
+}
+
+fn cases(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn alloc(case_id: &str, worker: &str, team: &str) -> Allocation {
+    Allocation { case_id: case_id.into(), worker: worker.into(), team: team.into() }
+}
+
+async fn empty_storage_has_nothing(b: &dyn Backend) {
+    let s = b.open().await;
+    assert_eq!(s.head().await.unwrap(), 0);
+    assert!(s.doc_info("d1").await.unwrap().is_none());
+    assert!(s.doc_changes("d1").await.unwrap().is_empty());
+    assert!(s.feed(0, &cases(&["c1"]), 1 << 20, 100).await.unwrap().is_empty());
+    assert!(s.allocation("c1").await.unwrap().is_none());
+    assert!(s.visible_cases(&Audience::Worker("amara".into())).await.unwrap().is_empty());
+    assert!(s.changed_docs(0, 10).await.unwrap().is_empty());
+}
+
+async fn append_numbers_changes_and_skips_duplicates(b: &dyn Backend) {
+    let s = b.open().await;
+    let head = s.append(vec![changes("d1", "c1", &[1, 2]), changes("d2", "c2", &[3])]).await;
+    assert_eq!(head.unwrap(), 3);
+    assert_eq!(s.doc_info("d1").await.unwrap(), Some(doc("d1", "c1")));
+    assert_eq!(
+        s.doc_changes("d1").await.unwrap(),
+        vec![b"change-1".to_vec(), b"change-2".to_vec()]
+    );
+    // A retried push: the known hashes are skipped, only the new one is numbered.
+    let head = s.append(vec![changes("d1", "c1", &[1, 2, 4])]).await.unwrap();
+    assert_eq!(head, 4);
+    assert_eq!(s.doc_changes("d1").await.unwrap().len(), 3);
+    // Nothing new: the head is returned unchanged.
+    assert_eq!(s.append(vec![changes("d1", "c1", &[4])]).await.unwrap(), 4);
+    assert_eq!(s.head().await.unwrap(), 4);
+    // The same hash in another document is that document's own change.
+    s.append(vec![changes("d2", "c2", &[1])]).await.unwrap();
+    assert_eq!(s.doc_changes("d2").await.unwrap().len(), 2);
+}
+
+async fn feed_filters_by_cursor_case_budget_and_rows(b: &dyn Backend) {
+    let s = b.open().await;
+    s.append(vec![changes("d1", "c1", &[1, 2]), changes("d2", "c2", &[3])]).await.unwrap();
+    s.append(vec![changes("d3", "c1", &[4, 5, 6])]).await.unwrap();
+    let c1 = cases(&["c1"]);
+    let all = s.feed(0, &c1, 1 << 20, 100).await.unwrap();
+    let seqs: Vec<u64> = all.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 4, 5, 6], "case c2's change is not in c1's feed");
+    assert!(all.iter().all(|c| c.doc.case_id == "c1"));
+    assert_eq!(all[0].hash, hash(1));
+    assert_eq!(all[0].bytes, b"change-1");
+    assert_eq!(all[2].doc, doc("d3", "c1"));
+    // After a cursor.
+    let after: Vec<u64> =
+        s.feed(4, &c1, 1 << 20, 100).await.unwrap().iter().map(|c| c.seq).collect();
+    assert_eq!(after, vec![5, 6]);
+    // A budget smaller than one change still returns one; the byte budget stops the page.
+    assert_eq!(s.feed(0, &c1, 1, 100).await.unwrap().len(), 1);
+    assert_eq!(s.feed(0, &c1, 9, 100).await.unwrap().len(), 2, "8 bytes each: stops at >= 9");
+    // The row bound.
+    assert_eq!(s.feed(0, &c1, 1 << 20, 3).await.unwrap().len(), 3);
+    // No cases, no changes.
+    assert!(s.feed(0, &[], 1 << 20, 100).await.unwrap().is_empty());
+    // The case system's view: each document once, at its latest change, in that order.
+    let docs = s.changed_docs(0, 10).await.unwrap();
+    let ids: Vec<(u64, &str)> = docs.iter().map(|(seq, d)| (*seq, d.id.as_str())).collect();
+    assert_eq!(ids, vec![(2, "d1"), (3, "d2"), (6, "d3")]);
+    assert_eq!(s.changed_docs(2, 1).await.unwrap()[0].1.id, "d2");
+    assert!(s.changed_docs(6, 10).await.unwrap().is_empty());
+    let whole_case: Vec<u64> = s.case_changes("c1").await.unwrap().iter().map(|c| c.seq).collect();
+    assert_eq!(whole_case, vec![1, 2, 4, 5, 6]);
+}
+
+async fn allocations_record_events_in_the_shared_sequence(b: &dyn Backend) {
+    let s = b.open().await;
+    let amara = Audience::Worker("amara".into());
+    let ben = Audience::Worker("ben".into());
+    let north = Audience::Team("north".into());
+    s.append(vec![changes("d1", "c1", &[1])]).await.unwrap();
+    assert_eq!(s.allocate(alloc("c1", "amara", "north")).await.unwrap(), None);
+    assert_eq!(s.head().await.unwrap(), 3, "one change, then events for worker and team");
+    assert_eq!(s.visible_cases(&amara).await.unwrap(), cases(&["c1"]));
+    assert_eq!(s.visible_cases(&north).await.unwrap(), cases(&["c1"]));
+    assert!(s.visible_cases(&ben).await.unwrap().is_empty());
+    let events = s.allocation_events(&amara, 0).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].case_id.as_str(), events[0].change), ("c1", AllocationChange::Allocated));
+    assert!(events[0].seq > 1, "after the change already stored");
+
+    // The same allocation again: nothing happens.
+    let head = s.head().await.unwrap();
+    let same = s.allocate(alloc("c1", "amara", "north")).await.unwrap();
+    assert_eq!(same, Some(alloc("c1", "amara", "north")));
+    assert_eq!(s.head().await.unwrap(), head);
+
+    // Re-allocation within the team: amara loses it, ben gains it, the team sees no change.
+    let previous = s.allocate(alloc("c1", "ben", "north")).await.unwrap();
+    assert_eq!(previous, Some(alloc("c1", "amara", "north")));
+    assert_eq!(s.allocation("c1").await.unwrap(), Some(alloc("c1", "ben", "north")));
+    assert!(s.visible_cases(&amara).await.unwrap().is_empty());
+    assert_eq!(s.visible_cases(&ben).await.unwrap(), cases(&["c1"]));
+    let amara_events = s.allocation_events(&amara, head).await.unwrap();
+    assert_eq!(amara_events.len(), 1);
+    assert_eq!(amara_events[0].change, AllocationChange::Revoked);
+    let ben_events = s.allocation_events(&ben, 0).await.unwrap();
+    assert_eq!(ben_events.len(), 1);
+    assert_eq!(ben_events[0].change, AllocationChange::Allocated);
+    assert!(s.allocation_events(&north, head).await.unwrap().is_empty());
+    assert!(s.ever_allocated("amara", "c1").await.unwrap(), "history keeps the old worker");
+    assert!(s.ever_allocated("ben", "c1").await.unwrap());
+    assert!(!s.ever_allocated("carol", "c1").await.unwrap());
+
+    // A move to another team: revoked for the old team, allocated for the new.
+    s.allocate(alloc("c1", "ben", "south")).await.unwrap();
+    let north_events = s.allocation_events(&north, 0).await.unwrap();
+    assert_eq!(north_events.last().unwrap().change, AllocationChange::Revoked);
+    let south = Audience::Team("south".into());
+    assert_eq!(
+        s.allocation_events(&south, 0).await.unwrap()[0].change,
+        AllocationChange::Allocated
+    );
+    // Events come in sequence order, each after the cursor.
+    let all = s.allocation_events(&north, 0).await.unwrap();
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    let later = s.allocation_events(&north, all[0].seq).await.unwrap();
+    assert_eq!(later.len(), all.len() - 1);
+}
+
+async fn data_survives_reopening(b: &dyn Backend) {
+    {
+        let s = b.open().await;
+        s.append(vec![changes("d1", "c1", &[1, 2])]).await.unwrap();
+        s.allocate(alloc("c1", "amara", "north")).await.unwrap();
+    }
+    let s = b.open().await;
+    assert_eq!(s.head().await.unwrap(), 4);
+    assert_eq!(s.doc_changes("d1").await.unwrap().len(), 2);
+    assert_eq!(s.allocation("c1").await.unwrap(), Some(alloc("c1", "amara", "north")));
+    // Numbering continues after the reopened head.
+    assert_eq!(s.append(vec![changes("d1", "c1", &[3])]).await.unwrap(), 5);
+}
+
+/// Writers racing each other and a reader following the feed: every change gets a distinct
+/// number, and a reader that advances its cursor to what it has seen (or to `head` read before
+/// the feed, as the hub does) never skips a change committed later.
+async fn concurrent_writers_never_make_a_reader_skip(b: &dyn Backend) {
+    let s = b.open().await;
+    const WRITERS: u32 = 4;
+    const PER_WRITER: u32 = 25;
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..PER_WRITER {
+                let n = w * 1000 + i;
+                s.append(vec![changes(&format!("d{w}"), "c1", &[n])]).await.unwrap();
+            }
+        }));
+    }
+    let reader = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let mut seen = HashSet::new();
+            let mut cursor = 0;
+            let c1 = cases(&["c1"]);
+            while seen.len() < (WRITERS * PER_WRITER) as usize {
+                let head = s.head().await.unwrap();
+                let page = s.feed(cursor, &c1, 1 << 20, 1000).await.unwrap();
+                for c in &page {
+                    assert!(seen.insert(c.hash), "a change delivered twice");
+                }
+                cursor = head.max(page.last().map_or(0, |c| c.seq)).max(cursor);
+                tokio::task::yield_now().await;
+            }
+            seen.len()
+        })
+    };
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let read = tokio::time::timeout(std::time::Duration::from_secs(60), reader).await;
+    assert_eq!(read.expect("the reader skipped a change and never saw it").unwrap(), 100);
+    let all = s.feed(0, &cases(&["c1"]), 1 << 30, 10_000).await.unwrap();
+    assert_eq!(all.len(), (WRITERS * PER_WRITER) as usize);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq), "distinct, increasing numbers");
+    assert_eq!(s.head().await.unwrap(), all.last().unwrap().seq);
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(&Sqlite::new()).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(&Postgres::new(stringify!($name))).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    empty_storage_has_nothing,
+    append_numbers_changes_and_skips_duplicates,
+    feed_filters_by_cursor_case_budget_and_rows,
+    allocations_record_events_in_the_shared_sequence,
+    data_survives_reopening,
+    concurrent_writers_never_make_a_reader_skip,
+);
