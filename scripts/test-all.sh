@@ -21,3 +21,4 @@ echo "== cargo test"
 cargo test --workspace --locked
 echo "== benchmarks (quick run)"
 FIELDBOOK_BENCH_QUICK=1 cargo bench -p fieldbook-core --bench store --locked
+FIELDBOOK_BENCH_QUICK=1 cargo bench -p fieldbook-tests --bench sync --locked

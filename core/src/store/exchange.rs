@@ -163,6 +163,24 @@ impl Store {
         }
     }
 
+    /// Records several acknowledgements in one transaction (one disk sync, not one per
+    /// document). Unknown documents are skipped; returns how many were recorded.
+    pub fn mark_acknowledged_all(&mut self, acks: &[(String, Vec<ChangeHash>)]) -> Result<usize> {
+        let now = self.now().to_rfc3339();
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE documents SET acked_heads = ?2, acked_at = ?3 WHERE id = ?1",
+            )?;
+            for (id, heads) in acks {
+                n += stmt.execute(params![id, encode_heads(heads), now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Records that the server holds `heads` of document `id` (the sync acknowledgement).
     pub fn mark_acknowledged(&mut self, id: &str, heads: &[ChangeHash]) -> Result<()> {
         let now = self.now().to_rfc3339();

@@ -281,11 +281,9 @@ impl<T: Transport> SyncClient<T> {
             tracing::warn!(doc = %id, %reason, "received document refused");
         }
         report.pushed += request.push.len();
-        for ack in &response.acks {
-            if store.mark_acknowledged(&ack.id, &to_change_hashes(&ack.heads)).is_ok() {
-                report.acknowledged += 1;
-            }
-        }
+        let acks: Vec<_> =
+            response.acks.iter().map(|a| (a.id.clone(), to_change_hashes(&a.heads))).collect();
+        report.acknowledged += store.mark_acknowledged_all(&acks).map_err(store_err)?;
         for rejection in &response.rejected {
             report.rejected.push((rejection.id.clone(), rejection.reason));
         }

@@ -79,11 +79,10 @@ pub(crate) async fn load_doc(
     storage: &dyn Storage,
     id: &str,
 ) -> Result<automerge::AutoCommit, HubError> {
-    let changes = storage.doc_changes(id).await?;
+    // One load of all the changes concatenated: automerge sorts them out in one pass, far
+    // faster than applying them one at a time.
+    let bytes = storage.doc_changes(id).await?.concat();
     let mut doc = automerge::AutoCommit::new();
-    for change in changes {
-        doc.load_incremental(&change)
-            .map_err(|e| HubError::Corrupt(format!("document {id}: {e}")))?;
-    }
+    doc.load_incremental(&bytes).map_err(|e| HubError::Corrupt(format!("document {id}: {e}")))?;
     Ok(doc)
 }

@@ -91,12 +91,12 @@ async fn check_and_stage(
         }
     }
     let mut doc = load_doc(storage, &push.id).await?;
-    let before: HashSet<ChangeHash> = doc.get_changes(&[]).iter().map(|c| c.hash()).collect();
+    let before = doc.get_heads();
     if doc.load_incremental(&push.changes).is_err() {
         return Ok(Err(RejectReason::Malformed));
     }
-    let new: Vec<_> =
-        doc.get_changes(&[]).into_iter().filter(|c| !before.contains(&c.hash())).collect();
+    // The changes that are not ancestors of what was stored: exactly the new ones.
+    let new: Vec<_> = doc.get_changes(&before);
     if new.is_empty() && before.is_empty() {
         return Ok(Err(RejectReason::Malformed));
     }

@@ -1,0 +1,405 @@
+//! Sync benchmark, both halves reported as ratios against a baseline measured in the same run.
+//!
+//! 1. A device holding 2,000 records syncs 100 changed records with a real server on loopback:
+//!    requests, bytes on the wire (request and response bodies) and time, beside automerge's own
+//!    per-document sync protocol carrying the same changes for the same 100 documents (sync
+//!    states kept from an earlier sync, its best case).
+//! 2. Server throughput: 200 simulated devices, each with its own encrypted store and worker,
+//!    edit a record and sync at the same time; syncs per second and p50/p99 latency, beside the
+//!    same devices syncing with nothing to exchange (idle syncs).
+//!
+//! Run: `cargo bench -p fieldbook-tests --bench sync` (prints Markdown for docs/benchmarks.md).
+//! `FIELDBOOK_BENCH_QUICK=1` shrinks every size so CI only checks that it runs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use automerge::sync::{Message, State as AmSyncState, SyncDoc};
+use automerge::{AutoCommit, ChangeHash};
+use fieldbook_core::records::RecordBody;
+use fieldbook_core::sync::transport::{HttpResponse, HttpTransport, Transport, TransportError};
+use fieldbook_core::sync::SyncClient;
+use fieldbook_core::Store;
+use fieldbook_server::serve::{app_state, RunningServer};
+use fieldbook_server::storage::sqlite::SqliteStorage;
+use fieldbook_tests::sync_env::FixedToken;
+use fieldbook_tests::{realistic_visit, summary, visit_body, Scratch};
+
+struct Sizes {
+    records: usize,
+    changed: usize,
+    repeats: usize,
+    devices: usize,
+    device_records: usize,
+    rounds: usize,
+}
+
+fn sizes() -> Sizes {
+    if std::env::var_os("FIELDBOOK_BENCH_QUICK").is_some() {
+        Sizes { records: 60, changed: 10, repeats: 1, devices: 8, device_records: 2, rounds: 1 }
+    } else {
+        Sizes {
+            records: 2000,
+            changed: 100,
+            repeats: 5,
+            devices: 200,
+            device_records: 5,
+            rounds: 5,
+        }
+    }
+}
+
+/// HTTP with every request and body byte counted.
+#[derive(Clone)]
+struct Counting {
+    inner: HttpTransport,
+    requests: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Transport for Counting {
+    async fn post(&self, body: Vec<u8>, token: String) -> Result<HttpResponse, TransportError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        let response = self.inner.post(body, token).await?;
+        self.bytes.fetch_add(response.body.len() as u64, Ordering::Relaxed);
+        Ok(response)
+    }
+}
+
+struct Device {
+    store: Store,
+    /// The case this device's worker holds (throughput benchmark).
+    case: String,
+    client: SyncClient<Counting>,
+    requests: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Device {
+    fn counters(&self) -> (u64, u64) {
+        (self.requests.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
+    }
+}
+
+struct Server {
+    _server: RunningServer,
+    url: String,
+    http: reqwest::Client,
+    scratch: Scratch,
+}
+
+impl Server {
+    /// A server on the embedded SQLite backend with static tokens `tok-w{i}` for workers
+    /// `w{i}` and `tok-cms` for the case system.
+    async fn start(workers: usize) -> Self {
+        let scratch = Scratch::new();
+        let mut tokens: Vec<serde_json::Value> = (0..workers)
+            .map(|i| {
+                serde_json::json!({"token": format!("tok-w{i}"), "subject": format!("w{i}"),
+                                   "role": "worker", "team": "north"})
+            })
+            .collect();
+        tokens.push(serde_json::json!({"token": "tok-cms", "subject": "case-system",
+                                       "role": "integration", "team": "ops"}));
+        let path = scratch.path("tokens.json");
+        std::fs::write(&path, serde_json::json!({ "tokens": tokens }).to_string()).unwrap();
+        let auth = serde_json::from_value(serde_json::json!({
+            "audience": "fieldbook", "jwt": [], "static_tokens": path
+        }))
+        .unwrap();
+        let storage = Arc::new(SqliteStorage::open(&scratch.path("server.db")).unwrap());
+        let server = RunningServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            app_state(storage, &auth).unwrap(),
+        )
+        .await
+        .unwrap();
+        let url = server.url();
+        Self { _server: server, url, http: reqwest::Client::new(), scratch }
+    }
+
+    async fn allocate(&self, case_id: &str, worker: &str) {
+        let local_id = case_id.replace('-', "").to_uppercase();
+        let mut s = summary(&local_id, &format!("Child {local_id}"));
+        s.allocated_worker = worker.into();
+        s.team = "north".into();
+        let status = self
+            .http
+            .put(format!("{}/api/v1/cases/{case_id}", self.url))
+            .bearer_auth("tok-cms")
+            .json(&serde_json::json!({"summary": s, "allocated_worker": worker, "team": "north"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status.status().as_u16(), 204, "{}", status.text().await.unwrap());
+    }
+
+    fn device(&self, worker: &str) -> Device {
+        let store = self.scratch.store(&format!("dev-{worker}"), worker, &format!("tab-{worker}"));
+        let requests = Arc::new(AtomicU64::new(0));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let transport = Counting {
+            inner: HttpTransport::new(&self.url, Duration::from_secs(10), Duration::from_secs(120))
+                .unwrap(),
+            requests: requests.clone(),
+            bytes: bytes.clone(),
+        };
+        let client = SyncClient::new(
+            transport,
+            Arc::new(FixedToken(format!("tok-{worker}"))),
+            format!("tab-{worker}"),
+        )
+        .with_max_exchanges(1000);
+        Device { store, case: String::new(), client, requests, bytes }
+    }
+}
+
+/// Appends a sentence to a visit's observations: a small edit of a large record.
+fn edit(store: &mut Store, id: &str, n: usize) {
+    let mut record = store.record(id).unwrap();
+    if let RecordBody::Visit(v) = &mut record.body {
+        v.observations.push_str(&format!(" Follow-up note {n}: the child was settled."));
+    }
+    store.update_record(id, &record.body).unwrap();
+}
+
+fn load(bytes: &[u8]) -> AutoCommit {
+    let mut doc = AutoCommit::new();
+    doc.load_incremental(bytes).unwrap();
+    doc
+}
+
+/// Runs automerge's sync protocol between a device's copy and the server's copy until neither
+/// has anything to send. Returns (device-to-server messages, i.e. requests; bytes both ways).
+fn automerge_sync(
+    device: &mut AutoCommit,
+    device_state: &mut AmSyncState,
+    server: &mut AutoCommit,
+    server_state: &mut AmSyncState,
+) -> (u64, u64) {
+    let (mut requests, mut bytes) = (0, 0);
+    loop {
+        let up = device.sync().generate_sync_message(device_state);
+        if let Some(m) = &up {
+            let encoded = m.clone().encode();
+            bytes += encoded.len() as u64;
+            requests += 1;
+            server
+                .sync()
+                .receive_sync_message(server_state, Message::decode(&encoded).unwrap())
+                .unwrap();
+        }
+        let down = server.sync().generate_sync_message(server_state);
+        if let Some(m) = &down {
+            let encoded = m.clone().encode();
+            bytes += encoded.len() as u64;
+            device
+                .sync()
+                .receive_sync_message(device_state, Message::decode(&encoded).unwrap())
+                .unwrap();
+        }
+        if up.is_none() && down.is_none() {
+            return (requests, bytes);
+        }
+    }
+}
+
+struct AmPair {
+    device: AutoCommit,
+    device_state: AmSyncState,
+    server: AutoCommit,
+    server_state: AmSyncState,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+async fn device_sync_benchmark(sz: &Sizes) {
+    let server = Server::start(1).await;
+    server.allocate("case-1", "w0").await;
+    let mut dev = server.device("w0");
+    let mut ids = Vec::with_capacity(sz.records);
+    for i in 0..sz.records {
+        ids.push(dev.store.create_record("case-1", &visit_body(realistic_visit(i))).unwrap());
+    }
+    let initial = dev.client.sync(&mut dev.store).await;
+    assert!(initial.failure.is_none() && !initial.more, "{initial:?}");
+    assert_eq!(dev.store.pending_count().unwrap(), 0);
+
+    // The automerge baseline: for each document that will change, a device copy and a server
+    // copy that have already synced once, so their sync states know each other's heads.
+    let changed: Vec<String> =
+        ids.iter().step_by(sz.records / sz.changed).take(sz.changed).cloned().collect();
+    let mut pairs = Vec::new();
+    for id in &changed {
+        let all = dev.store.changes_since(id, &[]).unwrap().changes;
+        let mut pair = AmPair {
+            device: load(&all),
+            device_state: AmSyncState::new(),
+            server: load(&all),
+            server_state: AmSyncState::new(),
+        };
+        automerge_sync(
+            &mut pair.device,
+            &mut pair.device_state,
+            &mut pair.server,
+            &mut pair.server_state,
+        );
+        pairs.push(pair);
+    }
+
+    let (mut fb_req, mut fb_bytes, mut fb_ms) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut am_req, mut am_bytes, mut am_ms) = (Vec::new(), Vec::new(), Vec::new());
+    for rep in 0..sz.repeats {
+        let before_heads: Vec<Vec<ChangeHash>> =
+            changed.iter().map(|id| dev.store.heads(id).unwrap()).collect();
+        for id in &changed {
+            edit(&mut dev.store, id, rep);
+        }
+        // Fieldbook: one sync() of the device.
+        let (r0, b0) = dev.counters();
+        let t = Instant::now();
+        let report = dev.client.sync(&mut dev.store).await;
+        fb_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert!(report.failure.is_none(), "{report:?}");
+        assert_eq!(report.acknowledged, sz.changed);
+        let (r1, b1) = dev.counters();
+        fb_req.push((r1 - r0) as f64);
+        fb_bytes.push((b1 - b0) as f64);
+
+        // Automerge: the same new changes reach each device copy, then its protocol runs per
+        // document (in memory: no HTTP, no persistence, so its time is a lower bound).
+        let mut news = Vec::new();
+        for (id, heads) in changed.iter().zip(&before_heads) {
+            news.push(dev.store.changes_since(id, heads).unwrap().changes);
+        }
+        for (pair, new) in pairs.iter_mut().zip(&news) {
+            pair.device.load_incremental(new).unwrap();
+        }
+        let (mut requests, mut bytes) = (0, 0);
+        let t = Instant::now();
+        for pair in pairs.iter_mut() {
+            let (r, b) = automerge_sync(
+                &mut pair.device,
+                &mut pair.device_state,
+                &mut pair.server,
+                &mut pair.server_state,
+            );
+            requests += r;
+            bytes += b;
+        }
+        am_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        am_req.push(requests as f64);
+        am_bytes.push(bytes as f64);
+        for pair in pairs.iter_mut() {
+            assert_eq!(pair.device.get_heads(), pair.server.get_heads(), "automerge converged");
+        }
+    }
+    let (fr, fbb, fm) = (median(fb_req), median(fb_bytes), median(fb_ms));
+    let (ar, ab, am) = (median(am_req), median(am_bytes), median(am_ms));
+    println!("### A device with {} records syncs {} changed records\n", sz.records, sz.changed);
+    println!("Median of {} runs. Fieldbook: one `sync()` over HTTP on loopback to a real server (SQLite), including the device's and the server's commits. Automerge: its sync protocol per document, in memory (no HTTP, no storage).\n", sz.repeats);
+    println!("| | Fieldbook | automerge sync protocol | ratio |");
+    println!("|---|---:|---:|---:|");
+    println!("| requests (round trips) | {fr:.0} | {ar:.0} | {:.3} |", fr / ar);
+    println!("| bytes on the wire (bodies, both ways) | {fbb:.0} | {ab:.0} | {:.2} |", fbb / ab);
+    println!("| time | {fm:.1} ms | {am:.1} ms | {:.2} |", fm / am);
+    println!();
+}
+
+async fn throughput_benchmark(sz: &Sizes) {
+    let server = Server::start(sz.devices).await;
+    let mut devices = Vec::with_capacity(sz.devices);
+    for i in 0..sz.devices {
+        let worker = format!("w{i}");
+        server.allocate(&format!("case-{i}"), &worker).await;
+        let mut d = server.device(&worker);
+        d.case = format!("case-{i}");
+        for j in 0..sz.device_records {
+            d.store
+                .create_record(&format!("case-{i}"), &visit_body(realistic_visit(i * 10 + j)))
+                .unwrap();
+        }
+        let report = d.client.sync(&mut d.store).await;
+        assert!(report.failure.is_none(), "{report:?}");
+        devices.push(d);
+    }
+
+    // Every device syncs at once, `rounds` times; `with_edit` makes each push one edited record.
+    async fn rounds(
+        devices: Vec<Device>,
+        rounds: usize,
+        with_edit: bool,
+    ) -> (Vec<Device>, Vec<Duration>, Duration) {
+        let mut devices = devices;
+        let mut latencies = Vec::new();
+        let mut wall = Duration::ZERO;
+        for round in 0..rounds {
+            let start = Instant::now();
+            let tasks: Vec<_> = devices
+                .into_iter()
+                .map(|mut d| {
+                    tokio::spawn(async move {
+                        if with_edit {
+                            let id = d.store.case_records(&d.case).unwrap()[0].id.clone();
+                            edit(&mut d.store, &id, round);
+                        }
+                        let t = Instant::now();
+                        let report = d.client.sync(&mut d.store).await;
+                        assert!(report.failure.is_none(), "{report:?}");
+                        (d, t.elapsed())
+                    })
+                })
+                .collect();
+            let mut back = Vec::with_capacity(tasks.len());
+            for t in tasks {
+                let (d, latency) = t.await.unwrap();
+                latencies.push(latency);
+                back.push(d);
+            }
+            wall += start.elapsed();
+            devices = back;
+        }
+        latencies.sort();
+        (devices, latencies, wall)
+    }
+    let (devices, idle, idle_wall) = rounds(devices, sz.rounds, false).await;
+    let (_devices, busy, busy_wall) = rounds(devices, sz.rounds, true).await;
+    let rate = |lat: &[Duration], wall: Duration| lat.len() as f64 / wall.as_secs_f64();
+    let (busy_rate, idle_rate) = (rate(&busy, busy_wall), rate(&idle, idle_wall));
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("### {} devices syncing concurrently\n", sz.devices);
+    println!("{} rounds in which every device syncs at once; clients and server share the machine's 2 cores. Baseline: the same devices syncing with nothing to exchange.\n", sz.rounds);
+    println!("| | one edited record pushed | idle sync (baseline) | ratio |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| syncs per second | {busy_rate:.0} | {idle_rate:.0} | {:.2} |",
+        busy_rate / idle_rate
+    );
+    let (bp50, ip50) = (ms(percentile(&busy, 0.5)), ms(percentile(&idle, 0.5)));
+    let (bp99, ip99) = (ms(percentile(&busy, 0.99)), ms(percentile(&idle, 0.99)));
+    println!("| p50 latency | {bp50:.1} ms | {ip50:.1} ms | {:.2} |", bp50 / ip50);
+    println!("| p99 latency | {bp99:.1} ms | {ip99:.1} ms | {:.2} |", bp99 / ip99);
+    println!();
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is taken from the command line.
+    let sz = sizes();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        device_sync_benchmark(&sz).await;
+        throughput_benchmark(&sz).await;
+    });
+}
