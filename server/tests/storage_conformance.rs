@@ -228,6 +228,30 @@ async fn data_survives_reopening(b: &dyn Backend) {
     assert_eq!(s.append(vec![changes("d1", "c1", &[3])]).await.unwrap(), 5);
 }
 
+async fn every_feed_entry_has_a_stable_tag(b: &dyn Backend) {
+    let tags = {
+        let s = b.open().await;
+        assert_eq!(s.seq_tag(1).await.unwrap(), None, "nothing numbered yet");
+        s.append(vec![changes("d1", "c1", &[1, 2])]).await.unwrap();
+        s.allocate(alloc("c1", "amara", "north")).await.unwrap();
+        let head = s.head().await.unwrap();
+        let mut tags = Vec::new();
+        for seq in 1..=head {
+            tags.push(s.seq_tag(seq).await.unwrap().expect("every number up to head has an entry"));
+        }
+        assert_eq!(s.seq_tag(head + 1).await.unwrap(), None);
+        assert_eq!(tags[0], fieldbook_server::storage::change_tag(&hash(1)));
+        let distinct: HashSet<u64> = tags.iter().copied().collect();
+        assert_eq!(distinct.len(), tags.len(), "different entries, different tags");
+        tags
+    };
+    // The same entries give the same tags after reopening (and on any build).
+    let s = b.open().await;
+    for (i, tag) in tags.iter().enumerate() {
+        assert_eq!(s.seq_tag(i as u64 + 1).await.unwrap(), Some(*tag));
+    }
+}
+
 /// Writers racing each other and a reader following the feed: every change gets a distinct
 /// number, and a reader that advances its cursor to what it has seen (or to `head` read before
 /// the feed, as the hub does) never skips a change committed later.
@@ -303,5 +327,6 @@ conformance!(
     feed_filters_by_cursor_case_budget_and_rows,
     allocations_record_events_in_the_shared_sequence,
     data_survives_reopening,
+    every_feed_entry_has_a_stable_tag,
     concurrent_writers_never_make_a_reader_skip,
 );

@@ -224,6 +224,7 @@ async fn a_worker_cannot_reach_another_workers_case_through_any_endpoint() {
         version: PROTOCOL_VERSION,
         device: "tablet-a".into(),
         cursor: 0,
+        cursor_tag: 0,
         push: vec![PushDoc {
             id: secret.clone(),
             kind: changes.kind,

@@ -113,6 +113,7 @@ mod tests {
             version: PROTOCOL_VERSION,
             device: "tablet-1".into(),
             cursor: 42,
+            cursor_tag: 9,
             push: vec![PushDoc {
                 id: "doc-1".into(),
                 kind: RecordKind::Visit,

@@ -86,6 +86,11 @@ pub struct SyncRequest {
     pub device: String,
     /// Position in the server's change feed the device has committed; 0 on first sync.
     pub cursor: u64,
+    /// The server's tag of the feed entry at `cursor` (from `next_cursor_tag`). A server that
+    /// finds a different entry there has lost history (restored from a backup) and answers with
+    /// `resync`.
+    #[serde(default)]
+    pub cursor_tag: u64,
     /// Every document with changes the server has not acknowledged.
     pub push: Vec<PushDoc>,
     /// Documents whose heads the device wants checked (the repair exchange): the server answers
@@ -134,6 +139,15 @@ pub struct SyncResponse {
     pub send_all: Vec<String>,
     /// The cursor to send next time, once everything above is committed.
     pub next_cursor: u64,
+    /// The tag of the feed entry at `next_cursor`, sent back with it.
+    #[serde(default)]
+    pub next_cursor_tag: u64,
+    /// The server does not recognise the device's cursor: it was restored from an older backup
+    /// (or the device talks to another server). This response starts the feed from the
+    /// beginning; the device then sends the heads of all its documents (`check`) so that the
+    /// server gets back every change it lost.
+    #[serde(default)]
+    pub resync: bool,
     /// The response was cut at its budget: ask again with `next_cursor`.
     pub more: bool,
 }

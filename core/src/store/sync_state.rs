@@ -27,13 +27,16 @@ pub enum Delivery {
 }
 
 impl Store {
-    /// The position in the server's feed this device has committed.
-    pub fn sync_cursor(&self) -> Result<u64> {
-        Ok(self.setting(CURSOR)?.and_then(|s| s.parse().ok()).unwrap_or(0))
+    /// The position in the server's feed this device has committed, and the server's tag of the
+    /// entry there (stored together, as `cursor:tag`, so that one write moves both).
+    pub fn sync_cursor(&self) -> Result<(u64, u64)> {
+        let stored = self.setting(CURSOR)?.unwrap_or_default();
+        let (cursor, tag) = stored.split_once(':').unwrap_or((&stored, "0"));
+        Ok((cursor.parse().unwrap_or(0), tag.parse().unwrap_or(0)))
     }
 
-    pub fn set_sync_cursor(&mut self, cursor: u64) -> Result<()> {
-        self.put_setting(CURSOR, &cursor.to_string())
+    pub fn set_sync_cursor(&mut self, cursor: u64, tag: u64) -> Result<()> {
+        self.put_setting(CURSOR, &format!("{cursor}:{tag}"))
     }
 
     /// Documents with changes the server has not acknowledged, as pushes: the changes after the

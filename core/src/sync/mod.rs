@@ -91,6 +91,9 @@ pub struct SyncReport {
     pub failure: Option<SyncFailure>,
     /// The server has more to send: call again.
     pub more: bool,
+    /// The server did not recognise this device's cursor (it was restored from a backup): the
+    /// feed restarted from the beginning and every document was compared.
+    pub resynced: bool,
 }
 
 /// The sync client of one store.
@@ -202,10 +205,11 @@ impl<T: Transport> SyncClient<T> {
             let before = (report.pushed, report.acknowledged, report.rejected.len());
             match self.exchange_once(store, &mut report, &send_all, &refused, check).await {
                 Ok((response, push_more)) => {
-                    let repair_needed = !response.send_all.is_empty();
+                    let repair_needed = !response.send_all.is_empty() || response.resync;
                     send_all = response.send_all.into_iter().collect();
                     refused.extend(response.rejected.iter().map(|r| r.id.clone()));
                     report.more = response.more || push_more;
+                    report.resynced |= response.resync;
                     check = false;
                     // Pushes the server could neither take whole nor refuse (it lacked earlier
                     // changes, e.g. after a restore from backup) are repaired in the next exchange.
@@ -216,7 +220,8 @@ impl<T: Transport> SyncClient<T> {
                     if !report.more && !repair_needed && !unacked {
                         break;
                     }
-                    if unacked {
+                    // After a resync the server may have lost anything: compare every document.
+                    if unacked || response.resync {
                         check = true;
                     }
                 }
@@ -260,10 +265,12 @@ impl<T: Transport> SyncClient<T> {
         } else {
             Vec::new()
         };
+        let (cursor, cursor_tag) = store.sync_cursor().map_err(store_err)?;
         let request = SyncRequest {
             version: PROTOCOL_VERSION,
             device: self.device.clone(),
-            cursor: store.sync_cursor().map_err(store_err)?,
+            cursor,
+            cursor_tag,
             push,
             check,
             response_budget: self.response_budget,
@@ -292,7 +299,7 @@ impl<T: Transport> SyncClient<T> {
             report.purged_cases.push(case.clone());
         }
         report.allocated_cases.extend(response.allocated.iter().cloned());
-        store.set_sync_cursor(response.next_cursor).map_err(store_err)?;
+        store.set_sync_cursor(response.next_cursor, response.next_cursor_tag).map_err(store_err)?;
         Ok((response, push_more))
     }
 

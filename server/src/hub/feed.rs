@@ -22,14 +22,23 @@ pub(super) async fn assemble(
     // Read the head before the feed: everything up to it is either in this response or after the
     // cursor we hand back, so nothing committed meanwhile can be skipped.
     let head = storage.head().await?;
+    // A cursor whose entry is not what the device was told it was: this server lost history
+    // (restored from a backup). Start the device's feed again from the beginning; it answers
+    // with its heads (`check`) so that everything lost comes back.
+    let resync =
+        request.cursor > 0 && storage.seq_tag(request.cursor).await? != Some(request.cursor_tag);
+    let cursor = if resync { 0 } else { request.cursor };
+    if resync {
+        tracing::warn!(device = %request.device, "unknown sync cursor: resync from the beginning");
+    }
     let visible: Vec<String> = storage.visible_cases(audience).await?;
     let visible_set: HashSet<&String> = visible.iter().collect();
-    let feed = storage.feed(request.cursor, &visible, budget, MAX_FEED_ROWS).await?;
+    let feed = storage.feed(cursor, &visible, budget, MAX_FEED_ROWS).await?;
     let feed_bytes: u64 = feed.iter().map(|c| c.bytes.len() as u64).sum();
     let cut = feed_bytes >= budget || feed.len() >= MAX_FEED_ROWS;
     let next_cursor = match (cut, feed.last()) {
         (true, Some(last)) => last.seq,
-        _ => head.max(feed.last().map_or(0, |c| c.seq)).max(request.cursor),
+        _ => head.max(feed.last().map_or(0, |c| c.seq)).max(cursor),
     };
 
     let mut docs = Docs::default();
@@ -43,7 +52,7 @@ pub(super) async fn assemble(
     // cursor says nothing about them), revoked ones are purged.
     let mut allocated = Vec::new();
     let mut revoked = Vec::new();
-    for event in storage.allocation_events(audience, request.cursor).await? {
+    for event in storage.allocation_events(audience, cursor).await? {
         if event.seq > next_cursor {
             break;
         }
@@ -90,6 +99,10 @@ pub(super) async fn assemble(
         }
     }
 
+    let next_cursor_tag = match next_cursor {
+        0 => 0,
+        n => storage.seq_tag(n).await?.unwrap_or(0),
+    };
     Ok(SyncResponse {
         version: PROTOCOL_VERSION,
         acks: Vec::new(),
@@ -99,6 +112,8 @@ pub(super) async fn assemble(
         revoked,
         send_all,
         next_cursor,
+        next_cursor_tag,
+        resync,
         more: cut,
     })
 }

@@ -140,7 +140,34 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Every stored change of the documents of a case, in sequence order.
     async fn case_changes(&self, case_id: &str) -> Result<Vec<StoredChange>>;
 
+    /// The tag of the feed entry numbered `seq` (see `change_tag` and `event_tag`), or None when
+    /// no entry has that number. Devices send it back with their cursor, so that a server
+    /// restored from an older backup, which has other entries (or none) at that number, notices.
+    async fn seq_tag(&self, seq: u64) -> Result<Option<u64>>;
+
     /// The export feed for the case system: documents with a change after `cursor`, each once
     /// with its latest sequence number, in sequence order, at most `limit`.
     async fn changed_docs(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, DocInfo)>>;
+}
+
+/// A change's feed tag: the first 8 bytes of its hash.
+pub fn change_tag(hash: &[u8]) -> u64 {
+    let mut first = [0u8; 8];
+    for (to, from) in first.iter_mut().zip(hash) {
+        *to = *from;
+    }
+    u64::from_be_bytes(first)
+}
+
+/// An allocation event's feed tag: FNV-1a over its fields. Stable across builds and platforms
+/// (unlike `std`'s hasher), so an upgrade never makes every device resync.
+pub fn event_tag(case_id: &str, audience_kind: &str, audience: &str, change: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [case_id, audience_kind, audience, change] {
+        for b in part.bytes().chain(std::iter::once(0)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
 }

@@ -214,6 +214,29 @@ impl Storage for PostgresStorage {
         Ok(out)
     }
 
+    async fn seq_tag(&self, seq: u64) -> Result<Option<u64>> {
+        let client = self.client().await?;
+        let seq = seq as i64;
+        if let Some(row) =
+            client.query_opt("SELECT hash FROM changes WHERE seq = $1", &[&seq]).await?
+        {
+            let hash: Vec<u8> = row.try_get(0)?;
+            return Ok(Some(super::change_tag(&hash)));
+        }
+        let row = client
+            .query_opt(
+                "SELECT case_id, audience_kind, audience, change FROM allocation_events WHERE seq = $1",
+                &[&seq],
+            )
+            .await?;
+        row.map(|r| {
+            let (case, kind, audience, change): (String, String, String, String) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+            Ok(super::event_tag(&case, &kind, &audience, &change))
+        })
+        .transpose()
+    }
+
     async fn head(&self) -> Result<u64> {
         let client = self.client().await?;
         head_of(&client).await

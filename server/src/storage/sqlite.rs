@@ -235,6 +235,29 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn seq_tag(&self, seq: u64) -> Result<Option<u64>> {
+        self.with(move |c| {
+            let hash: Option<Vec<u8>> = c
+                .query_row("SELECT hash FROM changes WHERE seq = ?1", [seq as i64], |r| r.get(0))
+                .optional()?;
+            if let Some(hash) = hash {
+                return Ok(Some(super::change_tag(&hash)));
+            }
+            let event: Option<(String, String, String, String)> = c
+                .query_row(
+                    "SELECT case_id, audience_kind, audience, change FROM allocation_events
+                     WHERE seq = ?1",
+                    [seq as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            Ok(event.map(|(case, kind, audience, change)| {
+                super::event_tag(&case, &kind, &audience, &change)
+            }))
+        })
+        .await
+    }
+
     async fn head(&self) -> Result<u64> {
         self.with(|c| {
             Ok(c.query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get::<_, i64>(0))?
