@@ -27,6 +27,11 @@ pub const PEOPLE: &[(&str, &str, &str, &str)] = &[
     ("tok-admin", "admin", "admin", "ops"),
 ];
 
+/// The HS256 secret the tests' server verifies JWTs with (the identity provider's, in a council).
+pub const JWT_SECRET: &str = "fieldbook-tests-hs256-secret-of-32-bytes-or-more";
+/// A worker whose account the council has disabled.
+pub const DISABLED: &str = "dora";
+
 pub fn token_of(subject: &str) -> String {
     PEOPLE.iter().find(|p| p.1 == subject).map(|p| p.0.to_string()).unwrap_or_default()
 }
@@ -137,9 +142,9 @@ pub fn auth_config_json(scratch: &Scratch) -> serde_json::Value {
     std::fs::write(&path, serde_json::json!({ "tokens": tokens }).to_string()).unwrap();
     serde_json::json!({
         "audience": "fieldbook",
-        "jwt": [],
+        "jwt": [{"algorithm": "HS256", "secret": JWT_SECRET}],
         "static_tokens": path,
-        "disabled_subjects": [],
+        "disabled_subjects": [DISABLED],
         "leeway_seconds": 30
     })
 }
