@@ -2,6 +2,7 @@
 //! realistic records, and a full exchange between two stores.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fault_proxy;
 pub mod sync_env;
 
 use std::path::{Path, PathBuf};

@@ -286,8 +286,13 @@ impl SyncEnv {
 
     /// A device of `worker`, with its own encrypted store.
     pub fn device(&self, worker: &str, device: &str) -> Device {
+        self.device_via(worker, device, &self.url)
+    }
+
+    /// A device that reaches the server through `url` (a fault-injecting proxy, say).
+    pub fn device_via(&self, worker: &str, device: &str, url: &str) -> Device {
         let store = self.scratch.store(&format!("{worker}-{device}"), worker, device);
-        let transport = TestTransport::new(&self.url);
+        let transport = TestTransport::new(url);
         let client =
             SyncClient::new(transport.clone(), Arc::new(FixedToken(token_of(worker))), device)
                 .with_retry(RetryPolicy {
