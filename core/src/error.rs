@@ -34,8 +34,15 @@ pub enum Error {
     CorruptDocument { reason: String },
     #[error("the document belongs to case {found}, expected {expected}")]
     CaseMismatch { expected: String, found: String },
+    /// The device's storage is full (or the database reached its size limit). Nothing was
+    /// written; everything written before is intact. Retry once space is freed.
+    #[error("the device's storage is full: nothing was written")]
+    StorageFull,
+    /// A record larger than the limits (`crate::limits`): refused before anything is written.
+    #[error("{what} is too large: {size} bytes, the limit is {limit}")]
+    TooLarge { what: &'static str, size: usize, limit: usize },
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     // The document errors are boxed: they are large and rare, and every `Result` carries the enum.
     #[error("document error: {0}")]
     Automerge(Box<automerge::AutomergeError>),
@@ -45,6 +52,15 @@ pub enum Error {
     Hydrate(Box<autosurgeon::HydrateError>),
     #[error("encoding error: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Self::StorageFull,
+            _ => Self::Sqlite(e),
+        }
+    }
 }
 
 macro_rules! boxed_from {

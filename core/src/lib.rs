@@ -12,6 +12,7 @@
 pub mod codes;
 pub mod document;
 pub mod error;
+pub mod limits;
 pub mod protocol;
 pub mod records;
 pub mod rules;

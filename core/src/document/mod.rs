@@ -7,6 +7,7 @@ pub mod authorship;
 pub mod conflicts;
 pub mod fields;
 pub mod history;
+mod text_edit;
 
 use automerge::{transaction::CommitOptions, ActorId, AutoCommit, ChangeHash, ROOT};
 use autosurgeon::{hydrate_prop, reconcile_prop};
@@ -135,6 +136,7 @@ impl RecordDoc {
         if fields.is_empty() {
             return Ok(fields);
         }
+        text_edit::splice_text_changes(&mut self.doc, &self.body, body)?;
         reconcile_body(&mut self.doc, body)?;
         self.body = body.clone();
         if self.meta.status == RecordStatus::Authorised {

@@ -78,3 +78,30 @@ fn applying_a_change_that_only_deletes_refreshes_the_body() {
     assert!(a.apply(&b.save_after(&before)).unwrap());
     assert_eq!(a.body(), &RecordBody::Visit(v));
 }
+
+#[test]
+fn pasting_a_long_report_into_a_field_is_one_splice() {
+    // Automerge's own diff took minutes on this; the bounded diff makes it one insertion.
+    let mut v = Visit::new(VisitKind::ChildInNeed, Utc::now());
+    v.observations = "Short note. ".repeat(100);
+    let mut doc = RecordDoc::create(
+        &author(),
+        "r1".into(),
+        "c1".into(),
+        &RecordBody::Visit(v.clone()),
+        Utc::now(),
+    )
+    .unwrap();
+    let before = doc.heads();
+    let pasted: String = (0..300_000u32).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
+    v.observations.insert_str(600, &pasted);
+    doc.update_body(&author(), &RecordBody::Visit(v.clone()), Utc::now()).unwrap();
+    assert_eq!(doc.body(), &RecordBody::Visit(v.clone()));
+    // Then a small edit of the long text is again a small change.
+    let middle = doc.heads();
+    v.observations.insert_str(150_000, " an inserted remark ");
+    doc.update_body(&author(), &RecordBody::Visit(v.clone()), Utc::now()).unwrap();
+    assert!(doc.save_after(&middle).len() < 400);
+    assert!(doc.save_after(&before).len() > 1000);
+    assert_eq!(doc.body(), &RecordBody::Visit(v));
+}

@@ -19,6 +19,7 @@ impl Store {
                 reason: "must not be empty".into(),
             });
         }
+        crate::limits::check_record_size(body)?;
         let doc = RecordDoc::create(&self.author, new_id(), case_id.to_string(), body, self.now())?;
         let id = doc.id().to_string();
         self.insert_doc(doc)?;
@@ -45,6 +46,7 @@ impl Store {
     /// Replaces a record's body with `body`. Only what differs is written: text as splices, so a
     /// colleague's concurrent edits to the same text are kept. Returns the fields that changed.
     pub fn update_record(&mut self, id: &str, body: &RecordBody) -> Result<Vec<String>> {
+        crate::limits::check_record_size(body)?;
         let author = self.author.clone();
         let now = self.now();
         self.edit_doc(id, |doc| doc.update_body(&author, body, now))

@@ -79,6 +79,17 @@ impl Store {
         })
     }
 
+    /// Caps the database at its current size plus `extra_pages` pages (None lifts the cap), so
+    /// that tests can fill the "disk" and watch every write fail cleanly with
+    /// `Error::StorageFull`, exactly as a full disk makes SQLite fail.
+    #[doc(hidden)]
+    pub fn limit_size_for_tests(&self, extra_pages: Option<u32>) -> Result<()> {
+        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let max = extra_pages.map_or(i64::from(u32::MAX), |extra| pages + i64::from(extra));
+        self.conn.query_row(&format!("PRAGMA max_page_count = {max}"), [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Verifies the database: SQLite's integrity check and SQLCipher's page HMACs.
     pub fn integrity_check(&self) -> Result<Vec<String>> {
         let mut problems = Vec::new();
