@@ -22,3 +22,5 @@ cargo test --workspace --locked
 echo "== benchmarks (quick run)"
 FIELDBOOK_BENCH_QUICK=1 cargo bench -p fieldbook-core --bench store --locked
 FIELDBOOK_BENCH_QUICK=1 cargo bench -p fieldbook-tests --bench sync --locked
+echo "== fuzz (bounded: ${FIELDBOOK_FUZZ_SECONDS:-15}s per target)"
+scripts/fuzz.sh
