@@ -70,9 +70,9 @@ impl RecordDoc {
         let (first, rest) = chunks
             .split_first()
             .ok_or(Error::CorruptDocument { reason: "no saved data".into() })?;
-        let mut doc = AutoCommit::load(first)?.with_actor(actor);
+        let mut doc = load_raw(first)?.with_actor(actor);
         for chunk in rest {
-            doc.load_incremental(chunk)?;
+            load_incremental_checked(&mut doc, chunk)?;
         }
         Self::from_doc(doc)
     }
@@ -201,7 +201,7 @@ impl RecordDoc {
     /// Returns whether the document changed.
     pub fn apply(&mut self, changes: &[u8]) -> Result<bool> {
         let before = self.doc.get_heads();
-        self.doc.load_incremental(changes)?;
+        load_incremental_checked(&mut self.doc, changes)?;
         // Compare heads, not the count `load_incremental` returns: it counts operations added to
         // the op set, and a change that only deletes adds none, yet changes the record.
         let changed = self.doc.get_heads() != before;
@@ -265,7 +265,23 @@ fn changed_fields(old: &RecordBody, new: &RecordBody) -> Result<Vec<String>> {
 
 /// The raw Automerge document, for the exchange and repair paths that need it.
 pub fn load_raw(bytes: &[u8]) -> Result<AutoCommit> {
-    Ok(AutoCommit::load(bytes)?)
+    unwind_to_error(|| Ok(AutoCommit::load(bytes)?))
+}
+
+/// Adds saved changes to `doc`. After an error the caller must drop `doc`: a load that failed
+/// half-way may have left it inconsistent.
+pub fn load_incremental_checked(doc: &mut AutoCommit, bytes: &[u8]) -> Result<usize> {
+    unwind_to_error(|| Ok(doc.load_incremental(bytes)?))
+}
+
+/// Automerge can panic on malformed input instead of returning an error (found by
+/// `fuzz/load_document`: an `unwrap` in its column decoder; regression test
+/// `fuzz_regression_malformed_document_is_an_error`). Bytes from disk or from a peer go through
+/// here, so a damaged document is a `CorruptDocument` error, never a crash of the app or server.
+fn unwind_to_error<T>(load: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)).unwrap_or_else(|_| {
+        Err(Error::CorruptDocument { reason: "malformed document data".into() })
+    })
 }
 
 /// Whether a document holds every change named in `heads`.

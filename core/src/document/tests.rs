@@ -105,3 +105,13 @@ fn pasting_a_long_report_into_a_field_is_one_splice() {
     assert!(doc.save_after(&before).len() > 1000);
     assert_eq!(doc.body(), &RecordBody::Visit(v));
 }
+
+/// Found by `fuzz/load_document`: a malformed document that made automerge panic. Loading
+/// damaged bytes must be an error, never a crash.
+#[test]
+fn fuzz_regression_malformed_document_is_an_error() {
+    let bytes = [133u8, 111, 74, 131, 13, 10, 0, 144, 3, 9, 0, 0, 0, 1, 35, 1, 50, 214, 74];
+    if let Ok(doc) = load_raw(&bytes) {
+        let _ = RecordDoc::from_doc(doc);
+    }
+}

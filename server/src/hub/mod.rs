@@ -83,6 +83,7 @@ pub(crate) async fn load_doc(
     // faster than applying them one at a time.
     let bytes = storage.doc_changes(id).await?.concat();
     let mut doc = automerge::AutoCommit::new();
-    doc.load_incremental(&bytes).map_err(|e| HubError::Corrupt(format!("document {id}: {e}")))?;
+    fieldbook_core::document::load_incremental_checked(&mut doc, &bytes)
+        .map_err(|e| HubError::Corrupt(format!("document {id}: {e}")))?;
     Ok(doc)
 }

@@ -92,7 +92,7 @@ async fn check_and_stage(
     }
     let mut doc = load_doc(storage, &push.id).await?;
     let before = doc.get_heads();
-    if doc.load_incremental(&push.changes).is_err() {
+    if fieldbook_core::document::load_incremental_checked(&mut doc, &push.changes).is_err() {
         return Ok(Err(RejectReason::Malformed));
     }
     // The changes that are not ancestors of what was stored: exactly the new ones.
