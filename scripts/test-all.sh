@@ -19,6 +19,10 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== the mobile API from Python and Kotlin"
+cargo clippy -p fieldbook-ffi --features test-hooks --all-targets --locked -- -D warnings
+cargo test -p fieldbook-ffi --features test-hooks --locked
+scripts/test-bindings.sh
 echo "== benchmarks (quick run)"
 FIELDBOOK_BENCH_QUICK=1 cargo bench -p fieldbook-core --bench store --locked
 FIELDBOOK_BENCH_QUICK=1 cargo bench -p fieldbook-tests --bench sync --locked

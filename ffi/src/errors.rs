@@ -17,12 +17,12 @@ pub enum OpenError {
     InvalidKey { length: u32 },
     #[error("the store was written by a newer Fieldbook")]
     StoreTooNew,
-    #[error("the sync client could not be set up: {message}")]
-    SyncSetup { message: String },
-    #[error("storage error: {message}")]
-    Storage { message: String },
-    #[error("{message}")]
-    Internal { message: String },
+    #[error("the sync client could not be set up: {detail}")]
+    SyncSetup { detail: String },
+    #[error("storage error: {detail}")]
+    Storage { detail: String },
+    #[error("{detail}")]
+    Internal { detail: String },
 }
 
 /// Reading and writing records.
@@ -42,10 +42,10 @@ pub enum RecordError {
     /// Nothing was written; retry once space is freed.
     #[error("the device's storage is full")]
     StorageFull,
-    #[error("storage error: {message}")]
-    Storage { message: String },
-    #[error("{message}")]
-    Internal { message: String },
+    #[error("storage error: {detail}")]
+    Storage { detail: String },
+    #[error("{detail}")]
+    Internal { detail: String },
 }
 
 /// Syncing with the council's server.
@@ -59,33 +59,33 @@ pub enum SyncError {
     NoToken,
     #[error("the server refused the access token")]
     Unauthorized,
-    #[error("the server refused this device: {message}")]
-    Forbidden { message: String },
+    #[error("the server refused this device: {detail}")]
+    Forbidden { detail: String },
     #[error("the server failed (HTTP {status})")]
     Server { status: u16 },
-    #[error("the server's answer was not understood: {message}")]
-    Protocol { message: String },
-    #[error("the device's store failed: {message}")]
-    Store { message: String },
-    #[error("{message}")]
-    Internal { message: String },
+    #[error("the server's answer was not understood: {detail}")]
+    Protocol { detail: String },
+    #[error("the device's store failed: {detail}")]
+    Store { detail: String },
+    #[error("{detail}")]
+    Internal { detail: String },
 }
 
 impl FromPanic for OpenError {
     fn from_panic(message: String) -> Self {
-        Self::Internal { message }
+        Self::Internal { detail: message }
     }
 }
 
 impl FromPanic for RecordError {
     fn from_panic(message: String) -> Self {
-        Self::Internal { message }
+        Self::Internal { detail: message }
     }
 }
 
 impl FromPanic for SyncError {
     fn from_panic(message: String) -> Self {
-        Self::Internal { message }
+        Self::Internal { detail: message }
     }
 }
 
@@ -95,7 +95,7 @@ impl From<CoreError> for OpenError {
             CoreError::WrongKey => Self::WrongKey,
             CoreError::InvalidKeyLength(n) => Self::InvalidKey { length: n as u32 },
             CoreError::StoreTooNew { .. } => Self::StoreTooNew,
-            other => Self::Storage { message: other.to_string() },
+            other => Self::Storage { detail: other.to_string() },
         }
     }
 }
@@ -117,7 +117,7 @@ impl From<CoreError> for RecordError {
                 Self::TooLarge { size: size as u64, limit: limit as u64 }
             }
             CoreError::StorageFull => Self::StorageFull,
-            other => Self::Storage { message: other.to_string() },
+            other => Self::Storage { detail: other.to_string() },
         }
     }
 }
@@ -128,10 +128,10 @@ impl From<SyncFailure> for SyncError {
             SyncFailure::Offline => Self::Offline,
             SyncFailure::NoToken => Self::NoToken,
             SyncFailure::Unauthorized => Self::Unauthorized,
-            SyncFailure::Forbidden { message } => Self::Forbidden { message },
+            SyncFailure::Forbidden { message } => Self::Forbidden { detail: message },
             SyncFailure::Server { status } => Self::Server { status },
-            SyncFailure::Protocol { message } => Self::Protocol { message },
-            SyncFailure::Store { message } => Self::Store { message },
+            SyncFailure::Protocol { message } => Self::Protocol { detail: message },
+            SyncFailure::Store { message } => Self::Store { detail: message },
         }
     }
 }

@@ -21,7 +21,7 @@ pub trait RecordObserver: Send + Sync {
     fn on_delivery_changed(&self, ids: Vec<String>);
 }
 
-/// Keeps a registration alive; callbacks stop once it is closed or dropped.
+/// Keeps a registration alive; callbacks stop once it is stopped or dropped.
 #[derive(Debug, uniffi::Object)]
 pub struct ObserverHandle {
     active: Arc<AtomicBool>,
@@ -29,15 +29,16 @@ pub struct ObserverHandle {
 
 #[uniffi::export]
 impl ObserverHandle {
-    /// Stops the callbacks now (also done when the handle is dropped).
-    pub fn close(&self) {
+    /// Stops the callbacks now (also done when the handle is dropped or, in Kotlin and Swift,
+    /// closed). Not named `close`: Kotlin's `AutoCloseable.close` already is.
+    pub fn stop(&self) {
         self.active.store(false, Ordering::SeqCst);
     }
 }
 
 impl Drop for ObserverHandle {
     fn drop(&mut self) {
-        self.close();
+        self.stop();
     }
 }
 

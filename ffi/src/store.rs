@@ -81,7 +81,7 @@ impl FieldbookStore {
                 (Some(url), Some(tokens)) => {
                     let transport =
                         HttpTransport::new(&url, Duration::from_secs(15), Duration::from_secs(60))
-                            .map_err(|e| OpenError::SyncSetup { message: e.to_string() })?;
+                            .map_err(|e| OpenError::SyncSetup { detail: e.to_string() })?;
                     Some(SyncClient::new(transport, Arc::new(TokenAdapter(tokens)), device_id))
                 }
                 _ => None,
@@ -130,7 +130,7 @@ impl FieldbookStore {
         self.with(|store| {
             let record = store.record(&id)?;
             serde_json::to_string(&record)
-                .map_err(|e| RecordError::Storage { message: e.to_string() })
+                .map_err(|e| RecordError::Storage { detail: e.to_string() })
         })
     }
 
@@ -216,8 +216,8 @@ impl FieldbookStore {
         });
         match task.await {
             Ok(result) => result,
-            Err(e) if e.is_panic() => Err(SyncError::Internal { message: message(e.into_panic()) }),
-            Err(e) => Err(SyncError::Internal { message: e.to_string() }),
+            Err(e) if e.is_panic() => Err(SyncError::Internal { detail: message(e.into_panic()) }),
+            Err(e) => Err(SyncError::Internal { detail: e.to_string() }),
         }
     }
 

@@ -97,9 +97,9 @@ def test_record_edit_and_read_back(tmp_path):
     assert store.delivery(vid).is_on_device_only()
     assert len(store.history(vid)) == 2
     assert [vid] in records.changed
-    handle.close()
+    handle.stop()
     edit(store, vid, observations="After closing the handle.")
-    assert records.changed.count([vid]) == 2, "no callback after close"
+    assert records.changed.count([vid]) == 2, "no callback after stop"
 
 
 def test_submit_names_the_missing_items(tmp_path):
@@ -162,8 +162,8 @@ def test_async_sync_against_the_server(tmp_path):
     worklist = a.worklist("2026-03-30")
     assert {e.case_id for e in worklist} <= {"case-py", "case-kt"}
     assert any(e.due for e in worklist)
-    a_handle.close()
-    d_handle.close()
+    a_handle.stop()
+    d_handle.stop()
 
 
 def test_sync_errors_are_typed(tmp_path):
