@@ -23,6 +23,8 @@ echo "== the mobile API from Python and Kotlin"
 cargo clippy -p fieldbook-ffi --features test-hooks --all-targets --locked -- -D warnings
 cargo test -p fieldbook-ffi --features test-hooks --locked
 scripts/test-bindings.sh
+echo "== the Android and iOS packages: committed bindings current, core checks for Android"
+scripts/check-mobile.sh
 echo "== benchmarks (quick run)"
 FIELDBOOK_BENCH_QUICK=1 cargo bench -p fieldbook-core --bench store --locked
 FIELDBOOK_BENCH_QUICK=1 cargo bench -p fieldbook-tests --bench sync --locked
