@@ -17,8 +17,11 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
-cargo test --workspace --locked
+echo "== cargo test (every log line captured, then checked for planted content and tokens)"
+test_log="$(mktemp "${TMPDIR:-/tmp}/fieldbook-test-log.XXXXXX")"
+FIELDBOOK_TEST_LOG_FILE="$test_log" cargo test --workspace --locked
+scripts/check-test-logs.sh "$test_log"
+rm -f "$test_log"
 echo "== the mobile API from Python and Kotlin"
 cargo clippy -p fieldbook-ffi --features test-hooks --all-targets --locked -- -D warnings
 cargo test -p fieldbook-ffi --features test-hooks --locked

@@ -33,8 +33,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = fieldbook_server::logging::log_filter("info");
     if args.log_json {
         tracing_subscriber::fmt().json().with_env_filter(filter).init();
     } else {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fault_proxy;
+pub mod log_capture;
 pub mod sync_env;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new() -> Self {
+        log_capture::capture_logs_if_asked();
         Self { dir: tempfile::tempdir().unwrap() }
     }
 
@@ -54,7 +56,12 @@ pub fn open_at(path: &Path, worker: &str, device: &str) -> Store {
     store
 }
 
-/// `len` characters of plausible prose, different for each `seed`.
+/// Marks every fixture text, so a log or a file holding record content in clear is found.
+pub const PLANTED_PREFIX: &str = "PLANTED-PROSE-";
+
+/// `len` characters of plausible prose, different for each `seed`. It opens with a planted
+/// marker ([`PLANTED_PREFIX`]) when there is room, so the suite-wide log check
+/// (`scripts/check-test-logs.sh`) catches any record text that reaches a log line.
 pub fn prose(seed: usize, len: usize) -> String {
     const WORDS: &[&str] = &[
         "the",
@@ -88,7 +95,10 @@ pub fn prose(seed: usize, len: usize) -> String {
         "plan",
         "review",
     ];
-    let mut out = String::with_capacity(len + 16);
+    let mut out = String::with_capacity(len + 32);
+    if len >= 32 {
+        out.push_str(&format!("{PLANTED_PREFIX}{:04x} ", seed % 0x10000));
+    }
     let mut i = seed;
     while out.len() < len {
         out.push_str(WORDS[i % WORDS.len()]);

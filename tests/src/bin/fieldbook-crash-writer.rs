@@ -20,6 +20,7 @@ use fieldbook_tests::sync_env::FixedToken;
 use fieldbook_tests::{open_at, prose};
 
 fn main() -> std::process::ExitCode {
+    fieldbook_tests::log_capture::capture_logs_if_asked();
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

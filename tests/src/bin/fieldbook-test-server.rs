@@ -10,6 +10,7 @@ use fieldbook_server::serve::{app_state, open_storage, serve, Backend};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    fieldbook_tests::log_capture::capture_logs_if_asked();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [data, auth, listen] = args.as_slice() else {
         eprintln!("usage: fieldbook-test-server <sqlite-file|postgres-url> <auth.json> <addr>");
