@@ -7,13 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The app's library: default features, no test hooks.
-cargo build -q -p fieldbook-ffi --locked
+# The app's library: default features, no test hooks (the whole workspace, so that shared
+# dependencies are not recompiled with other features; only fieldbook-ffi is rebuilt).
+cargo build -q --workspace --locked
 lib=target/debug/libfieldbook_ffi.so
 gen="$(mktemp -d)"
 trap 'rm -rf "$gen"' EXIT
-cargo run -q -p uniffi-bindgen --locked -- generate --library "$lib" --language kotlin --out-dir "$gen/kotlin" >/dev/null
-cargo run -q -p uniffi-bindgen --locked -- generate --library "$lib" --language swift --out-dir "$gen/swift" >/dev/null
+target/debug/uniffi-bindgen generate --library "$lib" --language kotlin --out-dir "$gen/kotlin" >/dev/null
+target/debug/uniffi-bindgen generate --library "$lib" --language swift --out-dir "$gen/swift" >/dev/null
 stale=0
 compare() {
   if ! diff -q "$1" "$2" >/dev/null; then

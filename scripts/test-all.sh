@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== PostgreSQL for the backend tests"
+echo "== [$(date +%T)] PostgreSQL for the backend tests"
 if [ -z "${FIELDBOOK_TEST_POSTGRES_URL:-}" ]; then
   FIELDBOOK_TEST_POSTGRES_URL="$(scripts/postgres.sh start)"
   export FIELDBOOK_TEST_POSTGRES_URL
@@ -13,23 +13,30 @@ if [ -z "${FIELDBOOK_TEST_POSTGRES_URL:-}" ]; then
 fi
 echo "   $FIELDBOOK_TEST_POSTGRES_URL"
 
-echo "== cargo fmt --check"
+# Every cargo step selects the whole workspace with the same features, so that dependencies are
+# compiled once: building a single package (`-p`) unifies features differently and recompiles
+# shared dependencies, which doubled CI time. Only fieldbook-ffi differs between the two
+# configurations (the test-only panic hook), and only it is rebuilt between them.
+hooks=(--workspace --locked --features fieldbook-ffi/test-hooks)
+
+section() { echo "== [$(date +%T)] $*"; }
+
+section "cargo fmt --check"
 cargo fmt --all --check
-echo "== cargo clippy"
+section "cargo clippy (as shipped, then with the test hooks)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test (every log line captured, then checked for planted content and tokens)"
+cargo clippy "${hooks[@]}" --all-targets -- -D warnings
+section "cargo test (every log line captured, then checked for planted content and tokens)"
 test_log="$(mktemp "${TMPDIR:-/tmp}/fieldbook-test-log.XXXXXX")"
-FIELDBOOK_TEST_LOG_FILE="$test_log" cargo test --workspace --locked
+FIELDBOOK_TEST_LOG_FILE="$test_log" cargo test "${hooks[@]}"
 scripts/check-test-logs.sh "$test_log"
 rm -f "$test_log"
-echo "== the mobile API from Python and Kotlin"
-cargo clippy -p fieldbook-ffi --features test-hooks --all-targets --locked -- -D warnings
-cargo test -p fieldbook-ffi --features test-hooks --locked
+section "benchmarks (quick run in the test profile: they compile and run, figures not kept)"
+FIELDBOOK_BENCH_QUICK=1 cargo test "${hooks[@]}" --bench store --bench sync
+section "the mobile API from Python and Kotlin"
 scripts/test-bindings.sh
-echo "== the Android and iOS packages: committed bindings current, core checks for Android"
+section "the Android and iOS packages: committed bindings current, core checks for Android"
 scripts/check-mobile.sh
-echo "== benchmarks (quick run)"
-FIELDBOOK_BENCH_QUICK=1 cargo bench -p fieldbook-core --bench store --locked
-FIELDBOOK_BENCH_QUICK=1 cargo bench -p fieldbook-tests --bench sync --locked
-echo "== fuzz (bounded: ${FIELDBOOK_FUZZ_SECONDS:-15}s per target)"
+section "fuzz (bounded: ${FIELDBOOK_FUZZ_SECONDS:-15}s per target)"
 scripts/fuzz.sh
+section "all passed"

@@ -7,13 +7,13 @@ cd "$(dirname "$0")/.."
 root="$(pwd)"
 scripts/install-bindings-deps.sh
 
-cargo build -q -p fieldbook-ffi --features test-hooks --locked
-cargo build -q -p fieldbook-server --locked
+# The whole workspace with the hook, as scripts/test-all.sh builds it (no -p: see there why).
+cargo build -q --workspace --features fieldbook-ffi/test-hooks --locked
 lib="$root/target/debug/libfieldbook_ffi.so"
 out="$root/target/bindings"
 rm -rf "$out"
-cargo run -q -p uniffi-bindgen --locked -- generate --library "$lib" --language python --out-dir "$out/python" >/dev/null
-cargo run -q -p uniffi-bindgen --locked -- generate --library "$lib" --language kotlin --out-dir "$out/kotlin" >/dev/null
+target/debug/uniffi-bindgen generate --library "$lib" --language python --out-dir "$out/python" >/dev/null
+target/debug/uniffi-bindgen generate --library "$lib" --language kotlin --out-dir "$out/kotlin" >/dev/null
 cp "$lib" "$out/python/"
 
 # A server on a free loopback port, with static tokens.
