@@ -53,7 +53,7 @@ async fn run(steps: Vec<Step>) {
     let env = SyncEnv::start().await;
     env.upsert_case("case-1", "LC1", "amara", "north").await;
     // Two of amara's tablets and her manager's laptop.
-    let mut devices = vec![
+    let mut devices = [
         env.device("amara", "tablet-1"),
         env.device("amara", "tablet-2"),
         env.device("mina", "laptop"),
@@ -147,8 +147,8 @@ async fn run(steps: Vec<Step>) {
         }
     }
     assert!(actions.is_subset(&server_actions), "an action was lost");
-    for d in &devices {
-        assert_eq!(d.store.pending_count().unwrap(), 0);
+    for (i, d) in devices.iter().enumerate() {
+        assert_eq!(d.store.pending_count().unwrap(), 0, "device {i} has pending records");
     }
 }
 
@@ -159,4 +159,25 @@ proptest! {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(run(steps));
     }
+}
+
+/// Found by the property above (CI, 2026-11-30): three devices edit one record after a full
+/// sync, then heal. A device whose push was acknowledged in the same exchange that brought it
+/// another device's change was left "pending" (acknowledged heads older than its heads) while
+/// others kept editing, and pushed again for nothing.
+#[test]
+fn regression_three_concurrent_edits_then_heal() {
+    use Step::*;
+    let steps = vec![
+        Create { device: 0 },
+        Sync { device: 0 },
+        Sync { device: 1 },
+        Sync { device: 2 },
+        Flag { device: 1, record: 0, value: None },
+        Edit { device: 2, record: 0, at: 11, text: " ".into() },
+        Edit { device: 0, record: 3, at: 111, text: " fr s".into() },
+    ];
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(run(steps));
 }

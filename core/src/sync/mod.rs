@@ -280,17 +280,21 @@ impl<T: Transport> SyncClient<T> {
         let response: SyncResponse = decode(&response, limits::MAX_RESPONSE_BYTES)
             .map_err(|e| SyncFailure::Protocol { message: e.to_string() })?;
 
-        // Commit what arrived, then acknowledgements and purges, then (only then) the cursor:
-        // a crash in between repeats the exchange, which is idempotent.
+        // Commit acknowledgements, then what arrived, then purges, then (only then) the cursor:
+        // a crash in between repeats the exchange, which is idempotent. Acknowledgements come
+        // first so that a document pushed and updated by others in the same exchange ends in
+        // sync: once acknowledged it is "in sync before" the import, so `receive` marks the
+        // merged heads as held by the server (it holds what we pushed and what it sent us).
+        // The other order left such a document pending until a later, quiet sync.
+        report.pushed += request.push.len();
+        let acks: Vec<_> =
+            response.acks.iter().map(|a| (a.id.clone(), to_change_hashes(&a.heads))).collect();
+        report.acknowledged += store.mark_acknowledged_all(&acks).map_err(store_err)?;
         let received = store.receive(&response.docs).map_err(store_err)?;
         report.pulled += received.created.len() + received.updated.len();
         for (id, reason) in &received.rejected {
             tracing::warn!(doc = %id, %reason, "received document refused");
         }
-        report.pushed += request.push.len();
-        let acks: Vec<_> =
-            response.acks.iter().map(|a| (a.id.clone(), to_change_hashes(&a.heads))).collect();
-        report.acknowledged += store.mark_acknowledged_all(&acks).map_err(store_err)?;
         for rejection in &response.rejected {
             report.rejected.push((rejection.id.clone(), rejection.reason));
         }
