@@ -232,7 +232,8 @@ pub async fn run(cmd: LocalCommand, json: bool) -> Result<(), Box<dyn std::error
         }
         LocalCommand::Worklist { who, date } => {
             let store = open(&who)?;
-            let today = date.unwrap_or_else(|| Utc::now().date_naive());
+            // Today in Europe/London, as the rules count days, not the UTC date.
+            let today = date.unwrap_or_else(|| fieldbook_core::rules::local_date(Utc::now()));
             let items = store.worklist(today)?;
             print(json, &items, |items| {
                 for i in items {

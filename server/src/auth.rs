@@ -13,6 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use fieldbook_core::document::authorship::normalise_worker_id;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -259,7 +260,11 @@ fn load_static_tokens(path: &PathBuf) -> Result<Vec<StaticToken>, AuthConfigErro
         if tokens.iter().any(|t| t.token == e.token) {
             return Err(invalid("the token is used twice"));
         }
-        let identity = Identity { subject: e.subject, role: e.role, team: e.team };
+        let subject = normalise_worker_id(&e.subject);
+        if subject.is_empty() {
+            return Err(invalid("the subject is empty"));
+        }
+        let identity = Identity { subject, role: e.role, team: e.team };
         tokens.push(StaticToken { token: e.token, identity });
     }
     Ok(tokens)
@@ -314,7 +319,9 @@ impl Authenticator {
             audience: cfg.audience.clone(),
             issuer: cfg.issuer.clone(),
             leeway: cfg.leeway_seconds,
-            disabled: RwLock::new(cfg.disabled_subjects.iter().cloned().collect()),
+            disabled: RwLock::new(
+                cfg.disabled_subjects.iter().map(|s| normalise_worker_id(s)).collect(),
+            ),
         })
     }
 
@@ -322,15 +329,19 @@ impl Authenticator {
     pub fn set_disabled(&self, subject: &str, disabled: bool) {
         // A poisoned lock only means a panic elsewhere; the set itself is still sound.
         let mut set = self.disabled.write().unwrap_or_else(PoisonError::into_inner);
+        let subject = normalise_worker_id(subject);
         if disabled {
-            set.insert(subject.to_owned());
+            set.insert(subject);
         } else {
-            set.remove(subject);
+            set.remove(&subject);
         }
     }
 
     pub fn is_disabled(&self, subject: &str) -> bool {
-        self.disabled.read().unwrap_or_else(PoisonError::into_inner).contains(subject)
+        self.disabled
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&normalise_worker_id(subject))
     }
 
     /// Checks an `Authorization` header value: `Bearer <token>`.
@@ -414,7 +425,13 @@ fn map_jwt_error(kind: &ErrorKind) -> AuthError {
 }
 
 fn identity_of(claims: TokenClaims) -> Result<Identity, AuthError> {
-    let subject = claims.sub.filter(|s| !s.is_empty()).ok_or(AuthError::MissingClaim("sub"))?;
+    // Where a token becomes an identity, the subject is normalised once, so every comparison of
+    // worker ids downstream (allocation, authorship, C5) sees one spelling per worker.
+    let subject = claims
+        .sub
+        .map(|s| normalise_worker_id(&s))
+        .filter(|s| !s.is_empty())
+        .ok_or(AuthError::MissingClaim("sub"))?;
     // A role Fieldbook does not know grants nothing, the same as no role at all.
     let role = claims
         .role

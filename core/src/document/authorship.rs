@@ -9,9 +9,26 @@ use serde::{Deserialize, Serialize};
 /// Separates the parts of an actor id. Not a character anyone types into an id.
 const SEP: u8 = 0x1f;
 
+/// A worker id as Fieldbook compares it: surrounding white space removed and lower-cased
+/// (Unicode lower case), so that "MGR", " mgr" and "mgr" are one person. Identity providers and
+/// case systems differ in how they spell the same account; the management-oversight check (C5,
+/// "by a manager who is not the author") must not be passable by spelling one's own id another
+/// way. Applied where an id enters Fieldbook (a bearer token's subject on the server, the worker
+/// a store is opened for, a case's allocated worker) and again wherever two ids are compared,
+/// for ids written by an older build or another implementation.
+pub fn normalise_worker_id(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
+/// Whether two worker ids name the same worker.
+pub fn same_worker(a: &str, b: &str) -> bool {
+    normalise_worker_id(a) == normalise_worker_id(b)
+}
+
 /// The worker and device making changes through a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Author {
+    /// Always normalised (`normalise_worker_id`).
     pub worker: String,
     pub device: String,
     /// Random per store session: two sessions never share an actor.
@@ -19,11 +36,11 @@ pub struct Author {
 }
 
 impl Author {
-    pub fn new(worker: impl Into<String>, device: impl Into<String>) -> Self {
+    pub fn new(worker: impl AsRef<str>, device: impl Into<String>) -> Self {
         let uuid = uuid::Uuid::new_v4();
         let mut session = [0u8; 8];
         session.copy_from_slice(&uuid.as_bytes()[..8]);
-        Self { worker: worker.into(), device: device.into(), session }
+        Self { worker: normalise_worker_id(worker.as_ref()), device: device.into(), session }
     }
 
     /// The Automerge actor: `worker 0x1f device 0x1f session`.
@@ -89,5 +106,18 @@ mod tests {
         assert_ne!(a.actor(), b.actor());
         assert_eq!(parse_actor(&a.actor()), Some(("w.smith".into(), "tablet-7".into())));
         assert_eq!(parse_actor(&ActorId::random()), None);
+    }
+
+    #[test]
+    fn worker_ids_are_normalised_once_and_compared_normalised() {
+        assert_eq!(normalise_worker_id(" MGR "), "mgr");
+        assert_eq!(normalise_worker_id("Ámara.Smith"), "ámara.smith");
+        assert!(same_worker("MGR", "mgr"));
+        assert!(!same_worker("mgr", "mgr2"));
+        let a = Author::new("W.Smith", "Tablet-7");
+        assert_eq!(a.worker, "w.smith");
+        // Device ids are not identities of people: kept as given.
+        assert_eq!(a.device, "Tablet-7");
+        assert_eq!(parse_actor(&a.actor()), Some(("w.smith".into(), "Tablet-7".into())));
     }
 }

@@ -18,6 +18,13 @@ pub struct Assessment {
     #[autosurgeon(with = "opt_iso")]
     pub authorisation_date: Option<NaiveDate>,
     pub child_seen: Option<bool>,
+    /// Why the child was not seen (C1), when `child_seen` is `Some(false)`. Named as on a visit.
+    /// Added after the first release: a document written before it has no such key and reads as
+    /// empty text (`fields::text` hydrates a missing key as ""), and JSON without it reads the
+    /// same way, so old records load unchanged and only a new submit asks for the reason.
+    #[autosurgeon(with = "text")]
+    #[serde(default)]
+    pub child_not_seen_reason: String,
     #[autosurgeon(with = "opt_iso")]
     pub child_seen_date: Option<NaiveDate>,
     #[autosurgeon(missing = "Vec::new")]
@@ -54,6 +61,7 @@ impl Assessment {
             start_date,
             authorisation_date: None,
             child_seen: None,
+            child_not_seen_reason: String::new(),
             child_seen_date: None,
             child_views: Vec::new(),
             agencies_consulted: Vec::new(),

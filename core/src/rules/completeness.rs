@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::codes::AssessmentFactor;
+use crate::document::authorship::same_worker;
 use crate::records::{
     Assessment, CaseSummary, ChildInNeedEpisode, OversightDecision, Visit, VisitKind,
 };
@@ -56,18 +57,23 @@ fn blank(s: &str) -> bool {
     s.trim().is_empty()
 }
 
-/// C1-C3 for a visit.
-pub fn check_visit(visit: &Visit) -> Vec<MissingItem> {
-    let mut out = Vec::new();
-    match visit.child_seen {
+/// C1, the same on visits and assessments: child seen, or not seen with a reason.
+fn check_child_seen(out: &mut Vec<MissingItem>, seen: Option<bool>, not_seen_reason: &str) {
+    match seen {
         None => out.push(item(CheckId::C1, "child_seen", "record whether the child was seen")),
-        Some(false) if blank(&visit.child_not_seen_reason) => out.push(item(
+        Some(false) if blank(not_seen_reason) => out.push(item(
             CheckId::C1,
             "child_not_seen_reason",
             "give the reason the child was not seen",
         )),
         _ => {}
     }
+}
+
+/// C1-C3 for a visit.
+pub fn check_visit(visit: &Visit) -> Vec<MissingItem> {
+    let mut out = Vec::new();
+    check_child_seen(&mut out, visit.child_seen, &visit.child_not_seen_reason);
     // Seen alone can only be asked of a visit where the child was seen.
     if visit.kind.requires_seen_alone() && visit.child_seen == Some(true) {
         match (visit.seen_alone, visit.not_seen_alone_reason) {
@@ -115,9 +121,7 @@ fn has_views(views: &[crate::records::ChildView]) -> bool {
 /// C1, C3, C4, C6 and C7 for an assessment, plus its analysis.
 pub fn check_assessment(a: &Assessment) -> Vec<MissingItem> {
     let mut out = Vec::new();
-    if a.child_seen.is_none() {
-        out.push(item(CheckId::C1, "child_seen", "record whether the child was seen"));
-    }
+    check_child_seen(&mut out, a.child_seen, &a.child_not_seen_reason);
     if !has_views(&a.child_views) {
         out.push(item(CheckId::C3, "child_views", "record the child's views"));
     }
@@ -182,7 +186,9 @@ pub fn check_oversight(
     if blank(rationale) {
         out.push(item(CheckId::C5, "rationale", "write the rationale for the decision"));
     }
-    if manager == author && decision != OversightDecision::ReturnForWork {
+    // Compared normalised: "MGR" must not authorise the record "mgr" wrote (ids written by an
+    // older build, or another implementation, may not be normalised yet).
+    if same_worker(manager, author) && decision != OversightDecision::ReturnForWork {
         out.push(item(CheckId::C5, "manager", "a record cannot be authorised by its author"));
     }
     out
@@ -339,6 +345,38 @@ mod tests {
         assert_eq!(msgs, vec!["factor 18A is retired", "factor 13A is recorded twice"]);
         a.factors.clear();
         assert_eq!(checks(&check_factors(&a.factors)), vec![(CheckId::C6, "factors")]);
+    }
+
+    #[test]
+    fn c1_assessment_child_not_seen_needs_a_reason() {
+        let mut a = complete_assessment();
+        a.child_seen = None;
+        assert_eq!(checks(&check_assessment(&a)), vec![(CheckId::C1, "child_seen")]);
+        a.child_seen = Some(false);
+        assert_eq!(checks(&check_assessment(&a)), vec![(CheckId::C1, "child_not_seen_reason")]);
+        a.child_not_seen_reason = " \n ".into();
+        assert_eq!(checks(&check_assessment(&a)), vec![(CheckId::C1, "child_not_seen_reason")]);
+        a.child_not_seen_reason = "child in hospital".into();
+        assert!(check_assessment(&a).is_empty());
+    }
+
+    #[test]
+    fn c5_compares_normalised_worker_ids() {
+        for (manager, author) in [("MGR", "mgr"), ("mgr", "MGR"), (" mgr ", "mgr"), ("Mgr", "mGR")]
+        {
+            assert_eq!(
+                checks(&check_oversight(OversightDecision::Authorise, "good", manager, author)),
+                vec![(CheckId::C5, "manager")],
+                "{manager:?} authorising {author:?}"
+            );
+            assert_eq!(
+                checks(&check_oversight(OversightDecision::Close, "good", manager, author)),
+                vec![(CheckId::C5, "manager")]
+            );
+            assert!(check_oversight(OversightDecision::ReturnForWork, "more", manager, author)
+                .is_empty());
+        }
+        assert!(check_oversight(OversightDecision::Authorise, "good", "MGR", "mgr2").is_empty());
     }
 
     #[test]

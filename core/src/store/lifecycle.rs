@@ -100,7 +100,9 @@ impl Store {
             {
                 let due =
                     crate::rules::timescales::assessment_due(&calendar, &settings, a.start_date);
-                let late = now.date_naive() > due.due;
+                // Late by the Europe/London date of the decision: 00:30 BST on the day after
+                // the due date is late, though in UTC it is still the due date.
+                let late = crate::rules::local_date(now) > due.due;
                 missing.extend(completeness::check_assessment_delay(a, late));
             }
             if !missing.is_empty() {

@@ -44,7 +44,8 @@ impl Store {
         worker: &str,
         device: &str,
     ) -> Result<Self> {
-        if worker.is_empty() || device.is_empty() {
+        // The worker id is normalised (`Author::new`): an id of white space only is empty.
+        if worker.trim().is_empty() || device.is_empty() {
             return Err(Error::InvalidInput {
                 field: "identity",
                 reason: "worker and device ids must not be empty".into(),
@@ -71,12 +72,14 @@ impl Store {
              PRAGMA temp_store = MEMORY;",
         )?;
         schema::migrate(&mut conn)?;
-        Ok(Self {
+        let mut store = Self {
             conn,
             author: Author::new(worker, device),
             cache: Self::new_cache(),
             clock: Box::new(chrono::Utc::now),
-        })
+        };
+        store.refresh_projections()?;
+        Ok(store)
     }
 
     /// Caps the database at its current size plus `extra_pages` pages (None lifts the cap), so

@@ -1,11 +1,13 @@
 //! Projection rows: the columns lists and the worklist need, written in the same transaction as
-//! the document change they reflect, so they never disagree with the documents.
+//! the document change they reflect, so they never disagree with the documents. Dates derived
+//! from instants are Europe/London dates (`rules::local_date`), as the rules count them.
 
 use rusqlite::{params, Transaction};
 
 use crate::document::{fields::IsoString, RecordDoc};
 use crate::error::Result;
 use crate::records::{RecordBody, RecordStatus};
+use crate::rules::local_date;
 
 /// Writes the projection row of `doc`. `conflicts` is the number of conflicted fields, or `None`
 /// to keep the count the row has.
@@ -25,7 +27,7 @@ pub(super) fn upsert(
     let mut authorised_on = None;
     match body {
         RecordBody::Visit(v) => {
-            occurred_on = Some(v.started_at.date_naive().to_iso());
+            occurred_on = Some(local_date(v.started_at).to_iso());
             visit_kind = Some(v.kind.code());
             child_seen = v.child_seen;
             seen_alone = v.seen_alone;
@@ -35,7 +37,7 @@ pub(super) fn upsert(
             child_seen = a.child_seen;
             authorised_on = a.authorisation_date.map(|d| d.to_iso());
         }
-        RecordBody::CaseNote(n) => occurred_on = Some(n.occurred_at.date_naive().to_iso()),
+        RecordBody::CaseNote(n) => occurred_on = Some(local_date(n.occurred_at).to_iso()),
         RecordBody::CaseSummary(s) => {
             tx.execute(
                 "INSERT INTO cases (case_id, summary_id, local_child_id, name, summary_json)
@@ -47,7 +49,7 @@ pub(super) fn upsert(
         }
     }
     if meta.status == RecordStatus::Authorised && authorised_on.is_none() {
-        authorised_on = meta.oversight.as_ref().map(|o| o.at.date_naive().to_iso());
+        authorised_on = meta.oversight.as_ref().map(|o| local_date(o.at).to_iso());
     }
     tx.execute(
         "INSERT INTO records (id, kind, case_id, status, occurred_on, visit_kind, child_seen,
@@ -74,4 +76,94 @@ pub(super) fn upsert(
         ],
     )?;
     Ok(())
+}
+
+/// The version of the rules that derive projection rows from documents, kept in the store's
+/// settings. Version 2 derives dates in Europe/London instead of UTC; a store written by an
+/// earlier build has rows dated by the old rule, which nothing would rewrite until each record
+/// next changed, so opening it re-derives every row once.
+const PROJECTION_VERSION: u32 = 2;
+const PROJECTION_VERSION_KEY: &str = "projection_version";
+
+/// Documents re-derived per transaction: bounds the memory a large store needs on its first open.
+const REFRESH_BATCH: usize = 100;
+
+impl super::Store {
+    /// Re-derives every projection row if they were written by older projection rules, in
+    /// batches, and then records the version (so a crash part-way starts again on the next open:
+    /// re-deriving a row twice gives the same row). Returns how many rows were rewritten. A
+    /// document that cannot be loaded keeps its row as it was, and is logged by id only (a load
+    /// error may quote document content); the store still opens.
+    pub(super) fn refresh_projections(&mut self) -> Result<usize> {
+        let current = self.setting(PROJECTION_VERSION_KEY)?.and_then(|v| v.parse::<u32>().ok());
+        if current.is_some_and(|v| v >= PROJECTION_VERSION) {
+            return Ok(0);
+        }
+        let ids: Vec<String> = {
+            let mut stmt = self.conn.prepare("SELECT id FROM documents ORDER BY id")?;
+            let ids = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            ids
+        };
+        let now = self.now().to_rfc3339();
+        let mut written = 0;
+        for batch in ids.chunks(REFRESH_BATCH) {
+            let mut docs = Vec::with_capacity(batch.len());
+            for id in batch {
+                match self.take_doc(id) {
+                    Ok(doc) => docs.push(doc),
+                    Err(_) => tracing::warn!(doc = %id, "projection kept: document unreadable"),
+                }
+            }
+            self.write(|tx| docs.iter().try_for_each(|doc| upsert(tx, doc, None, &now)))?;
+            written += docs.len();
+            for doc in docs {
+                self.cache.put(doc.id().to_string(), doc);
+            }
+        }
+        self.put_setting(PROJECTION_VERSION_KEY, &PROJECTION_VERSION.to_string())?;
+        if written > 0 {
+            tracing::info!(rows = written, "projection rows re-derived by the current rules");
+        }
+        Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use chrono::{DateTime, NaiveDate, Utc};
+
+    use crate::records::{RecordBody, Visit, VisitKind};
+    use crate::Store;
+
+    fn open(path: &std::path::Path) -> Store {
+        let mut store = Store::open(path, &[3u8; 32], "w1", "tablet-1").unwrap();
+        store.set_clock(Box::new(|| DateTime::from_timestamp(1_780_000_000, 0).unwrap()));
+        store
+    }
+
+    #[test]
+    fn rows_dated_in_utc_by_an_older_build_are_re_derived_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let mut store = open(&path);
+        let instant: DateTime<Utc> = "2026-06-03T23:30:00Z".parse().unwrap();
+        let body = RecordBody::Visit(Visit::new(VisitKind::ChildProtection, instant));
+        let id = store.create_record("case-1", &body).unwrap();
+        let june = |d| NaiveDate::from_ymd_opt(2026, 6, d).unwrap();
+        assert_eq!(store.record_row(&id).unwrap().occurred_on, Some(june(4)));
+        // What a build that dated in UTC left behind: the UTC date, and no projection version.
+        store
+            .conn
+            .execute_batch(
+                "UPDATE records SET occurred_on = '2026-06-03';
+                 DELETE FROM settings WHERE key = 'projection_version';",
+            )
+            .unwrap();
+        drop(store);
+        let mut store = open(&path);
+        assert_eq!(store.record_row(&id).unwrap().occurred_on, Some(june(4)));
+        // The version is recorded: the next open re-derives nothing.
+        assert_eq!(store.refresh_projections().unwrap(), 0);
+    }
 }

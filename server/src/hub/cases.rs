@@ -2,6 +2,7 @@
 //! records from the export feed.
 
 use chrono::Utc;
+use fieldbook_core::document::authorship::normalise_worker_id;
 use fieldbook_core::document::{Author, RecordDoc};
 use fieldbook_core::records::{CaseSummary, Record, RecordBody};
 use fieldbook_core::rules::completeness;
@@ -47,7 +48,10 @@ fn valid_id(id: &str) -> bool {
 impl Hub {
     /// Creates or updates a case's summary and allocation. Re-allocation makes the previous
     /// worker's devices purge the case on their next sync and delivers it to the new worker's.
-    pub async fn upsert_case(&self, case_id: &str, upsert: CaseUpsert) -> Result<(), HubError> {
+    pub async fn upsert_case(&self, case_id: &str, mut upsert: CaseUpsert) -> Result<(), HubError> {
+        // Allocation is matched against token subjects, which are normalised: "AMARA" from the
+        // case system and "amara" from the identity provider are one worker.
+        upsert.allocated_worker = normalise_worker_id(&upsert.allocated_worker);
         if !valid_id(case_id) || !valid_id(&upsert.allocated_worker) || !valid_id(&upsert.team) {
             return Err(HubError::Invalid(
                 "case, worker and team ids: letters, digits, - _ . only".into(),

@@ -3,7 +3,8 @@
 use std::collections::HashSet;
 
 use automerge::{AutoCommit, ChangeHash};
-use fieldbook_core::document::{authorship::parse_actor, RecordDoc};
+use fieldbook_core::document::authorship::{parse_actor, same_worker};
+use fieldbook_core::document::RecordDoc;
 use fieldbook_core::protocol::{DocHeads, Hash, PushDoc, RejectReason, Rejection};
 use fieldbook_core::records::RecordKind;
 
@@ -100,7 +101,12 @@ async fn check_and_stage(
     if new.is_empty() && before.is_empty() {
         return Ok(Err(RejectReason::Malformed));
     }
-    if new.iter().any(|c| parse_actor(c.actor_id()).map(|(w, _)| w) != Some(who.subject.clone())) {
+    // The actor's worker compared normalised: a device opened by an older build may have spelt
+    // the worker id as the person typed it ("Amara"), the token's subject is normalised.
+    if !new
+        .iter()
+        .all(|c| parse_actor(c.actor_id()).is_some_and(|(w, _)| same_worker(&w, &who.subject)))
+    {
         return Ok(Err(RejectReason::WrongAuthor));
     }
     let ack = holds_all(&mut doc, &push.heads);
