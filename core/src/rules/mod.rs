@@ -3,12 +3,16 @@
 //! storage, no clock; callers pass "today".
 
 pub mod calendar;
+pub mod case_checks;
 pub mod completeness;
 pub mod days;
+pub mod effective;
 pub mod settings;
 pub mod status;
 pub mod timescales;
 pub mod worklist;
 
+#[cfg(test)]
+mod reform_tests;
 #[cfg(test)]
 mod timescale_tests;
