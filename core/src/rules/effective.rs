@@ -270,6 +270,22 @@ mod tests {
     }
 
     #[test]
+    fn the_rules_document_sets_commencements_and_an_older_one_still_loads() {
+        use crate::rules::settings::LocalSettings;
+        let old: LocalSettings = serde_json::from_str(r#"{"stale_after_hours": 48}"#).unwrap();
+        assert_eq!(old.commencement, Commencements::default());
+        assert_eq!(old.stale_after_hours, 48);
+        let new: LocalSettings = serde_json::from_str(
+            r#"{"commencement": {"family_group_decision_making": "2027-04-06"}}"#,
+        )
+        .unwrap();
+        assert_eq!(new.commencement.family_group_decision_making, Some(d(2027, 4, 6)));
+        assert_eq!(new.commencement.consistent_identifier, None);
+        assert!(applies(RuleId::R2, d(2027, 4, 6), &new.commencement));
+        assert!(!applies(RuleId::R1, d(2027, 4, 6), &new.commencement));
+    }
+
+    #[test]
     fn every_rule_has_one_row_and_the_rules_document_lists_it_with_its_dates() {
         let doc = include_str!("../../../docs/rules.md");
         let mut seen = std::collections::HashSet::new();
