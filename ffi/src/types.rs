@@ -229,10 +229,19 @@ pub struct CaseInfo {
 /// Where a timescale stands.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum DueStatus {
-    Upcoming { days_left: i64 },
+    Upcoming {
+        days_left: i64,
+    },
     DueToday,
-    Overdue { days_overdue: i64 },
-    Done { late_by_days: i64 },
+    Overdue {
+        days_overdue: i64,
+    },
+    Done {
+        late_by_days: i64,
+    },
+    /// An action with no statutory date (a consistent identifier to record, an FGDM meeting to
+    /// arrange); the entry's `due` is the date it became open.
+    ToDo,
 }
 
 impl From<fieldbook_core::rules::status::DueStatus> for DueStatus {
@@ -243,6 +252,7 @@ impl From<fieldbook_core::rules::status::DueStatus> for DueStatus {
             D::DueToday => Self::DueToday,
             D::Overdue { days_overdue } => Self::Overdue { days_overdue },
             D::Done { late_by_days } => Self::Done { late_by_days },
+            D::ToDo => Self::ToDo,
         }
     }
 }

@@ -1,10 +1,15 @@
 //! The case summary: who the child is and which episodes are open. It comes from the council's
 //! case system and is read-only on the device; the statutory timescales are computed from it.
+//!
+//! Fields added after the first schema (the consistent identifier, the allocation's role, the
+//! pre-proceedings episode, the core assessment) are all optional: a summary written before them,
+//! as an Automerge document or as the device's stored JSON, reads with them absent.
 
 use autosurgeon::{Hydrate, Reconcile};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::identifier::{ConsistentIdentifier, PractitionerRole};
 use super::vocab::{LookedAfterVisitRegime, Sex};
 use crate::codes::{
     AbuseCategory, ClosureReason, LegalStatus, PlacementType, PrimaryNeed, ReferralSource,
@@ -36,6 +41,27 @@ pub struct CaseSummary {
     /// The last date the child was seen, as known to the case system.
     #[autosurgeon(with = "opt_iso")]
     pub last_seen_date: Option<NaiveDate>,
+    /// The child's consistent identifier (Children Act 2004 s16LA-16LC), with its scheme.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub consistent_identifier: Option<ConsistentIdentifier>,
+    /// Why the child has no consistent identifier (recorded instead of one).
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub consistent_identifier_absent_reason: Option<String>,
+    /// The role of the allocated worker; absent in summaries written before roles were recorded,
+    /// when only social workers held cases.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub allocated_role: Option<PractitionerRole>,
+    /// The social worker supervising a lead practitioner who is not one (Working Together 2023).
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub supervising_social_worker: Option<String>,
+    /// The pre-proceedings episode (Children Act 1989 s31ZA; CIN census 2026-27 module 5).
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub pre_proceedings: Option<PreProceedings>,
 }
 
 /// A child in need episode: from referral to closure.
@@ -52,6 +78,14 @@ pub struct ChildInNeedEpisode {
     /// When the assessment was authorised (T2 met), as known to the case system.
     #[autosurgeon(with = "opt_iso")]
     pub assessment_authorised_date: Option<NaiveDate>,
+    /// The start of a core assessment (T2a, before 2013-04-15: 35 working days).
+    #[serde(default)]
+    #[autosurgeon(with = "opt_iso", missing = "Default::default")]
+    pub core_assessment_start_date: Option<NaiveDate>,
+    /// When the core assessment was completed (T2a met).
+    #[serde(default)]
+    #[autosurgeon(with = "opt_iso", missing = "Default::default")]
+    pub core_assessment_completed_date: Option<NaiveDate>,
     /// A strategy discussion starts the 15 working days to an initial conference (T3).
     #[autosurgeon(with = "opt_iso")]
     pub strategy_discussion_date: Option<NaiveDate>,
@@ -66,6 +100,27 @@ pub struct ChildInNeedEpisode {
     #[autosurgeon(with = "opt_iso")]
     pub closure_date: Option<NaiveDate>,
     pub closure_reason: Option<ClosureReason>,
+}
+
+impl ChildInNeedEpisode {
+    /// An episode with only its referral date; the rest is filled in by the case system.
+    pub fn new(referral_date: NaiveDate) -> Self {
+        Self {
+            referral_date,
+            referral_source: None,
+            primary_need: None,
+            referral_decision_date: None,
+            assessment_authorised_date: None,
+            core_assessment_start_date: None,
+            core_assessment_completed_date: None,
+            strategy_discussion_date: None,
+            conference_not_required: false,
+            initial_conference_date: None,
+            review_dates: Vec::new(),
+            closure_date: None,
+            closure_reason: None,
+        }
+    }
 }
 
 /// A child protection plan.
@@ -112,6 +167,53 @@ pub struct LookedAfterEpisode {
     pub end_date: Option<NaiveDate>,
 }
 
+/// The pre-proceedings stage before an application for a care or supervision order: the letter
+/// before proceedings and the family group decision-making (FGDM) meeting it must offer
+/// (Children Act 1989 s31ZA; CIN census 2026-27 module 5, rules 9005, 9007, 9010Q).
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+pub struct PreProceedings {
+    #[autosurgeon(with = "iso")]
+    pub start_date: NaiveDate,
+    /// When the letter before proceedings was sent (absent: not sent).
+    #[serde(default)]
+    #[autosurgeon(with = "opt_iso", missing = "Default::default")]
+    pub letter_sent_date: Option<NaiveDate>,
+    /// Whether an FGDM meeting was offered (in the letter before proceedings).
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub fgdm_offered: Option<bool>,
+    /// Why no FGDM meeting was offered: the authority considered it not in the child's best
+    /// interests (s31ZA).
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub fgdm_not_offered_reason: Option<String>,
+    /// Whether a parent or a person with parental responsibility accepted the offer.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub fgdm_accepted: Option<bool>,
+    /// When the FGDM meeting was held.
+    #[serde(default)]
+    #[autosurgeon(with = "opt_iso", missing = "Default::default")]
+    pub fgdm_held_date: Option<NaiveDate>,
+    #[serde(default)]
+    #[autosurgeon(with = "opt_iso", missing = "Default::default")]
+    pub end_date: Option<NaiveDate>,
+}
+
+impl PreProceedings {
+    pub fn new(start_date: NaiveDate) -> Self {
+        Self {
+            start_date,
+            letter_sent_date: None,
+            fgdm_offered: None,
+            fgdm_not_offered_reason: None,
+            fgdm_accepted: None,
+            fgdm_held_date: None,
+            end_date: None,
+        }
+    }
+}
+
 /// A private fostering arrangement (P1).
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
 pub struct PrivateFostering {
@@ -141,6 +243,11 @@ impl CaseSummary {
             private_fostering: None,
             last_visit_date: None,
             last_seen_date: None,
+            consistent_identifier: None,
+            consistent_identifier_absent_reason: None,
+            allocated_role: None,
+            supervising_social_worker: None,
+            pre_proceedings: None,
         }
     }
 }

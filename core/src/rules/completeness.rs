@@ -4,10 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::effective::{in_force, RuleId};
 use crate::codes::AssessmentFactor;
 use crate::document::authorship::same_worker;
 use crate::records::{
-    Assessment, CaseSummary, ChildInNeedEpisode, OversightDecision, Visit, VisitKind,
+    Assessment, CaseSummary, ChildInNeedEpisode, OversightDecision, PreProceedings, Visit,
+    VisitKind,
 };
 
 /// The check that failed, as numbered in DOMAIN.md §3.
@@ -29,6 +31,14 @@ pub enum CheckId {
     C7,
     /// Local child id: letters and digits only.
     C8,
+    /// Pre-proceedings: a letter before proceedings records whether an FGDM meeting was offered,
+    /// or the reason it was not (CIN census 2026-27 rule 9007; Children Act 1989 s31ZA).
+    C9,
+    /// A consistent identifier given is valid for its scheme (Children Act 2004 s16LA-16LC).
+    C10,
+    /// Who may hold a case: child protection work stays with social workers; a lead practitioner
+    /// who is not one is supervised by one (Working Together 2023).
+    A1,
     /// Assessment authorised after 45 working days needs a reason for the delay (T2, CIN 8670Q).
     T2,
 }
@@ -224,6 +234,43 @@ pub fn check_episode_closure(
     out
 }
 
+/// C9 for a pre-proceedings episode: a letter before proceedings sent on or after the rule's start
+/// records whether an FGDM meeting was offered, and if not, why (the best-interests reason); an
+/// acceptance needs an offer, and a meeting held needs an acceptance.
+pub fn check_pre_proceedings(pp: &PreProceedings) -> Vec<MissingItem> {
+    let mut out = Vec::new();
+    let letter_in_scope = pp.letter_sent_date.is_some_and(|d| in_force(RuleId::C9, d));
+    let reason_given = pp.fgdm_not_offered_reason.as_deref().is_some_and(|r| !blank(r));
+    match pp.fgdm_offered {
+        None if letter_in_scope => out.push(item(
+            CheckId::C9,
+            "pre_proceedings.fgdm_offered",
+            "a letter before proceedings needs the FGDM offer recorded: offered, or the reason not",
+        )),
+        Some(false) if !reason_given && letter_in_scope => out.push(item(
+            CheckId::C9,
+            "pre_proceedings.fgdm_not_offered_reason",
+            "an FGDM meeting not offered needs the reason (not in the child's best interests)",
+        )),
+        _ => {}
+    }
+    if pp.fgdm_accepted == Some(true) && pp.fgdm_offered != Some(true) {
+        out.push(item(
+            CheckId::C9,
+            "pre_proceedings.fgdm_accepted",
+            "an FGDM offer can only be accepted once it is made",
+        ));
+    }
+    if pp.fgdm_held_date.is_some() && pp.fgdm_accepted != Some(true) {
+        out.push(item(
+            CheckId::C9,
+            "pre_proceedings.fgdm_held_date",
+            "an FGDM meeting held needs the offer recorded as accepted",
+        ));
+    }
+    out
+}
+
 /// C8: the local child id is letters and digits only.
 pub fn check_case_summary(summary: &CaseSummary) -> Vec<MissingItem> {
     let id = &summary.local_child_id;
@@ -395,6 +442,8 @@ mod tests {
             primary_need: None,
             referral_decision_date: None,
             assessment_authorised_date: None,
+            core_assessment_start_date: None,
+            core_assessment_completed_date: None,
             strategy_discussion_date: None,
             conference_not_required: false,
             initial_conference_date: None,

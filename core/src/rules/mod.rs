@@ -4,8 +4,10 @@
 //! [`local_date`], in Europe/London).
 
 pub mod calendar;
+pub mod case_checks;
 pub mod completeness;
 pub mod days;
+pub mod effective;
 pub mod local_time;
 pub mod settings;
 pub mod status;
@@ -14,5 +16,7 @@ pub mod worklist;
 
 pub use local_time::local_date;
 
+#[cfg(test)]
+mod reform_tests;
 #[cfg(test)]
 mod timescale_tests;

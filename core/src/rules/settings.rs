@@ -1,6 +1,7 @@
 //! A council's local policies: the settings DOMAIN.md names, with its defaults. The server sends
 //! them down in a rules document; until then the defaults apply.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::days::{DayCount, Interval};
@@ -34,6 +35,21 @@ pub struct LocalSettings {
     /// After this many hours without a sync the worklist is flagged stale: the server may know
     /// of newer events (a visit by a colleague, a new conference date).
     pub stale_after_hours: u32,
+    /// When the duties of the Children's Wellbeing and Schools Act 2026 come into force: set by
+    /// the rules document, because commencement regulations had not been made when this was
+    /// written. Absent: not in force.
+    pub commencement: Commencements,
+}
+
+/// Commencement dates of duties not yet in force when this was written (absent: not in force).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Commencements {
+    /// Children Act 2004 s16LC: including the consistent identifier in information about a child.
+    pub consistent_identifier: Option<NaiveDate>,
+    /// Children Act 1989 s31ZA: offering (and holding, if accepted) a family group
+    /// decision-making meeting before applying for a care or supervision order.
+    pub family_group_decision_making: Option<NaiveDate>,
 }
 
 impl Default for LocalSettings {
@@ -46,6 +62,7 @@ impl Default for LocalSettings {
             cin_review_interval: Interval::Months(3),
             visit_counting: VisitCounting::ChildSeen,
             stale_after_hours: 72,
+            commencement: Commencements::default(),
         }
     }
 }

@@ -23,6 +23,9 @@ pub enum DueStatus {
     Done {
         late_by_days: i64,
     },
+    /// An action with no statutory date (a consistent identifier to record, an FGDM meeting to
+    /// arrange): open until done.
+    ToDo,
 }
 
 impl DueStatus {
@@ -46,6 +49,7 @@ impl std::fmt::Display for DueStatus {
             Self::Done { late_by_days: 0 } => f.write_str("done"),
             Self::Done { late_by_days: 1 } => f.write_str("done 1 day late"),
             Self::Done { late_by_days } => write!(f, "done {late_by_days} days late"),
+            Self::ToDo => f.write_str("to do"),
         }
     }
 }
@@ -142,6 +146,7 @@ mod tests {
         assert_eq!(DueStatus::Overdue { days_overdue: 7 }.to_string(), "overdue by 7 days");
         assert_eq!(DueStatus::Done { late_by_days: 0 }.to_string(), "done");
         assert_eq!(DueStatus::Done { late_by_days: 4 }.to_string(), "done 4 days late");
+        assert_eq!(DueStatus::ToDo.to_string(), "to do");
     }
 
     #[test]
@@ -156,6 +161,7 @@ mod tests {
             DueStatus::DueToday,
             DueStatus::Overdue { days_overdue: 3 },
             DueStatus::Done { late_by_days: 1 },
+            DueStatus::ToDo,
         ] {
             let json = serde_json::to_string(&status).unwrap();
             assert_eq!(serde_json::from_str::<DueStatus>(&json).unwrap(), status);

@@ -64,6 +64,8 @@ fn episode(referral: NaiveDate) -> ChildInNeedEpisode {
         primary_need: None,
         referral_decision_date: None,
         assessment_authorised_date: None,
+        core_assessment_start_date: None,
+        core_assessment_completed_date: None,
         strategy_discussion_date: None,
         conference_not_required: false,
         initial_conference_date: None,

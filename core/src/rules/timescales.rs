@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calendar::BankHolidayCalendar;
 use super::days::{add_calendar_months, add_weeks, add_working_days, Interval};
+use super::effective::{applies, in_force, RuleId};
 use super::settings::{LocalSettings, VisitCounting};
 use crate::records::{
     CaseSummary, ChildInNeedEpisode, ChildProtectionPlan, LookedAfterEpisode,
@@ -30,6 +31,10 @@ pub enum TimescaleId {
     L3,
     L4,
     P1,
+    /// Not a timescale: the case has neither a consistent identifier nor a reason it is absent.
+    ConsistentIdentifier,
+    /// Not a timescale: an FGDM meeting was accepted and must be held before proceedings.
+    FgdmMeeting,
 }
 
 impl TimescaleId {
@@ -50,6 +55,8 @@ impl TimescaleId {
             Self::L3 => "Looked after child visit (placed at home or with a connected person)",
             Self::L4 => "Looked after review",
             Self::P1 => "Private fostering visit",
+            Self::ConsistentIdentifier => "Consistent identifier to record",
+            Self::FgdmMeeting => "FGDM meeting to arrange",
         }
     }
 
@@ -68,6 +75,8 @@ impl TimescaleId {
                 "Care Planning, Placement and Case Review (England) Regulations 2010, reg 33"
             }
             Self::P1 => "Children (Private Arrangements for Fostering) Regulations 2005, reg 8",
+            Self::ConsistentIdentifier => "Children Act 2004 s16LC",
+            Self::FgdmMeeting => "Children Act 1989 s31ZA",
         }
     }
 }
@@ -100,20 +109,7 @@ pub struct CaseFacts<'a> {
     pub assessments_authorised: &'a [NaiveDate],
 }
 
-/// The 2013 edition of Working Together (single assessment, 45 working days) applied from this date.
-pub const SINGLE_ASSESSMENT_FROM: NaiveDate = date(2013, 4, 15);
-/// Working Together 2010 set the initial assessment at 10 working days; before it, the 2000
-/// Framework for Assessment set 7. The 2010 edition was published in March 2010.
-pub const WT2010_FROM: NaiveDate = date(2010, 3, 26);
-/// CPPCR reg 28(3A) (long-term foster placements, visits up to 6 months apart) from this date.
-pub const REG_28_3A_FROM: NaiveDate = date(2015, 4, 1);
-
-const fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-    match NaiveDate::from_ymd_opt(y, m, d) {
-        Some(d) => d,
-        None => NaiveDate::MIN,
-    }
-}
+pub use super::effective::{REG_28_3A_FROM, SINGLE_ASSESSMENT_FROM, WT2010_FROM};
 
 fn working(
     cal: &BankHolidayCalendar,
@@ -151,12 +147,12 @@ pub fn referral_decision_due(
     working(cal, s, TimescaleId::T1, received, 1)
 }
 
-/// T2 (from 2013): the assessment, 45 working days from the referral. Before 2013, T2a's initial
-/// assessment (10 working days; 7 under the 2000 framework).
+/// T2 (from 2013-04-15): the assessment, 45 working days from the referral. Before, T2a's
+/// initial assessment (10 working days; 7 under the 2000 framework). Chosen by the referral date.
 pub fn assessment_due(cal: &BankHolidayCalendar, s: &LocalSettings, referral: NaiveDate) -> Due {
-    if referral >= SINGLE_ASSESSMENT_FROM {
+    if in_force(RuleId::T2, referral) {
         working(cal, s, TimescaleId::T2, referral, 45)
-    } else if referral >= WT2010_FROM {
+    } else if in_force(RuleId::T2aInitial10, referral) {
         working(cal, s, TimescaleId::T2aInitial, referral, 10)
     } else {
         working(cal, s, TimescaleId::T2aInitial, referral, 7)
@@ -233,7 +229,9 @@ pub fn looked_after_visit_due(la: &LookedAfterEpisode, last_visit: Option<NaiveD
             let due = if last < first_year_ends {
                 // reg 28(3)(a): in the first year of the placement, at most 6 weeks apart.
                 add_weeks(last, 6)
-            } else if la.long_term_foster && la.child_agrees_fewer_visits && last >= REG_28_3A_FROM
+            } else if la.long_term_foster
+                && la.child_agrees_fewer_visits
+                && in_force(RuleId::L2Reg28_3A, last)
             {
                 add_calendar_months(last, 6)
             } else if la.intended_until_18 {
@@ -330,6 +328,15 @@ pub fn open_items(cal: &BankHolidayCalendar, s: &LocalSettings, facts: &CaseFact
             || facts.assessments_authorised.iter().any(|d| *d >= cin.referral_date);
         if !assessed {
             out.push(assessment_due(cal, s, cin.referral_date));
+        }
+        // T2a: a core assessment started before 2013-04-15 and not yet completed. (After that
+        // date there were no core assessments; a start recorded later has no timescale.)
+        if let (Some(start), None) =
+            (cin.core_assessment_start_date, cin.core_assessment_completed_date)
+        {
+            if applies(RuleId::T2aCore, start, &s.commencement) {
+                out.push(core_assessment_due(cal, s, start));
+            }
         }
         if let Some(strategy) = cin.strategy_discussion_date {
             if !cin.conference_not_required && cin.initial_conference_date.is_none() {

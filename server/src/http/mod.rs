@@ -63,6 +63,16 @@ impl IntoResponse for HubError {
             HubError::Invalid(_) => {
                 json_error(StatusCode::BAD_REQUEST, "invalid", self.to_string())
             }
+            // The items name checks and fields, never record content.
+            HubError::Unprocessable(items) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({
+                    "error": "incomplete",
+                    "message": self.to_string(),
+                    "items": items,
+                })),
+            )
+                .into_response(),
             HubError::Storage(_) | HubError::Corrupt(_) => {
                 // The detail goes to the log (no record content is in it), not to the caller.
                 tracing::error!(error = %self, "request failed");

@@ -1,11 +1,15 @@
 //! The case system's side: upserting case summaries with their allocation, and reading merged
 //! records from the export feed.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use fieldbook_core::document::authorship::normalise_worker_id;
 use fieldbook_core::document::{Author, RecordDoc};
-use fieldbook_core::records::{CaseSummary, Record, RecordBody};
-use fieldbook_core::rules::completeness;
+use fieldbook_core::records::{
+    CaseSummary, ConsistentIdentifier, PractitionerRole, Record, RecordBody, RecordKind,
+};
+use fieldbook_core::rules::case_checks::{check_summary_for_save, episode_shows_assessment};
 use serde::{Deserialize, Serialize};
 
 use super::{load_doc, Hub, HubError};
@@ -22,12 +26,51 @@ pub struct CaseUpsert {
     pub allocated_worker: String,
     /// The worker's team: the team's managers see the case.
     pub team: String,
+    /// The allocated worker's role. Absent: a social worker (every allocation before Working
+    /// Together 2023 was one), so callers that predate roles keep working.
+    #[serde(default)]
+    pub role: Option<PractitionerRole>,
+    /// The social worker supervising a Family Help lead practitioner.
+    #[serde(default)]
+    pub supervising_social_worker: Option<String>,
+}
+
+/// Who an exported record is about: every record in the export feed carries the child's
+/// identifiers (Children Act 2004 s16LC: information processed about a child includes the
+/// consistent identifier).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildIdentity {
+    pub local_child_id: String,
+    pub consistent_identifier: Option<ConsistentIdentifier>,
+    pub consistent_identifier_absent_reason: Option<String>,
+}
+
+impl ChildIdentity {
+    fn of(summary: &CaseSummary) -> Self {
+        Self {
+            local_child_id: summary.local_child_id.clone(),
+            consistent_identifier: summary.consistent_identifier.clone(),
+            consistent_identifier_absent_reason: summary
+                .consistent_identifier_absent_reason
+                .clone(),
+        }
+    }
+}
+
+/// One record of the export feed: the merged record (its fields at the top level, as before)
+/// and the child it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportedRecord {
+    #[serde(flatten)]
+    pub record: Record,
+    /// Absent only when the server holds no summary for the record's case.
+    pub child: Option<ChildIdentity>,
 }
 
 /// A page of the export feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportPage {
-    pub records: Vec<Record>,
+    pub records: Vec<ExportedRecord>,
     /// Pass back as `cursor` to continue.
     pub next_cursor: u64,
     /// More records are waiting after `next_cursor`.
@@ -57,14 +100,28 @@ impl Hub {
                 "case, worker and team ids: letters, digits, - _ . only".into(),
             ));
         }
-        let missing = completeness::check_case_summary(&upsert.summary);
-        if let Some(item) = missing.first() {
-            return Err(HubError::Invalid(format!("{}: {}", item.field, item.message)));
+        if upsert.supervising_social_worker.as_deref().is_some_and(|s| !valid_id(s)) {
+            return Err(HubError::Invalid(
+                "supervising social worker id: letters, digits, - _ . only".into(),
+            ));
         }
         let storage = self.storage.as_ref();
+        let summary = summary_to_save(&upsert);
+        // C7, C8, C9, C10, A1: the summary is written only here, so refusing it here means no
+        // device ever receives one that breaks them.
+        let mut missing = check_summary_for_save(&summary, false);
+        if !missing.is_empty()
+            && needs_assessment(&summary)
+            && has_assessment(self, case_id).await?
+        {
+            missing = check_summary_for_save(&summary, true);
+        }
+        if !missing.is_empty() {
+            return Err(HubError::Unprocessable(missing));
+        }
         let id = summary_doc_id(case_id);
         let author = Author::new(CASE_SYSTEM_WORKER, "server");
-        let body = RecordBody::CaseSummary(upsert.summary.clone());
+        let body = RecordBody::CaseSummary(summary);
         let now = Utc::now();
         let mut existing = load_doc(storage, &id).await?;
         let mut doc = if existing.get_heads().is_empty() {
@@ -79,11 +136,7 @@ impl Hub {
         let changes = doc.raw_changes().into_iter().map(|(h, bytes)| (h.0, bytes)).collect();
         storage
             .append(vec![NewChanges {
-                doc: DocInfo {
-                    id,
-                    case_id: case_id.to_string(),
-                    kind: fieldbook_core::records::RecordKind::CaseSummary,
-                },
+                doc: DocInfo { id, case_id: case_id.to_string(), kind: RecordKind::CaseSummary },
                 changes,
             }])
             .await?;
@@ -105,14 +158,72 @@ impl Hub {
         let more = changed.len() > limit;
         let mut records = Vec::new();
         let mut next_cursor = cursor;
+        let mut children: HashMap<String, Option<ChildIdentity>> = HashMap::new();
         for (seq, info) in changed.into_iter().take(limit) {
             let doc = load_doc(storage, &info.id).await?;
             let record = RecordDoc::from_doc(doc)
                 .and_then(|d| d.record())
                 .map_err(|e| HubError::Corrupt(format!("document {}: {e}", info.id)))?;
-            records.push(record);
+            let child = match children.get(&info.case_id) {
+                Some(child) => child.clone(),
+                None => {
+                    let child = match &record.body {
+                        RecordBody::CaseSummary(s) => Some(ChildIdentity::of(s)),
+                        _ => self.child_of(&info.case_id).await?,
+                    };
+                    children.insert(info.case_id.clone(), child.clone());
+                    child
+                }
+            };
+            records.push(ExportedRecord { record, child });
             next_cursor = seq;
         }
         Ok(ExportPage { records, next_cursor, more })
+    }
+}
+
+/// The summary as it is kept: the allocation's worker, team, role and supervisor copied in (the
+/// allocation is what the case system just decided), the identifier normalised.
+fn summary_to_save(upsert: &CaseUpsert) -> CaseSummary {
+    let mut summary = upsert.summary.clone();
+    summary.allocated_worker.clone_from(&upsert.allocated_worker);
+    summary.team.clone_from(&upsert.team);
+    summary.allocated_role =
+        Some(upsert.role.or(summary.allocated_role).unwrap_or(PractitionerRole::SocialWorker));
+    if upsert.supervising_social_worker.is_some() {
+        summary.supervising_social_worker.clone_from(&upsert.supervising_social_worker);
+    }
+    summary.consistent_identifier =
+        summary.consistent_identifier.as_ref().map(ConsistentIdentifier::normalised);
+    summary
+}
+
+/// The closure reason needs an assessment the summary itself does not show.
+fn needs_assessment(summary: &CaseSummary) -> bool {
+    summary.child_in_need.as_ref().is_some_and(|e| {
+        e.closure_reason.is_some_and(|r| r.requires_assessment()) && !episode_shows_assessment(e)
+    })
+}
+
+/// Whether the server holds an assessment record for the case (recorded on a device).
+async fn has_assessment(hub: &Hub, case_id: &str) -> Result<bool, HubError> {
+    let changes = hub.storage.case_changes(case_id).await?;
+    Ok(changes.iter().any(|c| c.doc.kind == RecordKind::Assessment))
+}
+
+impl Hub {
+    /// The identity of the child of a case, from its stored summary.
+    async fn child_of(&self, case_id: &str) -> Result<Option<ChildIdentity>, HubError> {
+        let id = summary_doc_id(case_id);
+        let mut doc = load_doc(self.storage.as_ref(), &id).await?;
+        if doc.get_heads().is_empty() {
+            return Ok(None);
+        }
+        let doc = RecordDoc::from_doc(doc)
+            .map_err(|e| HubError::Corrupt(format!("document {id}: {e}")))?;
+        Ok(match doc.body() {
+            RecordBody::CaseSummary(s) => Some(ChildIdentity::of(s)),
+            _ => None,
+        })
     }
 }

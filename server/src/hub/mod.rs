@@ -12,7 +12,7 @@ use std::sync::Arc;
 use fieldbook_core::protocol::{SyncRequest, SyncResponse, PROTOCOL_VERSION};
 use thiserror::Error;
 
-pub use cases::{CaseUpsert, ExportPage};
+pub use cases::{CaseUpsert, ChildIdentity, ExportPage, ExportedRecord};
 
 use crate::auth::{Identity, Role};
 use crate::storage::{Audience, Storage, StorageError};
@@ -27,6 +27,9 @@ pub enum HubError {
     Invalid(String),
     #[error("a stored document is damaged: {0}")]
     Corrupt(String),
+    /// The input is well formed but breaks the statutory rules; every failing item is named.
+    #[error("{} item(s) incomplete or invalid", .0.len())]
+    Unprocessable(Vec<fieldbook_core::rules::completeness::MissingItem>),
 }
 
 /// The server's response-size cap; a device may ask for less, never more.

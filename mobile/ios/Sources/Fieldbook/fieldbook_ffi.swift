@@ -2527,6 +2527,11 @@ public enum DueStatus: Equatable, Hashable {
     )
     case done(lateByDays: Int64
     )
+    /**
+     * An action with no statutory date (a consistent identifier to record, an FGDM meeting to
+     * arrange); the entry's `due` is the date it became open.
+     */
+    case toDo
 
 
 
@@ -2559,6 +2564,8 @@ public struct FfiConverterTypeDueStatus: FfiConverterRustBuffer {
         case 4: return .done(lateByDays: try FfiConverterInt64.read(from: &buf)
         )
         
+        case 5: return .toDo
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -2585,6 +2592,10 @@ public struct FfiConverterTypeDueStatus: FfiConverterRustBuffer {
             writeInt(&buf, Int32(4))
             FfiConverterInt64.write(lateByDays, into: &buf)
             
+        
+        case .toDo:
+            writeInt(&buf, Int32(5))
+        
         }
     }
 }

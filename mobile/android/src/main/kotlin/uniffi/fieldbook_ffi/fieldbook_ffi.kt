@@ -3980,6 +3980,13 @@ sealed class DueStatus {
         companion object
     }
     
+    /**
+     * An action with no statutory date (a consistent identifier to record, an FGDM meeting to
+     * arrange); the entry's `due` is the date it became open.
+     */
+    object ToDo : DueStatus()
+    
+    
 
     
 
@@ -4006,6 +4013,7 @@ public object FfiConverterTypeDueStatus : FfiConverterRustBuffer<DueStatus>{
             4 -> DueStatus.Done(
                 FfiConverterLong.read(buf),
                 )
+            5 -> DueStatus.ToDo
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
@@ -4038,6 +4046,12 @@ public object FfiConverterTypeDueStatus : FfiConverterRustBuffer<DueStatus>{
                 + FfiConverterLong.allocationSize(value.`lateByDays`)
             )
         }
+        is DueStatus.ToDo -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
     }
 
     override fun write(value: DueStatus, buf: ByteBuffer) {
@@ -4059,6 +4073,10 @@ public object FfiConverterTypeDueStatus : FfiConverterRustBuffer<DueStatus>{
             is DueStatus.Done -> {
                 buf.putInt(4)
                 FfiConverterLong.write(value.`lateByDays`, buf)
+                Unit
+            }
+            is DueStatus.ToDo -> {
+                buf.putInt(5)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
