@@ -121,6 +121,7 @@ async fn connection(
     _permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
+    let Some((stream, peek)) = with_peek_handle(stream) else { return };
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched { inner: stream, activity: activity.clone(), linger: None });
     let on_request = activity.clone();
@@ -138,10 +139,13 @@ async fn connection(
         .header_read_timeout(None)
         .serve_connection(io, service);
     tokio::pin!(conn);
-    if *phase.borrow() != Phase::Serving {
-        conn.as_mut().graceful_shutdown();
-    }
+    // Set when the drain begins, cleared once hyper has been told (see `ready_to_drain`).
+    let mut drain_pending = *phase.borrow() != Phase::Serving;
     loop {
+        if drain_pending && activity.ready_to_drain(peek.as_ref()) {
+            conn.as_mut().graceful_shutdown();
+            drain_pending = false;
+        }
         let deadline = activity.deadline(&limits);
         tokio::select! {
             result = conn.as_mut() => {
@@ -160,11 +164,21 @@ async fn connection(
             () = activity.changed.notified() => {}
             changed = phase.changed() => match changed.map(|()| *phase.borrow()) {
                 Ok(Phase::Serving) => {}
-                Ok(Phase::Draining) => conn.as_mut().graceful_shutdown(),
+                Ok(Phase::Draining) => drain_pending = true,
                 Ok(Phase::Closing) | Err(_) => return,
             },
         }
     }
+}
+
+/// The stream, and a second handle on the same socket to look at unread bytes with (`peek`),
+/// which hyper's ownership of the stream does not allow otherwise. The handle is None if the
+/// socket cannot be duplicated (no descriptor left): the drain then treats the connection as
+/// having nothing waiting. None overall if the socket cannot be moved at all (it is closed).
+fn with_peek_handle(stream: TcpStream) -> Option<(TcpStream, Option<std::net::TcpStream>)> {
+    let std_stream = stream.into_std().ok()?;
+    let peek = std_stream.try_clone().ok();
+    Some((TcpStream::from_std(std_stream).ok()?, peek))
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -234,6 +248,19 @@ impl Activity {
         } else {
             Some((state.last + limits.idle_timeout, "idle"))
         }
+    }
+
+    /// Whether a draining connection may be told to finish now. Told while idle, hyper closes
+    /// at once; so a connection whose next request has begun to arrive (bytes read, or waiting
+    /// unread in the socket) is told only once that request is in flight — then it finishes with
+    /// `connection: close`. A request that never completes meets its header deadline.
+    fn ready_to_drain(&self, peek: Option<&std::net::TcpStream>) -> bool {
+        let state = self.lock();
+        if state.in_flight > 0 {
+            return true;
+        }
+        let waiting = peek.is_some_and(|p| matches!(p.peek(&mut [0u8; 1]), Ok(n) if n > 0));
+        state.headers_since.is_none() && !waiting
     }
 
     fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
