@@ -117,9 +117,16 @@ impl Served {
             assert!(Instant::now() < deadline, "the server did not exit: {:?}", self.seen);
             std::thread::sleep(Duration::from_millis(20));
         };
+        // The process has exited; its last lines may still be in the pipe: read to its end.
         let lines = self.lines.lock().unwrap();
         let mut seen = std::mem::take(&mut *self.seen.lock().unwrap());
-        seen.extend(lines.try_iter());
+        loop {
+            match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => seen.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => panic!("the log never ended: {seen:?}"),
+            }
+        }
         (status, seen)
     }
 }
@@ -305,6 +312,8 @@ fn sigterm_during_a_sync_finishes_it_and_the_next_sync_finds_everything_acknowle
         allocate(&server.url(), "case-1").await;
         assert!(http_client(&server.url()).sync(&mut store).await.failure.is_none());
     });
+    // That sync's lines are behind us: the next sync start logged is the held one's.
+    server.wait_for(|l| l.contains("/v1/sync") && l.contains("status=200"));
     for n in 0..20 {
         ids.push(store.create_record("case-1", &visit(n)).unwrap());
     }
