@@ -6,10 +6,13 @@
 # the user cases really run as `nobody`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-setup="$PWD/scripts/setup.sh"
 work="$(mktemp -d "${TMPDIR:-/tmp}/fieldbook-setup-check.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"
+# A copy `nobody` can read wherever the checkout is (CI's may sit in root's home).
+setup="$work/setup.sh"
+cp scripts/setup.sh "$setup"
+chmod 755 "$setup"
 
 make_bin() { # make_bin DIR [with-sudo]
   mkdir -p "$1"
