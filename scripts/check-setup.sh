@@ -16,14 +16,14 @@ chmod 755 "$setup"
 
 make_bin() { # make_bin DIR [with-sudo]
   mkdir -p "$1"
-  ln -s "$(command -v env)" "$1/env"
-  ln -s "$(command -v id)" "$1/id"
   printf '#!/bin/sh\nexit 1\n' >"$1/dpkg"
   printf '#!/bin/sh\necho "apt-get $* uid=$(id -u) frontend=$DEBIAN_FRONTEND" >>"$CALLS"\n' >"$1/apt-get"
   if [ "${2:-}" = with-sudo ]; then
     printf '#!/bin/sh\necho "sudo $*" >>"$CALLS"\nexec "$@"\n' >"$1/sudo"
   fi
   chmod 755 "$1"/*
+  ln -s "$(command -v env)" "$1/env"
+  ln -s "$(command -v id)" "$1/id"
 }
 
 # run_as WHO BIN CALLS: runs setup.sh with PATH=BIN; WHO is root or user.
