@@ -22,7 +22,8 @@ pub struct ServeOptions {
     #[arg(long, env = "FIELDBOOK_SQLITE", default_value = "fieldbook-server.db")]
     pub sqlite: PathBuf,
     /// PostgreSQL URL; when given, used instead of SQLite.
-    #[arg(long, env = "FIELDBOOK_POSTGRES")]
+    // The URL can hold a password: `--help` must not print the variable's value.
+    #[arg(long, env = "FIELDBOOK_POSTGRES", hide_env_values = true)]
     pub postgres: Option<String>,
     /// Authentication configuration (JSON: audience, issuer, JWT keys, static tokens file).
     #[arg(long, env = "FIELDBOOK_AUTH")]
