@@ -21,6 +21,8 @@ hooks=(--workspace --locked --features fieldbook-ffi/test-hooks)
 
 section() { echo "== [$(date +%T)] $*"; }
 
+section "the README's setup command: root without sudo, a user with sudo"
+scripts/check-setup.sh
 section "cargo fmt --check"
 cargo fmt --all --check
 section "cargo clippy (as shipped, then with the test hooks)"

@@ -37,26 +37,20 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Run the sync server.
-    Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// SQLite database (the embedded default).
-        #[arg(long, default_value = "fieldbook-server.db")]
-        sqlite: PathBuf,
-        /// PostgreSQL URL instead of SQLite.
-        #[arg(long)]
-        postgres: Option<String>,
-        /// Authentication configuration (JSON).
-        #[arg(long)]
-        auth: PathBuf,
-    },
+    /// Run the sync server (the same options, logs and shutdown as `fieldbook-server`).
+    Serve(fieldbook_server::serve::ServeOptions),
     #[command(flatten)]
     Local(local::LocalCommand),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The server logs its requests; the terminal commands print their own output and log only
+    // errors unless `RUST_LOG` asks for more.
+    match &cli.command {
+        Command::Serve(options) => fieldbook_server::logging::init(options.log_json, "info"),
+        _ => fieldbook_server::logging::init(false, "error"),
+    }
     let runtime =
         match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
             Ok(rt) => rt,
@@ -68,9 +62,12 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo { dir } => demo::run(dir, cli.json).await,
-            Command::Serve { listen, sqlite, postgres, auth } => {
-                serve(listen, sqlite, postgres, auth).await
-            }
+            Command::Serve(options) => fieldbook_server::serve::run(
+                options,
+                fieldbook_server::serve::terminate_or_interrupt(),
+            )
+            .await
+            .map_err(Into::into),
             Command::Local(cmd) => local::run(cmd, cli.json).await,
         }
     });
@@ -81,23 +78,4 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-async fn serve(
-    listen: std::net::SocketAddr,
-    sqlite: PathBuf,
-    postgres: Option<String>,
-    auth: PathBuf,
-) -> Result<(), Box<dyn std::error::Error>> {
-    use fieldbook_server::serve::{app_state, open_storage, serve, Backend};
-    let auth: fieldbook_server::auth::AuthConfig = serde_json::from_slice(&std::fs::read(auth)?)?;
-    let backend = postgres.map(Backend::Postgres).unwrap_or(Backend::Sqlite(sqlite));
-    let state = app_state(open_storage(&backend).await?, &auth)?;
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    eprintln!("fieldbook: serving on http://{}", listener.local_addr()?);
-    serve(listener, state, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
-    Ok(())
 }

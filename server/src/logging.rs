@@ -7,6 +7,19 @@
 
 use tracing_subscriber::EnvFilter;
 
+/// Installs the process's logger: lines on stderr, JSON objects (one a line, the request's span
+/// fields — request id, method, route — included) when `json`, text otherwise; the level from
+/// [`log_filter`]. Both server binaries call this. A logger already installed is kept.
+pub fn init(json: bool, default: &str) {
+    let filter = log_filter(default);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().with_current_span(true).with_span_list(false).try_init()
+    } else {
+        builder.with_ansi(false).try_init()
+    };
+}
+
 /// Targets that would log record content, with the most verbose level that is still safe.
 const CONTENT_BEARING_TARGETS: &[&str] =
     &["tokio_postgres::query=info", "tokio_postgres::prepare=info"];

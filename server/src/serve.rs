@@ -1,5 +1,15 @@
 //! Starting and stopping the server: storage backend, authentication, listener, graceful
 //! shutdown. Used by the `fieldbook-server` binary, the `fieldbook` CLI and the tests.
+//!
+//! `options` is the command line both binaries share and its `run`; `listener` the accept loop
+//! (connection cap, header and idle timeouts, drain); `middleware` the request id, log span and
+//! body deadline every request goes through.
+
+pub mod listener;
+pub mod middleware;
+pub mod options;
+
+pub use options::{run, terminate_or_interrupt, ConnectionLimits, ServeOptions};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,6 +42,11 @@ pub enum ServeError {
     Auth(String),
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot read the authentication configuration {path}: {source}")]
+    AuthFileRead { path: PathBuf, source: std::io::Error },
+    // serde's message can quote the offending value — a secret — so only the position is kept.
+    #[error("the authentication configuration {path} is not valid (line {line}, column {column})")]
+    AuthFileParse { path: PathBuf, line: usize, column: usize },
 }
 
 pub async fn open_storage(backend: &Backend) -> Result<Arc<dyn Storage>, ServeError> {
@@ -50,14 +65,26 @@ pub fn app_state(storage: Arc<dyn Storage>, auth: &AuthConfig) -> Result<AppStat
     })
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and lets requests in flight finish, so
-/// nothing already being handled (and acknowledged) is cut off.
+/// [`serve_with`] with the default [`ConnectionLimits`].
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    serve_with(listener, state, ConnectionLimits::default(), shutdown).await
+}
+
+/// Serves within `limits` until `shutdown` resolves, then stops accepting and lets requests in
+/// flight finish (up to `limits.shutdown_timeout`), so nothing already being handled (and
+/// acknowledged) is cut off.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = middleware::wrap(router(state), limits);
+    listener::serve_connections(listener, app, limits, shutdown).await
 }
 
 /// A server running in the background (tests, the demo).
@@ -70,10 +97,19 @@ pub struct RunningServer {
 
 impl RunningServer {
     pub async fn start(listen: SocketAddr, state: AppState) -> Result<Self, ServeError> {
+        Self::start_with(listen, state, ConnectionLimits::default()).await
+    }
+
+    /// Within `limits` (tests of slow clients use short ones).
+    pub async fn start_with(
+        listen: SocketAddr,
+        state: AppState,
+        limits: ConnectionLimits,
+    ) -> Result<Self, ServeError> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, state, async move {
+        let task = tokio::spawn(serve_with(listener, state, limits, async move {
             let _ = stopped.await;
         }));
         Ok(Self { addr, stop: Some(stop), task: Some(task) })
