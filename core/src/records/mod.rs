@@ -31,6 +31,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 
 /// The identity, lifecycle and oversight of a record.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordMeta {
     pub id: String,
     pub kind: RecordKind,
@@ -52,6 +53,7 @@ pub struct RecordMeta {
 
 /// A manager's oversight decision with its written rationale (C5).
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Oversight {
     pub manager: String,
     #[autosurgeon(with = "iso")]
@@ -63,6 +65,7 @@ pub struct Oversight {
 
 /// An edit made to an authorised record.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Amendment {
     #[key]
     pub id: String,
@@ -78,6 +81,7 @@ pub struct Amendment {
 /// Adjacently tagged (`{"kind": "visit", "fields": {...}}`) because visits and assessments have a
 /// `kind` field of their own, which an internal tag would collide with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "fields", rename_all = "snake_case")]
 pub enum RecordBody {
     Visit(Visit),
@@ -99,6 +103,7 @@ impl RecordBody {
 
 /// A record in full: what the app shows on a record's screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Record {
     pub meta: RecordMeta,
     pub body: RecordBody,

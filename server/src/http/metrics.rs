@@ -114,6 +114,15 @@ impl Metrics {
     }
 }
 
+/// Prometheus metrics (text format): requests by route and status class, sync latency, bytes and
+/// documents. No worker, case or record identifiers.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
 pub(super) async fn render(State(state): State<AppState>) -> Response {
     ([("content-type", "text/plain; version=0.0.4")], state.metrics.render_text()).into_response()
 }

@@ -14,17 +14,19 @@ use crate::storage::{Allocation, DocInfo, NewChanges};
 pub const CASE_SYSTEM_WORKER: &str = "case-system";
 
 /// What the case system sends for one case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseUpsert {
     pub summary: CaseSummary,
     /// The worker the case is allocated to.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
     pub allocated_worker: String,
     /// The worker's team: the team's managers see the case.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
     pub team: String,
 }
 
 /// A page of the export feed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExportPage {
     pub records: Vec<Record>,
     /// Pass back as `cursor` to continue.
