@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-const ROUTES: [&str; 7] = [
+pub(super) const ROUTES: [&str; 7] = [
     "/v1/sync",
     "/api/v1/cases/{case_id}",
     "/api/v1/records",

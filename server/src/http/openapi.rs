@@ -75,3 +75,36 @@ pub(super) fn document_json() -> &'static str {
         LazyLock::new(|| serde_json::to_string_pretty(&document()).unwrap_or_else(|_| "{}".into()));
     &JSON
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn metrics_count_every_documented_route_by_name() {
+        let doc = document();
+        let mut paths: Vec<&str> =
+            doc["paths"].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        paths.sort_unstable();
+        let mut counted: Vec<&str> =
+            super::super::metrics::ROUTES.iter().copied().filter(|r| *r != "other").collect();
+        counted.sort_unstable();
+        assert_eq!(paths, counted, "a route missing from metrics::ROUTES is counted as `other`");
+    }
+
+    #[test]
+    fn optional_primitives_are_one_of_null_or_the_constrained_type() {
+        let mut v = serde_json::json!({"a": {"type": ["string", "null"], "format": "date",
+                                             "description": "d"}});
+        split_nullable_types(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"a": {"oneOf": [{"type": "null"}, {"type": "string", "format": "date"}],
+                                     "description": "d"}})
+        );
+        let doc = document().to_string();
+        assert!(!doc.contains(r#""type":["string","null"]"#), "every nullable type was split");
+    }
+}
