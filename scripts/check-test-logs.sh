@@ -14,7 +14,7 @@ fi
 # The marker also as a list of decimal bytes (how Debug prints a Vec<u8>: tokio-postgres logs
 # statement parameters that way) and in hex, so record bytes logged as data are caught too.
 planted=(PLANTED- "80, 76, 65, 78, 84, 69, 68, 45" 504c414e544544
-  tok-amara tok-ben tok-carol tok-mgr tok-cms tok-admin)
+  tok-amara tok-ben tok-carol tok-mgr tok-cms tok-ops tok-admin)
 found=0
 for s in "${planted[@]}"; do
   n=$(grep -c -F -- "$s" "$log" || true)

@@ -33,6 +33,8 @@ test_log="$(mktemp "${TMPDIR:-/tmp}/fieldbook-test-log.XXXXXX")"
 FIELDBOOK_TEST_LOG_FILE="$test_log" cargo test "${hooks[@]}"
 scripts/check-test-logs.sh "$test_log"
 rm -f "$test_log"
+section "schemathesis against the served OpenAPI document (every check, zero failures)"
+scripts/schemathesis.sh
 section "benchmarks (quick run in the test profile: they compile and run, figures not kept)"
 FIELDBOOK_BENCH_QUICK=1 cargo test "${hooks[@]}" --bench store --bench sync
 section "the mobile API from Python and Kotlin"

@@ -81,6 +81,26 @@ macro_rules! code_list {
             }
         }
 
+        // By hand: serde writes the code, so the schema is the list of codes (labels described).
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let labels = [$(concat!("`", $code, "`: ", $label)),+].join("; ");
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($code),+]))
+                    .description(Some(format!("A {} code. {labels}", $list)))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
+
         impl autosurgeon::Reconcile for $name {
             type Key<'a> = autosurgeon::reconcile::NoKey;
             fn reconcile<R: autosurgeon::Reconciler>(&self, reconciler: R) -> Result<(), R::Error> {

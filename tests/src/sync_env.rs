@@ -24,6 +24,8 @@ pub const PEOPLE: &[(&str, &str, &str, &str)] = &[
     ("tok-carol", "carol", "worker", "south"),
     ("tok-mgr", "mina", "manager", "north"),
     ("tok-cms", "case-system", "integration", "ops"),
+    ("tok-ops", "olive", "operator", "ops"),
+    // The role name of earlier releases, read as `operator` (docs/roles.md).
     ("tok-admin", "admin", "admin", "ops"),
 ];
 

@@ -1,6 +1,7 @@
 //! Access control, exhaustively: every endpoint, with every (caller, case) pair that has no
 //! allocation, is refused and returns no record data; and tokens with a bad signature, another
-//! audience, an expired date or a disabled account are refused before anything else happens.
+//! audience, an expired date, a not-before date ahead or a disabled account are refused before
+//! anything else happens.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use fieldbook_core::protocol::{
@@ -42,13 +43,20 @@ fn request(push: Vec<PushDoc>, check: Vec<DocHeads>) -> Vec<u8> {
 }
 
 fn jwt(sub: &str, aud: &str, exp_offset: i64, secret: &str) -> String {
+    jwt_nbf(sub, aud, exp_offset, None, secret)
+}
+
+/// With `nbf` set `nbf_offset` seconds from now.
+fn jwt_nbf(sub: &str, aud: &str, exp_offset: i64, nbf_offset: Option<i64>, secret: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
     let claims = Claims {
         sub: sub.into(),
         role: Role::Worker,
         team: Some("north".into()),
         aud: aud.into(),
-        exp: chrono::Utc::now().timestamp() + exp_offset,
+        exp: now + exp_offset,
         iss: None,
+        nbf: nbf_offset.map(|o| now + o),
     };
     issue_hs256(secret, &claims).unwrap()
 }
@@ -147,11 +155,17 @@ async fn bad_tokens_are_refused_on_every_endpoint() {
     let (status, _) =
         env.call(Method::POST, "/v1/sync", Some(&good), Some(sync_body.clone())).await;
     assert_eq!(status, 200, "a valid JWT from the identity provider works");
+    // A clock a few seconds ahead of the server's is within the leeway (30 s), as for `exp`.
+    let nearly = jwt_nbf("amara", "fieldbook", 7200, Some(10), JWT_SECRET);
+    let (status, _) =
+        env.call(Method::POST, "/v1/sync", Some(&nearly), Some(sync_body.clone())).await;
+    assert_eq!(status, 200, "nbf within the leeway");
 
-    let bad: [(&str, String); 6] = [
+    let bad: [(&str, String); 7] = [
         ("bad signature", jwt("amara", "fieldbook", 600, "another-secret-that-is-32-bytes-long!!")),
         ("wrong audience", jwt("amara", "another-service", 600, JWT_SECRET)),
         ("expired", jwt("amara", "fieldbook", -3600, JWT_SECRET)),
+        ("not valid for an hour", jwt_nbf("amara", "fieldbook", 7200, Some(3600), JWT_SECRET)),
         ("disabled account", jwt(DISABLED, "fieldbook", 600, JWT_SECRET)),
         ("garbage", "not.a.token".into()),
         ("unknown static token", "tok-nobody".into()),

@@ -105,6 +105,7 @@ fn jwt(sub: &str) -> String {
         aud: "fieldbook".into(),
         exp: chrono::Utc::now().timestamp() + 600,
         iss: None,
+        nbf: None,
     };
     issue_hs256(JWT_SECRET, &claims).unwrap()
 }

@@ -10,6 +10,7 @@ use crate::error::Result;
 
 /// A field with more than one current value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldConflict {
     /// The field, as a path from the body: `child_seen`, `actions[2].owner`.
     pub path: String,
@@ -19,6 +20,7 @@ pub struct FieldConflict {
 
 /// One of the conflicting values and who wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConflictValue {
     /// The value as JSON (`true`, `"2026-03-26"`, `null`); an object or text as its type name.
     pub value: serde_json::Value,

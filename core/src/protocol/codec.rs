@@ -15,6 +15,10 @@ pub enum DecodeError {
     UnsupportedVersion(u32),
     #[error("{what} exceeds its limit")]
     OverLimit { what: &'static str },
+    /// Bytes after the message: a body is exactly one CBOR value, so anything appended (a second
+    /// message, padding, a smuggled payload) is refused rather than silently ignored.
+    #[error("{count} bytes follow the message")]
+    TrailingBytes { count: usize },
 }
 
 pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
@@ -24,13 +28,19 @@ pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
     out
 }
 
-/// Decodes a message of at most `limit` bytes. ciborium bounds nesting depth itself.
+/// Decodes a message of exactly `bytes` (one CBOR value, nothing after it) of at most `limit`
+/// bytes. ciborium bounds nesting depth itself.
 pub fn decode<T: DeserializeOwned + Bounded>(bytes: &[u8], limit: usize) -> Result<T, DecodeError> {
     if bytes.len() > limit {
         return Err(DecodeError::TooLarge { size: bytes.len(), limit });
     }
+    // ciborium reads exactly the bytes of one value from a slice and leaves the rest in it.
+    let mut rest = bytes;
     let message: T =
-        ciborium::from_reader(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        ciborium::from_reader(&mut rest).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::TrailingBytes { count: rest.len() });
+    }
     message.check()?;
     Ok(message)
 }
@@ -156,6 +166,20 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(decode::<SyncRequest>(&bytes[..cut], 1 << 20).is_err());
         }
+    }
+
+    #[test]
+    fn trailing_bytes_after_the_message_are_refused() {
+        let bytes = encode(&request());
+        for tail in [&[0x00][..], &[0xf6], &bytes[..]] {
+            let mut body = bytes.clone();
+            body.extend_from_slice(tail);
+            assert_eq!(
+                decode::<SyncRequest>(&body, 1 << 20),
+                Err(DecodeError::TrailingBytes { count: tail.len() })
+            );
+        }
+        assert_eq!(decode::<SyncRequest>(&bytes, 1 << 20).unwrap(), request());
     }
 
     #[test]

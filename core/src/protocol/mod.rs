@@ -185,9 +185,12 @@ pub enum RejectReason {
     ReadOnly,
 }
 
-/// An error body (CBOR on the sync endpoint, JSON elsewhere).
+/// An error body (CBOR on the sync endpoint, JSON elsewhere): every error the server answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
+    /// A stable code: `unauthorized`, `forbidden`, `invalid`, `malformed`, `too_large`,
+    /// `unsupported_media_type`, `not_found`, `method_not_allowed`, `internal`, ...
     pub error: String,
     pub message: String,
 }

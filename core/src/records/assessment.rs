@@ -10,6 +10,7 @@ use crate::codes::{AssessmentFactor, ClosureReason};
 use crate::document::fields::{iso, opt_iso, text};
 
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assessment {
     pub kind: AssessmentKind,
     /// The referral date the 45 working days run from (T2).

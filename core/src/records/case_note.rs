@@ -8,6 +8,7 @@ use super::vocab::CaseNoteCategory;
 use crate::document::fields::{iso, text};
 
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseNote {
     pub category: CaseNoteCategory,
     #[autosurgeon(with = "iso")]

@@ -17,8 +17,10 @@ use crate::codes::{
 use crate::document::fields::{iso, iso_list, opt_iso};
 
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseSummary {
     /// The council's id for the child: letters and digits only (C8; CIN rule 1580).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9]+$"))]
     pub local_child_id: String,
     pub name: String,
     #[autosurgeon(with = "opt_iso")]
@@ -66,6 +68,7 @@ pub struct CaseSummary {
 
 /// A child in need episode: from referral to closure.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChildInNeedEpisode {
     /// Receipt of the referral (T1 and T2 run from it).
     #[autosurgeon(with = "iso")]
@@ -125,6 +128,7 @@ impl ChildInNeedEpisode {
 
 /// A child protection plan.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChildProtectionPlan {
     #[autosurgeon(with = "iso")]
     pub start_date: NaiveDate,
@@ -144,6 +148,7 @@ pub struct ChildProtectionPlan {
 
 /// A period of being looked after, with the current placement.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LookedAfterEpisode {
     /// The date the child became looked after (L4 runs from it).
     #[autosurgeon(with = "iso")]
@@ -171,6 +176,7 @@ pub struct LookedAfterEpisode {
 /// before proceedings and the family group decision-making (FGDM) meeting it must offer
 /// (Children Act 1989 s31ZA; CIN census 2026-27 module 5, rules 9005, 9007, 9010Q).
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreProceedings {
     #[autosurgeon(with = "iso")]
     pub start_date: NaiveDate,
@@ -216,6 +222,7 @@ impl PreProceedings {
 
 /// A private fostering arrangement (P1).
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrivateFostering {
     #[autosurgeon(with = "iso")]
     pub start_date: NaiveDate,

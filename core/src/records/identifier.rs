@@ -56,6 +56,28 @@ impl<'de> Deserialize<'de> for IdentifierScheme {
     }
 }
 
+// By hand, as serde writes it: one string, `nhs_number`, `upn`, or another scheme's own code.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for IdentifierScheme {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .examples([Self::NHS_NUMBER, Self::UPN])
+            .description(Some(
+                "`nhs_number` (validated by its modulus-11 check digit), `upn` (validated by its \
+                 check letter), or another scheme's code (letters, digits, `_` and `-`)",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for IdentifierScheme {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("IdentifierScheme")
+    }
+}
+
 impl Reconcile for IdentifierScheme {
     type Key<'a> = autosurgeon::reconcile::NoKey;
     fn reconcile<R: Reconciler>(&self, reconciler: R) -> Result<(), R::Error> {
@@ -71,6 +93,7 @@ impl Hydrate for IdentifierScheme {
 
 /// The child's consistent identifier with its scheme.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsistentIdentifier {
     pub scheme: IdentifierScheme,
     pub value: String,

@@ -36,6 +36,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 
 /// The identity, lifecycle and oversight of a record.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordMeta {
     pub id: String,
     pub kind: RecordKind,
@@ -57,6 +58,7 @@ pub struct RecordMeta {
 
 /// A manager's oversight decision with its written rationale (C5).
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Oversight {
     pub manager: String,
     #[autosurgeon(with = "iso")]
@@ -68,6 +70,7 @@ pub struct Oversight {
 
 /// An edit made to an authorised record.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Amendment {
     #[key]
     pub id: String,
@@ -83,6 +86,7 @@ pub struct Amendment {
 /// Adjacently tagged (`{"kind": "visit", "fields": {...}}`) because visits and assessments have a
 /// `kind` field of their own, which an internal tag would collide with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "fields", rename_all = "snake_case")]
 // The case summary is the largest variant (about 0.5 KB inline; its text is on the heap). Bodies
 // are handled one record at a time, never in bulk arrays, so boxing it would only add churn.
@@ -107,6 +111,7 @@ impl RecordBody {
 
 /// A record in full: what the app shows on a record's screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Record {
     pub meta: RecordMeta,
     pub body: RecordBody,

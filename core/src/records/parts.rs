@@ -21,6 +21,7 @@ pub fn new_id_bytes() -> [u8; 16] {
 
 /// Someone present at a visit.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonPresent {
     #[key]
     pub id: String,
@@ -30,6 +31,7 @@ pub struct PersonPresent {
 
 /// One entry of the child's views (C3): what the child said or showed, and how it was obtained.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChildView {
     #[key]
     pub id: String,
@@ -43,6 +45,7 @@ pub struct ChildView {
 
 /// An action agreed at a visit.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Action {
     #[key]
     pub id: String,
@@ -56,6 +59,7 @@ pub struct Action {
 
 /// An agency contacted during a visit or consulted for an assessment (C4).
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgencyContact {
     #[key]
     pub id: String,

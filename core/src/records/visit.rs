@@ -10,6 +10,7 @@ use super::vocab::{NotSeenAloneReason, VisitKind};
 use crate::document::fields::{iso, opt_iso, text};
 
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Visit {
     pub kind: VisitKind,
     /// When the visit happened. Statutory timescales count from this, never from a device clock.

@@ -14,6 +14,7 @@ use crate::records::{
 
 /// The check that failed, as numbered in DOMAIN.md §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CheckId {
     /// Child seen, or a reason why not.
     C1,
@@ -51,6 +52,7 @@ impl std::fmt::Display for CheckId {
 
 /// One missing or invalid item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MissingItem {
     pub check: CheckId,
     /// The body field to fix.

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-const ROUTES: [&str; 7] = [
+pub(super) const ROUTES: [&str; 7] = [
     "/v1/sync",
     "/api/v1/cases/{case_id}",
     "/api/v1/records",
@@ -114,6 +114,15 @@ impl Metrics {
     }
 }
 
+/// Prometheus metrics (text format): requests by route and status class, sync latency, bytes and
+/// documents. No worker, case or record identifiers.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
 pub(super) async fn render(State(state): State<AppState>) -> Response {
     ([("content-type", "text/plain; version=0.0.4")], state.metrics.render_text()).into_response()
 }

@@ -1,9 +1,14 @@
 //! The HTTP surface: the device sync endpoint (CBOR), the case system's JSON API, and operations
 //! (health, metrics, OpenAPI). Every route that returns case data authenticates the caller and
-//! the hub checks what the caller may see.
+//! checks its role (`docs/roles.md`); the hub checks which cases it may see. The OpenAPI
+//! document is generated from the handlers' own annotations and types (`openapi`), and the
+//! router is built from the same list, so neither can name a route the other lacks.
 
 mod case_api;
+pub mod errors;
 pub mod metrics;
+pub mod openapi;
+mod ops;
 mod sync;
 
 use std::sync::Arc;
@@ -11,13 +16,17 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use fieldbook_core::protocol::{limits, ErrorBody};
+use axum::Router;
+use fieldbook_core::protocol::limits;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::Authenticator;
 use crate::hub::{Hub, HubError};
+use errors::ApiError;
 use metrics::Metrics;
+
+pub use case_api::MAX_EXPORT_LIMIT;
 
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
@@ -33,55 +42,52 @@ impl FromRef<AppState> for Arc<Authenticator> {
     }
 }
 
-pub const OPENAPI: &str = include_str!("openapi.json");
+/// Every route, each registered together with its OpenAPI operation.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(sync::sync))
+        .routes(routes!(case_api::upsert_case))
+        .routes(routes!(case_api::export))
+        .routes(routes!(ops::health))
+        .routes(routes!(metrics::render))
+        .routes(routes!(ops::openapi_json))
+}
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/sync", post(sync::sync))
-        .route("/api/v1/cases/{case_id}", put(case_api::upsert_case))
-        .route("/api/v1/records", get(case_api::export))
-        .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
-        .route("/metrics", get(metrics::render))
-        .route("/openapi.json", get(|| async { ([("content-type", "application/json")], OPENAPI) }))
+    let (routes, _) = api_router().split_for_parts();
+    routes
+        .fallback(errors::not_found)
+        .method_not_allowed_fallback(errors::method_not_allowed)
         // Checked before any decoding: a body over the limit is refused with 413.
         .layer(DefaultBodyLimit::max(limits::MAX_REQUEST_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 
-/// An error as JSON, with its status.
-pub(crate) fn json_error(status: StatusCode, error: &str, message: impl Into<String>) -> Response {
-    (status, Json(ErrorBody { error: error.into(), message: message.into() })).into_response()
+/// What the caller is told of a hub error.
+pub(crate) fn hub_error(e: &HubError) -> ApiError {
+    match e {
+        HubError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+        HubError::Invalid(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.to_string()),
+        // The items name checks and fields, never record content.
+        HubError::Unprocessable(items) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "incomplete", e.to_string())
+                .with_items(items.clone())
+        }
+        HubError::Storage(_) | HubError::Corrupt(_) => {
+            // The detail goes to the log (no record content is in it), not to the caller.
+            tracing::error!(error = %e, "request failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server could not complete the request",
+            )
+        }
+    }
 }
 
 impl IntoResponse for HubError {
     fn into_response(self) -> Response {
-        match &self {
-            HubError::Forbidden(_) => {
-                json_error(StatusCode::FORBIDDEN, "forbidden", self.to_string())
-            }
-            HubError::Invalid(_) => {
-                json_error(StatusCode::BAD_REQUEST, "invalid", self.to_string())
-            }
-            // The items name checks and fields, never record content.
-            HubError::Unprocessable(items) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(serde_json::json!({
-                    "error": "incomplete",
-                    "message": self.to_string(),
-                    "items": items,
-                })),
-            )
-                .into_response(),
-            HubError::Storage(_) | HubError::Corrupt(_) => {
-                // The detail goes to the log (no record content is in it), not to the caller.
-                tracing::error!(error = %self, "request failed");
-                json_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the server could not complete the request",
-                )
-            }
-        }
+        hub_error(&self).into_response()
     }
 }

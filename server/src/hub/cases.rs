@@ -19,12 +19,14 @@ use crate::storage::{Allocation, DocInfo, NewChanges};
 pub const CASE_SYSTEM_WORKER: &str = "case-system";
 
 /// What the case system sends for one case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseUpsert {
     pub summary: CaseSummary,
     /// The worker the case is allocated to.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
     pub allocated_worker: String,
     /// The worker's team: the team's managers see the case.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
     pub team: String,
     /// The allocated worker's role. Absent: a social worker (every allocation before Working
     /// Together 2023 was one), so callers that predate roles keep working.
@@ -38,7 +40,7 @@ pub struct CaseUpsert {
 /// Who an exported record is about: every record in the export feed carries the child's
 /// identifiers (Children Act 2004 s16LC: information processed about a child includes the
 /// consistent identifier).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChildIdentity {
     pub local_child_id: String,
     pub consistent_identifier: Option<ConsistentIdentifier>,
@@ -59,7 +61,7 @@ impl ChildIdentity {
 
 /// One record of the export feed: the merged record (its fields at the top level, as before)
 /// and the child it is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExportedRecord {
     #[serde(flatten)]
     pub record: Record,
@@ -68,7 +70,7 @@ pub struct ExportedRecord {
 }
 
 /// A page of the export feed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExportPage {
     pub records: Vec<ExportedRecord>,
     /// Pass back as `cursor` to continue.

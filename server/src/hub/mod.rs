@@ -73,7 +73,7 @@ pub fn audience_of(who: &Identity) -> Result<Audience, HubError> {
         (Role::Worker, _) => Ok(Audience::Worker(who.subject.clone())),
         (Role::Manager, Some(team)) => Ok(Audience::Team(team.clone())),
         (Role::Manager, None) => Err(HubError::Forbidden("sync without a team")),
-        (Role::Integration | Role::Admin, _) => Err(HubError::Forbidden("sync a device")),
+        (Role::Integration | Role::Operator, _) => Err(HubError::Forbidden("sync a device")),
     }
 }
 
