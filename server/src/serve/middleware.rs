@@ -84,6 +84,8 @@ async fn read_body_within(
     request: Request,
     next: Next,
 ) -> Response {
+    // The sync endpoint answers every error in the protocol's CBOR body (docs/PROTOCOL.md).
+    let cbor = request.uri().path() == SYNC_PATH;
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -91,7 +93,12 @@ async fn read_body_within(
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits::MAX_REQUEST_BYTES as u64) {
         tracing::info!(declared, "declared body over the limit: refused before reading");
-        return closing(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the body is over the limit");
+        return closing(
+            cbor,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the body is over the limit",
+        );
     }
     let (parts, body) = request.into_parts();
     let limited = http_body_util::Limited::new(body, limits::MAX_REQUEST_BYTES);
@@ -99,6 +106,7 @@ async fn read_body_within(
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             return closing(
+                cbor,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
                 "the body is over the limit",
@@ -107,11 +115,17 @@ async fn read_body_within(
         Ok(Err(e)) => {
             // The client went away or sent a malformed chunked body: nobody may be listening.
             tracing::debug!(error = %e, "request body unreadable");
-            return closing(StatusCode::BAD_REQUEST, "malformed", "the body could not be read");
+            return closing(
+                cbor,
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                "the body could not be read",
+            );
         }
         Err(_elapsed) => {
             tracing::info!(timeout = ?body_timeout, "slow client: body not received in time");
             return closing(
+                cbor,
                 StatusCode::REQUEST_TIMEOUT,
                 "body_timeout",
                 "the request body did not arrive in time",
@@ -123,7 +137,20 @@ async fn read_body_within(
 
 /// An error answer that also closes the connection: what is left of the body is not worth
 /// reading, and the connection cannot carry another request before it is.
-fn closing(status: StatusCode, error: &str, message: &str) -> Response {
+fn closing(cbor: bool, status: StatusCode, error: &str, message: &str) -> Response {
     let body = ErrorBody { error: error.into(), message: message.into() };
+    if cbor {
+        let bytes = fieldbook_core::protocol::encode(&body);
+        let content_type = fieldbook_core::protocol::CONTENT_TYPE;
+        return (
+            status,
+            [(header::CONNECTION, "close"), (header::CONTENT_TYPE, content_type)],
+            bytes,
+        )
+            .into_response();
+    }
     (status, [(header::CONNECTION, "close")], Json(body)).into_response()
 }
+
+/// The device sync route, whose errors are CBOR.
+const SYNC_PATH: &str = "/v1/sync";
