@@ -28,6 +28,10 @@ struct Args {
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
+    /// Most Automerge jobs (applying pushes, repairs, summaries, exports) at once, on a pool
+    /// apart from the threads that answer requests. Default: one per core.
+    #[arg(long, env = "FIELDBOOK_AUTOMERGE_JOBS")]
+    automerge_jobs: Option<usize>,
 }
 
 #[tokio::main]
@@ -55,7 +59,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         None => Backend::Sqlite(args.sqlite),
     };
     let storage = open_storage(&backend).await?;
-    let state = app_state(storage, &auth)?;
+    let mut state = app_state(storage, &auth)?;
+    if let Some(jobs) = args.automerge_jobs {
+        state.hub = state.hub.with_pool_size(jobs);
+    }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, backend = if matches!(backend, Backend::Postgres(_)) { "postgres" } else { "sqlite" }, "listening");
     serve(listener, state, shutdown_signal()).await?;

@@ -6,6 +6,7 @@
 pub mod assessment;
 pub mod case_note;
 pub mod case_summary;
+pub mod ids;
 pub mod parts;
 pub mod visit;
 pub mod vocab;
@@ -19,6 +20,7 @@ pub use case_note::CaseNote;
 pub use case_summary::{
     CaseSummary, ChildInNeedEpisode, ChildProtectionPlan, LookedAfterEpisode, PrivateFostering,
 };
+pub use ids::{case_summary_id, id_fits, is_device_record_id, new_record_id, IdMisfit};
 pub use parts::{new_id, new_id_bytes, Action, AgencyContact, ChildView, PersonPresent};
 pub use visit::Visit;
 pub use vocab::*;

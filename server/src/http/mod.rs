@@ -63,7 +63,7 @@ impl IntoResponse for HubError {
             HubError::Invalid(_) => {
                 json_error(StatusCode::BAD_REQUEST, "invalid", self.to_string())
             }
-            HubError::Storage(_) | HubError::Corrupt(_) => {
+            HubError::Storage(_) | HubError::Corrupt(_) | HubError::Job(_) => {
                 // The detail goes to the log (no record content is in it), not to the caller.
                 tracing::error!(error = %self, "request failed");
                 json_error(

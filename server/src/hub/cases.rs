@@ -7,7 +7,7 @@ use fieldbook_core::records::{CaseSummary, Record, RecordBody};
 use fieldbook_core::rules::completeness;
 use serde::{Deserialize, Serialize};
 
-use super::{load_doc, Hub, HubError};
+use super::{doc_from_changes, stored_changes, Hub, HubError, Job};
 use crate::storage::{Allocation, DocInfo, NewChanges};
 
 /// The worker id the server writes case summaries as (the case system's changes).
@@ -33,9 +33,10 @@ pub struct ExportPage {
     pub more: bool,
 }
 
-/// The id of a case's summary document: one per case, the same on every server.
+/// The id of a case's summary document: one per case, the same on every server (defined with
+/// every other id format in `fieldbook_core::records::ids`).
 pub fn summary_doc_id(case_id: &str) -> String {
-    format!("summary-{case_id}")
+    fieldbook_core::records::case_summary_id(case_id)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -59,20 +60,13 @@ impl Hub {
         }
         let storage = self.storage.as_ref();
         let id = summary_doc_id(case_id);
-        let author = Author::new(CASE_SYSTEM_WORKER, "server");
-        let body = RecordBody::CaseSummary(upsert.summary.clone());
-        let now = Utc::now();
-        let mut existing = load_doc(storage, &id).await?;
-        let mut doc = if existing.get_heads().is_empty() {
-            RecordDoc::create(&author, id.clone(), case_id.to_string(), &body, now)
-                .map_err(|e| HubError::Corrupt(e.to_string()))?
-        } else {
-            let mut doc = RecordDoc::from_doc(existing.with_actor(author.actor()))
-                .map_err(|e| HubError::Corrupt(e.to_string()))?;
-            doc.update_body(&author, &body, now).map_err(|e| HubError::Invalid(e.to_string()))?;
-            doc
-        };
-        let changes = doc.raw_changes().into_iter().map(|(h, bytes)| (h.0, bytes)).collect();
+        let stored = stored_changes(storage, &id).await?;
+        let (job_id, job_case) = (id.clone(), case_id.to_string());
+        let summary = upsert.summary.clone();
+        let changes = self
+            .pool
+            .run(Job::Upsert, move || summary_changes(&job_id, &job_case, &stored, summary))
+            .await??;
         storage
             .append(vec![NewChanges {
                 doc: DocInfo {
@@ -102,13 +96,44 @@ impl Hub {
         let mut records = Vec::new();
         let mut next_cursor = cursor;
         for (seq, info) in changed.into_iter().take(limit) {
-            let doc = load_doc(storage, &info.id).await?;
-            let record = RecordDoc::from_doc(doc)
-                .and_then(|d| d.record())
-                .map_err(|e| HubError::Corrupt(format!("document {}: {e}", info.id)))?;
+            let stored = stored_changes(storage, &info.id).await?;
+            let record = self
+                .pool
+                .run(Job::Export, move || {
+                    doc_from_changes(&info.id, &stored).and_then(|doc| {
+                        RecordDoc::from_doc(doc)
+                            .and_then(|d| d.record())
+                            .map_err(|e| HubError::Corrupt(format!("document {}: {e}", info.id)))
+                    })
+                })
+                .await??;
             records.push(record);
             next_cursor = seq;
         }
         Ok(ExportPage { records, next_cursor, more })
     }
+}
+
+/// The case system's new changes to the summary `id` of `case_id`, given its stored changes
+/// (none for a new case). Automerge work: runs in the pool.
+fn summary_changes(
+    id: &str,
+    case_id: &str,
+    stored: &[u8],
+    summary: CaseSummary,
+) -> Result<Vec<([u8; 32], Vec<u8>)>, HubError> {
+    let author = Author::new(CASE_SYSTEM_WORKER, "server");
+    let body = RecordBody::CaseSummary(summary);
+    let now = Utc::now();
+    let mut existing = doc_from_changes(id, stored)?;
+    let mut doc = if existing.get_heads().is_empty() {
+        RecordDoc::create(&author, id.to_string(), case_id.to_string(), &body, now)
+            .map_err(|e| HubError::Corrupt(e.to_string()))?
+    } else {
+        let mut doc = RecordDoc::from_doc(existing.with_actor(author.actor()))
+            .map_err(|e| HubError::Corrupt(e.to_string()))?;
+        doc.update_body(&author, &body, now).map_err(|e| HubError::Invalid(e.to_string()))?;
+        doc
+    };
+    Ok(doc.raw_changes().into_iter().map(|(h, bytes)| (h.0, bytes)).collect())
 }
