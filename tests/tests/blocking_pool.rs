@@ -75,6 +75,16 @@ impl Gate {
     }
 }
 
+/// Opens the gate when dropped, also on a failed assertion: a job still held would keep the
+/// server's runtime from shutting down, and the test from ending.
+struct OpenOnDrop(Arc<Gate>);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
 /// A server with a pool of `jobs` on its own one-thread runtime, and the tests' clients.
 struct Setup {
     env: SyncEnv,
@@ -127,7 +137,8 @@ fn push_body(setup: &Setup, worker: &str, case: &str, n: usize) -> (Vec<u8>, Str
 }
 
 /// A guard against a server that stopped answering (the failure this file is about): the
-/// calls answer in milliseconds when the pool works, so the bound is only reached on a hang.
+/// calls answer in milliseconds when the pool works, so the bound is only reached on a hang,
+/// which it turns into a failure (a job run on the server's only async thread, say).
 async fn answers<T>(what: &str, call: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(120), call)
         .await
@@ -154,6 +165,7 @@ fn health_the_case_api_and_other_syncs_answer_while_a_push_is_held() {
     let gate = Gate::new();
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let setup = start(&client, 2, gate.hook(events_tx));
+    let _open = OpenOnDrop(gate.clone());
     let env = &setup.env;
     let (body, id) = push_body(&setup, "amara", "case-a", 1);
     client.block_on(async {
@@ -175,7 +187,7 @@ fn health_the_case_api_and_other_syncs_answer_while_a_push_is_held() {
                 .unwrap()
         });
         // The push is now inside the pool, held.
-        next_started(&mut events, Job::Push).await;
+        answers("the push reaching the pool", next_started(&mut events, Job::Push)).await;
 
         let (status, _) = answers("/health", env.call(Method::GET, "/health", None, None)).await;
         assert_eq!(status, 200);
@@ -204,6 +216,7 @@ fn a_full_pool_leaves_the_async_side_answering() {
     let gate = Gate::new();
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let setup = start(&client, BOUND, gate.hook(events_tx));
+    let _open = OpenOnDrop(gate.clone());
     let env = &setup.env;
     let pushes: Vec<_> = (0..BOUND + 1).map(|n| push_body(&setup, "amara", "case-a", n)).collect();
     client.block_on(async {
@@ -228,14 +241,17 @@ fn a_full_pool_leaves_the_async_side_answering() {
             }));
         }
         // Every permit is taken by a held push, and one more push waits for a permit.
-        let (mut started, mut queued) = (0, 0);
-        while started < BOUND || queued < BOUND + 1 {
-            match events.recv().await.unwrap() {
-                JobEvent::Started(Job::Push) => started += 1,
-                JobEvent::Queued(Job::Push) => queued += 1,
-                _ => {}
+        answers("the pushes reaching the pool", async {
+            let (mut started, mut queued) = (0, 0);
+            while started < BOUND || queued < BOUND + 1 {
+                match events.recv().await.unwrap() {
+                    JobEvent::Started(Job::Push) => started += 1,
+                    JobEvent::Queued(Job::Push) => queued += 1,
+                    _ => {}
+                }
             }
-        }
+        })
+        .await;
         let (status, _) = answers("/health", env.call(Method::GET, "/health", None, None)).await;
         assert_eq!(status, 200);
         let report = answers("ben's sync", ben.sync()).await;

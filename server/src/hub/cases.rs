@@ -121,7 +121,7 @@ fn summary_changes(
     case_id: &str,
     stored: &[u8],
     summary: CaseSummary,
-) -> Result<Vec<([u8; 32], Vec<u8>)>, HubError> {
+) -> Result<Vec<(crate::storage::Hash, Vec<u8>)>, HubError> {
     let author = Author::new(CASE_SYSTEM_WORKER, "server");
     let body = RecordBody::CaseSummary(summary);
     let now = Utc::now();

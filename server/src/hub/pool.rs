@@ -130,8 +130,8 @@ mod tests {
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let (started_tx, mut started_rx) = tokio::sync::mpsc::unbounded_channel();
-        let gate = Arc::new(std::sync::Mutex::new(()));
-        let held = gate.lock().unwrap();
+        // Closed (false) until the test opens it.
+        let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
         let hook: JobHook = {
             let (running, most, gate) = (running.clone(), most.clone(), gate.clone());
             Arc::new(move |event| match event {
@@ -139,7 +139,10 @@ mod tests {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     started_tx.send(()).unwrap();
-                    drop(gate.lock().unwrap());
+                    let mut open = gate.0.lock().unwrap();
+                    while !*open {
+                        open = gate.1.wait(open).unwrap();
+                    }
                 }
                 JobEvent::Finished(_) => {
                     running.fetch_sub(1, Ordering::SeqCst);
@@ -158,7 +161,8 @@ mod tests {
         started_rx.recv().await.unwrap();
         started_rx.recv().await.unwrap();
         assert_eq!(running.load(Ordering::SeqCst), 2);
-        drop(held);
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
         let mut results = Vec::new();
         for job in jobs {
             results.push(job.await.unwrap());
