@@ -8,9 +8,11 @@
 //!
 //! **No existence oracle** (issue #10): a document in a case the caller may not see is, in every
 //! answer the caller gets (push refusals, acknowledgements, repair, counts), a document that does
-//! not exist. `push::decide` treats it as absent (`Stored::Absent { hidden: true }`), and the
-//! repair lists it in `send_all` exactly like an unknown id (`repair`). Ids are checked against
-//! their kind and case (`fieldbook_core::records::ids`) before anything stored is looked at.
+//! not exist. `push::decide` treats a document in a case the caller may not write as absent
+//! (`Stored::Absent { hidden: true }`; the one exception, a valid new record under such an id, is
+//! refused rather than created: docs/PROTOCOL.md, "Record ids"), and the repair lists a document
+//! the caller may not see in `send_all` exactly like an unknown id (`repair`). Ids are checked
+//! against their kind and case (`fieldbook_core::records::ids`) before anything stored is read.
 
 mod cases;
 mod feed;
