@@ -175,7 +175,8 @@ pub enum RejectReason {
     NotAllocated,
     /// The document is not a Fieldbook record, or not the one announced.
     Malformed,
-    /// The document would move to another case.
+    /// The document would move to another case (or its id is already taken by a document the
+    /// worker may not see: the same answer, see `docs/PROTOCOL.md`, "Record ids").
     CaseMismatch,
     /// A new change is authored by someone other than the pushing worker.
     WrongAuthor,
@@ -183,6 +184,9 @@ pub enum RejectReason {
     TooLarge,
     /// A case summary: only the case system writes those.
     ReadOnly,
+    /// A visit, assessment or note whose id is not a device record id (a v4 UUID): devices
+    /// never create documents outside their namespace (`records::ids`).
+    InvalidId,
 }
 
 /// An error body (CBOR on the sync endpoint, JSON elsewhere): every error the server answers.

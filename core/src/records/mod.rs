@@ -7,6 +7,7 @@ pub mod assessment;
 pub mod case_note;
 pub mod case_summary;
 pub mod identifier;
+pub mod ids;
 pub mod parts;
 #[cfg(test)]
 mod summary_upgrade_tests;
@@ -24,6 +25,7 @@ pub use case_summary::{
     PrivateFostering,
 };
 pub use identifier::{ConsistentIdentifier, IdentifierError, IdentifierScheme, PractitionerRole};
+pub use ids::{case_summary_id, id_fits, is_device_record_id, new_record_id, IdMisfit};
 pub use parts::{new_id, new_id_bytes, Action, AgencyContact, ChildView, PersonPresent};
 pub use visit::Visit;
 pub use vocab::*;

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::vocab::{AgencyKind, PersonRole, ViewsMethod};
 use crate::document::fields::{opt_iso, text};
 
-/// A new id for a list item or a record.
+/// A new id for a list item (the same form as a record's, `ids::new_record_id`).
 pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    super::ids::new_record_id()
 }
 
 /// 16 random bytes from the OS's secure generator (a v4 UUID's), e.g. to build a desktop key.

@@ -74,7 +74,7 @@ pub(crate) fn hub_error(e: &HubError) -> ApiError {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "incomplete", e.to_string())
                 .with_items(items.clone())
         }
-        HubError::Storage(_) | HubError::Corrupt(_) => {
+        HubError::Storage(_) | HubError::Corrupt(_) | HubError::Job(_) => {
             // The detail goes to the log (no record content is in it), not to the caller.
             tracing::error!(error = %e, "request failed");
             ApiError::new(

@@ -12,7 +12,7 @@ use fieldbook_core::records::{
 use fieldbook_core::rules::case_checks::{check_summary_for_save, episode_shows_assessment};
 use serde::{Deserialize, Serialize};
 
-use super::{load_doc, Hub, HubError};
+use super::{doc_from_changes, stored_changes, Hub, HubError, Job};
 use crate::storage::{Allocation, DocInfo, NewChanges};
 
 /// The worker id the server writes case summaries as (the case system's changes).
@@ -79,9 +79,10 @@ pub struct ExportPage {
     pub more: bool,
 }
 
-/// The id of a case's summary document: one per case, the same on every server.
+/// The id of a case's summary document: one per case, the same on every server (defined with
+/// every other id format in `fieldbook_core::records::ids`).
 pub fn summary_doc_id(case_id: &str) -> String {
-    format!("summary-{case_id}")
+    fieldbook_core::records::case_summary_id(case_id)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -122,20 +123,12 @@ impl Hub {
             return Err(HubError::Unprocessable(missing));
         }
         let id = summary_doc_id(case_id);
-        let author = Author::new(CASE_SYSTEM_WORKER, "server");
-        let body = RecordBody::CaseSummary(summary);
-        let now = Utc::now();
-        let mut existing = load_doc(storage, &id).await?;
-        let mut doc = if existing.get_heads().is_empty() {
-            RecordDoc::create(&author, id.clone(), case_id.to_string(), &body, now)
-                .map_err(|e| HubError::Corrupt(e.to_string()))?
-        } else {
-            let mut doc = RecordDoc::from_doc(existing.with_actor(author.actor()))
-                .map_err(|e| HubError::Corrupt(e.to_string()))?;
-            doc.update_body(&author, &body, now).map_err(|e| HubError::Invalid(e.to_string()))?;
-            doc
-        };
-        let changes = doc.raw_changes().into_iter().map(|(h, bytes)| (h.0, bytes)).collect();
+        let stored = stored_changes(storage, &id).await?;
+        let (job_id, job_case) = (id.clone(), case_id.to_string());
+        let changes = self
+            .pool
+            .run(Job::Upsert, move || summary_changes(&job_id, &job_case, &stored, summary))
+            .await??;
         storage
             .append(vec![NewChanges {
                 doc: DocInfo { id, case_id: case_id.to_string(), kind: RecordKind::CaseSummary },
@@ -162,10 +155,18 @@ impl Hub {
         let mut next_cursor = cursor;
         let mut children: HashMap<String, Option<ChildIdentity>> = HashMap::new();
         for (seq, info) in changed.into_iter().take(limit) {
-            let doc = load_doc(storage, &info.id).await?;
-            let record = RecordDoc::from_doc(doc)
-                .and_then(|d| d.record())
-                .map_err(|e| HubError::Corrupt(format!("document {}: {e}", info.id)))?;
+            let stored = stored_changes(storage, &info.id).await?;
+            let job_id = info.id.clone();
+            let record = self
+                .pool
+                .run(Job::Export, move || {
+                    doc_from_changes(&job_id, &stored).and_then(|doc| {
+                        RecordDoc::from_doc(doc)
+                            .and_then(|d| d.record())
+                            .map_err(|e| HubError::Corrupt(format!("document {job_id}: {e}")))
+                    })
+                })
+                .await??;
             let child = match children.get(&info.case_id) {
                 Some(child) => child.clone(),
                 None => {
@@ -217,15 +218,43 @@ impl Hub {
     /// The identity of the child of a case, from its stored summary.
     async fn child_of(&self, case_id: &str) -> Result<Option<ChildIdentity>, HubError> {
         let id = summary_doc_id(case_id);
-        let mut doc = load_doc(self.storage.as_ref(), &id).await?;
-        if doc.get_heads().is_empty() {
+        let stored = stored_changes(self.storage.as_ref(), &id).await?;
+        if stored.is_empty() {
             return Ok(None);
         }
-        let doc = RecordDoc::from_doc(doc)
-            .map_err(|e| HubError::Corrupt(format!("document {id}: {e}")))?;
-        Ok(match doc.body() {
-            RecordBody::CaseSummary(s) => Some(ChildIdentity::of(s)),
-            _ => None,
-        })
+        self.pool
+            .run(Job::Export, move || {
+                let doc = RecordDoc::from_doc(doc_from_changes(&id, &stored)?)
+                    .map_err(|e| HubError::Corrupt(format!("document {id}: {e}")))?;
+                Ok(match doc.body() {
+                    RecordBody::CaseSummary(s) => Some(ChildIdentity::of(s)),
+                    _ => None,
+                })
+            })
+            .await?
     }
+}
+
+/// The case system's new changes to the summary `id` of `case_id`, given its stored changes
+/// (none for a new case). Automerge work: runs in the pool.
+fn summary_changes(
+    id: &str,
+    case_id: &str,
+    stored: &[u8],
+    summary: CaseSummary,
+) -> Result<Vec<(crate::storage::Hash, Vec<u8>)>, HubError> {
+    let author = Author::new(CASE_SYSTEM_WORKER, "server");
+    let body = RecordBody::CaseSummary(summary);
+    let now = Utc::now();
+    let mut existing = doc_from_changes(id, stored)?;
+    let mut doc = if existing.get_heads().is_empty() {
+        RecordDoc::create(&author, id.to_string(), case_id.to_string(), &body, now)
+            .map_err(|e| HubError::Corrupt(e.to_string()))?
+    } else {
+        let mut doc = RecordDoc::from_doc(existing.with_actor(author.actor()))
+            .map_err(|e| HubError::Corrupt(e.to_string()))?;
+        doc.update_body(&author, &body, now).map_err(|e| HubError::Invalid(e.to_string()))?;
+        doc
+    };
+    Ok(doc.raw_changes().into_iter().map(|(h, bytes)| (h.0, bytes)).collect())
 }

@@ -3,12 +3,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use automerge::ChangeHash;
-use fieldbook_core::protocol::{
-    to_change_hashes, DocChanges, Hash, SyncRequest, SyncResponse, PROTOCOL_VERSION,
-};
+use fieldbook_core::protocol::{DocChanges, Hash, SyncRequest, SyncResponse, PROTOCOL_VERSION};
 
-use super::{load_doc, Hub, HubError, MAX_FEED_ROWS, RESPONSE_BUDGET_CAP};
+use super::{Hub, HubError, MAX_FEED_ROWS, RESPONSE_BUDGET_CAP};
 use crate::storage::{AllocationChange, Audience, StoredChange};
 
 pub(super) async fn assemble(
@@ -72,32 +69,10 @@ pub(super) async fn assemble(
         }
     }
 
-    // Repair: the device's heads of documents it can see. What it lacks comes back; what the
-    // server lacks is named so that the device sends those documents in full.
+    // Repair: the device's heads of documents; what it lacks comes back, what the server lacks
+    // is named so that the device sends those documents in full.
     let mut send_all = Vec::new();
-    for check in &request.check {
-        let Some(info) = storage.doc_info(&check.id).await? else {
-            send_all.push(check.id.clone());
-            continue;
-        };
-        if !visible_set.contains(&info.case_id) {
-            continue;
-        }
-        let mut doc = load_doc(storage, &check.id).await?;
-        let theirs = to_change_hashes(&check.heads);
-        let known: Vec<ChangeHash> =
-            theirs.iter().copied().filter(|h| doc.get_change_by_hash(h).is_some()).collect();
-        if known.len() < theirs.len() {
-            send_all.push(check.id.clone());
-        }
-        let mut sorted_known = known.clone();
-        sorted_known.sort();
-        let mut ours = doc.get_heads();
-        ours.sort();
-        if sorted_known != ours {
-            docs.set_full(info, doc.save_after(&known));
-        }
-    }
+    super::repair::answer(hub, &visible_set, &request.check, &mut docs, &mut send_all).await?;
 
     let next_cursor_tag = match next_cursor {
         0 => 0,
@@ -120,7 +95,7 @@ pub(super) async fn assemble(
 
 /// Changes grouped per document, each change once, in feed order.
 #[derive(Default)]
-struct Docs {
+pub(super) struct Docs {
     by_id: BTreeMap<String, (DocChanges, u64)>,
     seen: HashSet<(String, [u8; 32])>,
     order: u64,
@@ -148,7 +123,7 @@ impl Docs {
     }
 
     /// Replaces what is queued for a document with `changes` (a repair answer covers it all).
-    fn set_full(&mut self, info: crate::storage::DocInfo, changes: Vec<u8>) {
+    pub(super) fn set_full(&mut self, info: crate::storage::DocInfo, changes: Vec<u8>) {
         self.order += 1;
         let order = self.order;
         let entry = self.by_id.entry(info.id.clone()).or_insert_with(|| {

@@ -2,10 +2,23 @@
 //! device's pushed changes (checking who may write what), acknowledges them, and assembles what
 //! the device should receive. Everything it needs from storage goes through the `Storage` trait,
 //! so both backends behave the same.
+//!
+//! All Automerge work runs in a bounded pool (`pool`), never on the async worker threads: each
+//! step reads from storage first, hands the bytes to a plain function in the pool, then writes.
+//!
+//! **No existence oracle** (issue #10): a document in a case the caller may not see is, in every
+//! answer the caller gets (push refusals, acknowledgements, repair, counts), a document that does
+//! not exist. `push::decide` treats a document in a case the caller may not write as absent
+//! (`Stored::Absent { hidden: true }`; the one exception, a valid new record under such an id, is
+//! refused rather than created: docs/PROTOCOL.md, "Record ids"), and the repair lists a document
+//! the caller may not see in `send_all` exactly like an unknown id (`repair`). Ids are checked
+//! against their kind and case (`fieldbook_core::records::ids`) before anything stored is read.
 
 mod cases;
 mod feed;
+mod pool;
 mod push;
+mod repair;
 
 use std::sync::Arc;
 
@@ -13,6 +26,7 @@ use fieldbook_core::protocol::{SyncRequest, SyncResponse, PROTOCOL_VERSION};
 use thiserror::Error;
 
 pub use cases::{CaseUpsert, ChildIdentity, ExportPage, ExportedRecord};
+pub use pool::{default_pool_size, Job, JobEvent, JobHook};
 
 use crate::auth::{Identity, Role};
 use crate::storage::{Audience, Storage, StorageError};
@@ -30,6 +44,8 @@ pub enum HubError {
     /// The input is well formed but breaks the statutory rules; every failing item is named.
     #[error("{} item(s) incomplete or invalid", .0.len())]
     Unprocessable(Vec<fieldbook_core::rules::completeness::MissingItem>),
+    #[error("an automerge job failed: {0}")]
+    Job(String),
 }
 
 /// The server's response-size cap; a device may ask for less, never more.
@@ -40,11 +56,31 @@ pub const MAX_FEED_ROWS: usize = 20_000;
 #[derive(Debug, Clone)]
 pub struct Hub {
     storage: Arc<dyn Storage>,
+    /// Where every piece of Automerge work runs (never on the async worker threads).
+    pool: pool::Pool,
 }
 
 impl Hub {
+    /// A hub whose pool runs one Automerge job per core at once.
     pub fn new(storage: Arc<dyn Storage>) -> Self {
-        Self { storage }
+        Self { storage, pool: pool::Pool::new(default_pool_size()) }
+    }
+
+    /// At most `jobs` Automerge jobs at once (at least one).
+    pub fn with_pool_size(mut self, jobs: usize) -> Self {
+        self.pool = self.pool.resized(jobs);
+        self
+    }
+
+    /// Calls `hook` at each step of every pool job (see `JobHook`); set before serving.
+    pub fn with_job_hook(mut self, hook: JobHook) -> Self {
+        self.pool = self.pool.with_hook(hook);
+        self
+    }
+
+    /// The pool's bound.
+    pub fn pool_size(&self) -> usize {
+        self.pool.size()
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {
@@ -55,10 +91,11 @@ impl Hub {
     pub async fn sync(
         &self,
         who: &Identity,
-        request: SyncRequest,
+        mut request: SyncRequest,
     ) -> Result<SyncResponse, HubError> {
         let audience = audience_of(who)?;
-        let pushed = push::apply(self, who, &audience, &request.push).await?;
+        let pushes = std::mem::take(&mut request.push);
+        let pushed = push::apply(self, who, &audience, pushes).await?;
         let mut response = feed::assemble(self, &audience, &request, &pushed.hashes).await?;
         response.acks = pushed.acks;
         response.rejected = pushed.rejected;
@@ -77,16 +114,18 @@ pub fn audience_of(who: &Identity) -> Result<Audience, HubError> {
     }
 }
 
-/// Loads a stored document from its changes (empty when it has none).
-pub(crate) async fn load_doc(
-    storage: &dyn Storage,
-    id: &str,
-) -> Result<automerge::AutoCommit, HubError> {
+/// A stored document's changes, concatenated: read on the async side, loaded in the pool.
+pub(crate) async fn stored_changes(storage: &dyn Storage, id: &str) -> Result<Vec<u8>, HubError> {
+    Ok(storage.doc_changes(id).await?.concat())
+}
+
+/// Loads a document from its stored changes (empty when it has none). Automerge work: call it
+/// in the pool only.
+pub(crate) fn doc_from_changes(id: &str, bytes: &[u8]) -> Result<automerge::AutoCommit, HubError> {
     // One load of all the changes concatenated: automerge sorts them out in one pass, far
     // faster than applying them one at a time.
-    let bytes = storage.doc_changes(id).await?.concat();
     let mut doc = automerge::AutoCommit::new();
-    fieldbook_core::document::load_incremental_checked(&mut doc, &bytes)
+    fieldbook_core::document::load_incremental_checked(&mut doc, bytes)
         .map_err(|e| HubError::Corrupt(format!("document {id}: {e}")))?;
     Ok(doc)
 }

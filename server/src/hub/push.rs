@@ -1,16 +1,20 @@
 //! Applying pushed changes: who may write which document, and what is acknowledged.
+//!
+//! Each pushed document goes through three steps: read what storage knows of it (async, no
+//! Automerge), decide (`decide`: a plain function, run in the pool), and, once every document is
+//! decided, write all the accepted ones in one transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use automerge::{AutoCommit, ChangeHash};
 use fieldbook_core::document::authorship::{parse_actor, same_worker};
 use fieldbook_core::document::RecordDoc;
 use fieldbook_core::protocol::{DocHeads, Hash, PushDoc, RejectReason, Rejection};
-use fieldbook_core::records::RecordKind;
+use fieldbook_core::records::{id_fits, IdMisfit, RecordKind};
 
-use super::{load_doc, Hub, HubError};
+use super::{doc_from_changes, stored_changes, Hub, HubError, Job};
 use crate::auth::{Identity, Role};
-use crate::storage::{Audience, DocInfo, NewChanges};
+use crate::storage::{Audience, DocInfo, NewChanges, Storage};
 
 /// The outcome of the push half of an exchange.
 #[derive(Debug, Default)]
@@ -25,29 +29,43 @@ pub(super) async fn apply(
     hub: &Hub,
     who: &Identity,
     audience: &Audience,
-    push: &[PushDoc],
+    push: Vec<PushDoc>,
 ) -> Result<Pushed, HubError> {
     let storage = hub.storage.as_ref();
-    let visible: HashSet<String> = storage.visible_cases(audience).await?.into_iter().collect();
+    let mut cases = Cases {
+        who,
+        visible: storage.visible_cases(audience).await?.into_iter().collect(),
+        ever: HashMap::new(),
+    };
     let mut out = Pushed::default();
     let mut batch = Vec::new();
-    let mut acks = Vec::new();
     for doc in push {
-        match check_and_stage(hub, who, &visible, doc).await? {
-            Ok((changes, ack)) => {
+        let input = gather(storage, &mut cases, doc).await?;
+        let worker = who.subject.clone();
+        let (input, decision) = hub
+            .pool
+            .run(Job::Push, move || {
+                let decision = decide(&worker, &input);
+                (input, decision)
+            })
+            .await?;
+        let doc = input.push;
+        match decision? {
+            Decision::Accept { changes, ack } => {
                 out.hashes.extend(doc.heads.iter().copied());
-                if let Some(changes) = changes {
-                    out.hashes.extend(changes.changes.iter().map(|(h, _)| Hash(*h)));
-                    batch.push(changes);
+                out.hashes.extend(changes.iter().map(|(h, _)| Hash(*h)));
+                if !changes.is_empty() {
+                    let info = DocInfo { id: doc.id.clone(), case_id: doc.case_id, kind: doc.kind };
+                    batch.push(NewChanges { doc: info, changes });
                 }
                 if ack {
-                    acks.push(DocHeads { id: doc.id.clone(), heads: doc.heads.clone() });
+                    out.acks.push(DocHeads { id: doc.id, heads: doc.heads });
                 }
             }
-            Err(reason) => {
+            Decision::Refuse(reason) => {
                 // Logged without content: which document, which case, why.
                 tracing::warn!(worker = %who.subject, doc = %doc.id, case = %doc.case_id, ?reason, "push refused");
-                out.rejected.push(Rejection { id: doc.id.clone(), reason });
+                out.rejected.push(Rejection { id: doc.id, reason });
             }
         }
     }
@@ -56,79 +74,174 @@ pub(super) async fn apply(
     if !batch.is_empty() {
         storage.append(batch).await?;
     }
-    out.acks = acks;
     Ok(out)
 }
 
-type Staged = (Option<NewChanges>, bool);
+/// Which cases the caller may write, asked of storage once per case per exchange.
+struct Cases<'a> {
+    who: &'a Identity,
+    visible: HashSet<String>,
+    ever: HashMap<String, bool>,
+}
 
-/// Checks one pushed document; `Ok(Err(reason))` refuses it without failing the exchange.
-async fn check_and_stage(
-    hub: &Hub,
-    who: &Identity,
-    visible: &HashSet<String>,
-    push: &PushDoc,
-) -> Result<Result<Staged, RejectReason>, HubError> {
-    let storage = hub.storage.as_ref();
+impl Cases<'_> {
+    /// A case visible now, or — for a worker — allocated to them before: late work on a case
+    /// that was re-allocated is kept, never dropped.
+    async fn may_write(&mut self, storage: &dyn Storage, case_id: &str) -> Result<bool, HubError> {
+        if self.visible.contains(case_id) {
+            return Ok(true);
+        }
+        if self.who.role != Role::Worker {
+            return Ok(false);
+        }
+        if let Some(known) = self.ever.get(case_id) {
+            return Ok(*known);
+        }
+        let ever = storage.ever_allocated(&self.who.subject, case_id).await?;
+        self.ever.insert(case_id.to_string(), ever);
+        Ok(ever)
+    }
+}
+
+/// Everything `decide` needs, read from storage beforehand.
+#[derive(Debug)]
+pub(super) struct PushInput {
+    pub push: PushDoc,
+    /// The caller may write the case the push names.
+    pub case_allowed: bool,
+    pub stored: Stored,
+}
+
+/// What storage holds under the pushed id, as far as the caller may know.
+#[derive(Debug)]
+pub(super) enum Stored {
+    /// Nothing, or (`hidden`) a document in a case the caller may not write, which is answered
+    /// exactly as nothing (the hub's rule, see `hub`), except that it is never created again
+    /// under the same id.
+    Absent { hidden: bool },
+    /// A document in a case the caller may write, with its changes (left empty when its case
+    /// or kind is not the pushed one: then it is refused without loading).
+    Here { info: DocInfo, changes: Vec<u8> },
+}
+
+async fn gather(
+    storage: &dyn Storage,
+    cases: &mut Cases<'_>,
+    push: PushDoc,
+) -> Result<PushInput, HubError> {
+    let case_allowed = cases.may_write(storage, &push.case_id).await?;
+    // Nothing else is read for a push refused on its case or its id alone.
+    if !case_allowed || id_fits(push.kind, &push.case_id, &push.id).is_err() {
+        return Ok(PushInput { push, case_allowed, stored: Stored::Absent { hidden: false } });
+    }
+    let stored = match storage.doc_info(&push.id).await? {
+        None => Stored::Absent { hidden: false },
+        Some(info) => {
+            if cases.may_write(storage, &info.case_id).await? {
+                let same = info.case_id == push.case_id && info.kind == push.kind;
+                let changes =
+                    if same { stored_changes(storage, &push.id).await? } else { Vec::new() };
+                Stored::Here { info, changes }
+            } else {
+                Stored::Absent { hidden: true }
+            }
+        }
+    };
+    Ok(PushInput { push, case_allowed, stored })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Decision {
+    /// Store `changes` (the new ones, in causal order; possibly none) and acknowledge the
+    /// pushed heads when `ack`.
+    Accept {
+        changes: Vec<([u8; 32], Vec<u8>)>,
+        ack: bool,
+    },
+    Refuse(RejectReason),
+}
+
+/// Decides one pushed document. Automerge work: runs in the pool. `Err` is a damaged stored
+/// document (the exchange fails); a refusal is `Ok(Refuse(_))`.
+///
+/// The order of the checks is what keeps the answers free of an existence oracle: the case and
+/// the id are checked before anything stored is looked at, and a document the caller may not
+/// see (`hidden`) goes through the same checks as no document at all.
+pub(super) fn decide(worker: &str, input: &PushInput) -> Result<Decision, HubError> {
+    use RejectReason::*;
+    let push = &input.push;
+    if !input.case_allowed {
+        return Ok(Decision::Refuse(NotAllocated));
+    }
+    match id_fits(push.kind, &push.case_id, &push.id) {
+        Ok(()) => {}
+        // Only the case system creates case summaries.
+        Err(IdMisfit::NotTheCaseSummary) => return Ok(Decision::Refuse(ReadOnly)),
+        Err(IdMisfit::NotADeviceId) => return Ok(Decision::Refuse(InvalidId)),
+    }
+    let (stored, hidden) = match &input.stored {
+        Stored::Here { info, .. } if info.case_id != push.case_id || info.kind != push.kind => {
+            return Ok(Decision::Refuse(CaseMismatch));
+        }
+        Stored::Here { changes, .. } => (Some(changes), false),
+        Stored::Absent { hidden } => (None, *hidden),
+    };
     if push.kind == RecordKind::CaseSummary {
-        // Only the case system writes case summaries; a device never has local changes to one,
-        // so an acknowledgement of what the server already holds is all it can get.
-        let mut doc = load_doc(storage, &push.id).await?;
-        return Ok(if holds_all(&mut doc, &push.heads) {
-            Ok((None, true))
-        } else {
-            Err(RejectReason::ReadOnly)
+        // A device never has changes of its own to a summary, so an acknowledgement of what the
+        // server already holds is all it can get.
+        return Ok(match stored {
+            Some(changes) if holds_all(&mut doc_from_changes(&push.id, changes)?, &push.heads) => {
+                Decision::Accept { changes: Vec::new(), ack: true }
+            }
+            _ => Decision::Refuse(ReadOnly),
         });
     }
-    let allowed = visible.contains(&push.case_id)
-        || (who.role == Role::Worker
-            && storage.ever_allocated(&who.subject, &push.case_id).await?);
-    if !allowed {
-        return Ok(Err(RejectReason::NotAllocated));
-    }
-    if let Some(existing) = storage.doc_info(&push.id).await? {
-        if existing.case_id != push.case_id || existing.kind != push.kind {
-            return Ok(Err(RejectReason::CaseMismatch));
-        }
-    }
-    let mut doc = load_doc(storage, &push.id).await?;
+    let mut doc = match stored {
+        Some(changes) => doc_from_changes(&push.id, changes)?,
+        None => AutoCommit::new(),
+    };
     let before = doc.get_heads();
     if fieldbook_core::document::load_incremental_checked(&mut doc, &push.changes).is_err() {
-        return Ok(Err(RejectReason::Malformed));
+        return Ok(Decision::Refuse(Malformed));
     }
     // The changes that are not ancestors of what was stored: exactly the new ones.
-    let new: Vec<_> = doc.get_changes(&before);
+    let new = doc.get_changes(&before);
     if new.is_empty() && before.is_empty() {
-        return Ok(Err(RejectReason::Malformed));
+        return Ok(Decision::Refuse(Malformed));
     }
     // The actor's worker compared normalised: a device opened by an older build may have spelt
     // the worker id as the person typed it ("Amara"), the token's subject is normalised.
-    if !new
-        .iter()
-        .all(|c| parse_actor(c.actor_id()).is_some_and(|(w, _)| same_worker(&w, &who.subject)))
+    if !new.iter().all(|c| parse_actor(c.actor_id()).is_some_and(|(w, _)| same_worker(&w, worker)))
     {
-        return Ok(Err(RejectReason::WrongAuthor));
+        return Ok(Decision::Refuse(WrongAuthor));
     }
     let ack = holds_all(&mut doc, &push.heads);
+    let changes: Vec<_> = new.iter().map(|c| (c.hash().0, c.raw_bytes().to_vec())).collect();
     match RecordDoc::from_doc(doc) {
         Ok(record) => {
             let meta = record.meta();
             if meta.id != push.id || meta.kind != push.kind {
-                return Ok(Err(RejectReason::Malformed));
+                return Ok(Decision::Refuse(Malformed));
             }
             if meta.case_id != push.case_id {
-                return Ok(Err(RejectReason::CaseMismatch));
+                return Ok(Decision::Refuse(CaseMismatch));
             }
         }
-        Err(_) => return Ok(Err(RejectReason::Malformed)),
+        Err(_) => return Ok(Decision::Refuse(Malformed)),
     }
-    let staged = (!new.is_empty()).then(|| NewChanges {
-        doc: DocInfo { id: push.id.clone(), case_id: push.case_id.clone(), kind: push.kind },
-        changes: new.iter().map(|c| (c.hash().0, c.raw_bytes().to_vec())).collect(),
-    });
-    Ok(Ok((staged, ack)))
+    if hidden {
+        // A valid new record under the id of a document the caller may not see: never merged
+        // into it. Only someone who already holds that random id can get here (docs/PROTOCOL.md,
+        // "Record ids").
+        return Ok(Decision::Refuse(CaseMismatch));
+    }
+    Ok(Decision::Accept { changes, ack })
 }
 
 fn holds_all(doc: &mut AutoCommit, heads: &[Hash]) -> bool {
     heads.iter().all(|h| doc.get_change_by_hash(&ChangeHash(h.0)).is_some())
 }
+
+#[cfg(test)]
+#[path = "push_tests.rs"]
+mod tests;

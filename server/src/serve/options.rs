@@ -31,6 +31,10 @@ pub struct ServeOptions {
     /// Log as JSON lines (one object per line) instead of text.
     #[arg(long, env = "FIELDBOOK_LOG_JSON")]
     pub log_json: bool,
+    /// Most Automerge jobs (applying pushes, repairs, summaries, exports) at once, on a pool
+    /// apart from the threads that answer requests. Default: one per core.
+    #[arg(long, env = "FIELDBOOK_AUTOMERGE_JOBS")]
+    pub automerge_jobs: Option<usize>,
     #[command(flatten)]
     pub limits: ConnectionLimits,
 }
@@ -125,7 +129,10 @@ pub async fn run(
     let auth = read_auth_config(&options.auth)?;
     let backend = options.backend();
     let storage = open_storage(&backend).await?;
-    let state = app_state(storage, &auth)?;
+    let mut state = app_state(storage, &auth)?;
+    if let Some(jobs) = options.automerge_jobs {
+        state.hub = state.hub.with_pool_size(jobs);
+    }
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let limits = options.limits;
     tracing::info!(
