@@ -44,6 +44,10 @@ enum Command {
         /// SQLite database (the embedded default).
         #[arg(long, default_value = "fieldbook-server.db")]
         sqlite: PathBuf,
+        /// Key file of the SQLite database (64 hex characters). Default: `<sqlite>.key` beside
+        /// it, created on first start; the database is always encrypted.
+        #[arg(long)]
+        sqlite_key_file: Option<PathBuf>,
         /// PostgreSQL URL instead of SQLite.
         #[arg(long)]
         postgres: Option<String>,
@@ -68,8 +72,8 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo { dir } => demo::run(dir, cli.json).await,
-            Command::Serve { listen, sqlite, postgres, auth } => {
-                serve(listen, sqlite, postgres, auth).await
+            Command::Serve { listen, sqlite, sqlite_key_file, postgres, auth } => {
+                serve(listen, sqlite, sqlite_key_file, postgres, auth).await
             }
             Command::Local(cmd) => local::run(cmd, cli.json).await,
         }
@@ -86,12 +90,16 @@ fn main() -> std::process::ExitCode {
 async fn serve(
     listen: std::net::SocketAddr,
     sqlite: PathBuf,
+    sqlite_key_file: Option<PathBuf>,
     postgres: Option<String>,
     auth: PathBuf,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use fieldbook_server::serve::{app_state, open_storage, serve, Backend};
     let auth: fieldbook_server::auth::AuthConfig = serde_json::from_slice(&std::fs::read(auth)?)?;
-    let backend = postgres.map(Backend::Postgres).unwrap_or(Backend::Sqlite(sqlite));
+    let backend = match postgres {
+        Some(url) => Backend::Postgres(url),
+        None => Backend::sqlite_with_key_file(sqlite, sqlite_key_file),
+    };
     let state = app_state(open_storage(&backend).await?, &auth)?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     eprintln!("fieldbook: serving on http://{}", listener.local_addr()?);

@@ -19,6 +19,11 @@ struct Args {
     /// SQLite database file (the embedded default).
     #[arg(long, env = "FIELDBOOK_SQLITE", default_value = "fieldbook-server.db")]
     sqlite: PathBuf,
+    /// Key file of the SQLite database: 64 hexadecimal characters (32 random bytes). Default:
+    /// `<sqlite>.key` beside the database, created (mode 0600) on first start. The database is
+    /// always encrypted; a plain-text one from an earlier release is encrypted on start.
+    #[arg(long, env = "FIELDBOOK_SQLITE_KEY_FILE")]
+    sqlite_key_file: Option<PathBuf>,
     /// PostgreSQL URL; when given, used instead of SQLite.
     #[arg(long, env = "FIELDBOOK_POSTGRES")]
     postgres: Option<String>,
@@ -52,7 +57,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let auth: AuthConfig = serde_json::from_slice(&std::fs::read(&args.auth)?)?;
     let backend = match args.postgres {
         Some(url) => Backend::Postgres(url),
-        None => Backend::Sqlite(args.sqlite),
+        None => Backend::sqlite_with_key_file(args.sqlite, args.sqlite_key_file),
     };
     let storage = open_storage(&backend).await?;
     let state = app_state(storage, &auth)?;
