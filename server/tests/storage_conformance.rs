@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use fieldbook_core::records::RecordKind;
-use fieldbook_server::storage::postgres::PostgresStorage;
 use fieldbook_server::storage::key::default_key_file;
+use fieldbook_server::storage::postgres::PostgresStorage;
 use fieldbook_server::storage::sqlite_file::open_with_key_file;
 use fieldbook_server::storage::{
     Allocation, AllocationChange, Audience, DocInfo, NewChanges, Storage,

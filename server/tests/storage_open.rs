@@ -350,7 +350,8 @@ fn pg_schema_name(test: &str) -> String {
 }
 
 async fn pg_client() -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls).await.unwrap();
+    let (client, conn) =
+        tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     client
 }
@@ -384,10 +385,8 @@ async fn pg_schema_of(schema: &str) -> Vec<String> {
 
 async fn pg_version_rows(schema: &str) -> Vec<i64> {
     let client = pg_client().await;
-    let rows = client
-        .query(&format!("SELECT version FROM {schema}.schema_version"), &[])
-        .await
-        .unwrap();
+    let rows =
+        client.query(&format!("SELECT version FROM {schema}.schema_version"), &[]).await.unwrap();
     rows.iter().map(|r| r.get(0)).collect()
 }
 

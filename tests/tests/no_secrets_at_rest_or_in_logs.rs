@@ -8,8 +8,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use fieldbook_core::records::{CaseNote, CaseNoteCategory, RecordBody};
-use fieldbook_tests::sync_env::{summary_for, token_of, Fault, SyncEnv, PEOPLE};
 use fieldbook_server::storage::sqlite::SqliteStorage;
+use fieldbook_tests::sync_env::{summary_for, token_of, Fault, SyncEnv, PEOPLE};
 use fieldbook_tests::{planted_in_files, realistic_visit, visit_body};
 
 const PLANTED: &[&str] = &[
@@ -109,9 +109,8 @@ async fn planted_content_never_reaches_logs_or_the_disk_in_clear() {
 
     // At rest: every file the devices' and the server's SQLite left in the directory (database,
     // WAL, shared memory, temporary files) and the server's key file beside its database.
-    let (scanned, found) = planted_in_files(env.scratch.dir.path(), PLANTED, |name| {
-        !name.ends_with(".json")
-    });
+    let (scanned, found) =
+        planted_in_files(env.scratch.dir.path(), PLANTED, |name| !name.ends_with(".json"));
     assert_eq!(found, Vec::<(String, String)>::new(), "planted strings in clear");
     let devices = scanned.iter().filter(|n| n.starts_with("amara-") && n.ends_with(".db")).count();
     assert!(devices >= 2, "device databases scanned: {scanned:?}");

@@ -57,7 +57,11 @@ impl SqliteStorage {
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::NotADatabase =>
             {
-                return Err(if key.is_some() { StorageError::WrongKey } else { StorageError::NeedsKey })
+                return Err(if key.is_some() {
+                    StorageError::WrongKey
+                } else {
+                    StorageError::NeedsKey
+                })
             }
             Err(e) => return Err(e.into()),
         }
