@@ -480,3 +480,50 @@ async fn postgres_servers_starting_together_migrate_once() {
     assert_eq!(pg_schema_of(&schema).await, fresh);
     assert_eq!(pg_version_rows(&schema).await, vec![postgres_schema::CURRENT_VERSION]);
 }
+
+// ---- The binary ---------------------------------------------------------------------------
+
+/// `fieldbook-server` with an authentication configuration that lets nobody in: it opens its
+/// storage, then stops on the configuration, so no listener is needed to see what it did.
+fn run_server_binary(dir: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let auth = dir.join("auth.json");
+    std::fs::write(&auth, r#"{"audience": "fieldbook", "jwt": []}"#).unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_fieldbook-server"))
+        .arg("--auth")
+        .arg(&auth)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("FIELDBOOK_SQLITE_KEY_FILE")
+        .env_remove("FIELDBOOK_POSTGRES")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_server_binary_takes_its_key_file_flag_and_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let key_file = secrets.path().join("server.key");
+    let flags = [
+        std::ffi::OsStr::new("--sqlite"),
+        db.as_os_str(),
+        std::ffi::OsStr::new("--sqlite-key-file"),
+        key_file.as_os_str(),
+    ];
+    let out = run_server_binary(dir.path(), &flags);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("authentication configuration"), "{stderr}");
+    assert!(key_file.exists(), "the named key file was created");
+    assert!(!default_key_file(&db).exists(), "and none beside the database");
+    assert_eq!(inspect(&db).unwrap(), FileState::Encrypted);
+
+    let key_hex = std::fs::read_to_string(&key_file).unwrap().trim().to_string();
+    let newer = sqlite_schema::CURRENT_VERSION + 1;
+    raw_connection(&db, &key_hex).pragma_update(None, "user_version", newer).unwrap();
+    let out = run_server_binary(dir.path(), &flags);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("newer than this build"), "{stderr}");
+}
