@@ -181,11 +181,11 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> DemoResult<()> {
     let auth = serde_json::from_value(serde_json::json!({
         "audience": "fieldbook", "jwt": [], "static_tokens": tokens_path, "disabled_subjects": [], "leeway_seconds": 30
     }))?;
-    let storage = open_storage(&Backend::Sqlite(dir.join("server.db"))).await?;
+    let storage = open_storage(&Backend::sqlite(dir.join("server.db"))).await?;
     let server = RunningServer::start("127.0.0.1:0".parse()?, app_state(storage, &auth)?).await?;
     let url = server.url();
     let http = reqwest::Client::new();
-    let mut log = vec![format!("server listening on {url} (embedded SQLite)")];
+    let mut log = vec![format!("server listening on {url} (embedded SQLite, encrypted)")];
 
     for (case_id, summary) in cases()? {
         allocate(&http, &url, case_id, &summary, "amara").await?;

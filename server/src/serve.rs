@@ -23,15 +23,40 @@ use tokio::task::JoinHandle;
 use crate::auth::{AuthConfig, Authenticator};
 use crate::http::{metrics::Metrics, router, AppState};
 use crate::hub::Hub;
-use crate::storage::{postgres::PostgresStorage, sqlite::SqliteStorage, Storage};
+use crate::storage::key::default_key_file;
+use crate::storage::{postgres::PostgresStorage, sqlite_file, Storage};
 
 /// Where the server keeps its data.
 #[derive(Debug, Clone)]
 pub enum Backend {
-    /// Embedded SQLite file (the default: no other service needed).
-    Sqlite(PathBuf),
+    /// Embedded SQLite file (the default: no other service needed), always encrypted with
+    /// SQLCipher under the key in `key_file` (`<path>.key` when None), created on first start;
+    /// see `storage::sqlite_file`.
+    Sqlite { path: PathBuf, key_file: Option<PathBuf> },
     /// PostgreSQL, by URL (production).
     Postgres(String),
+}
+
+impl Backend {
+    /// The embedded database at `path`, its key file beside it.
+    pub fn sqlite(path: impl Into<PathBuf>) -> Self {
+        Self::Sqlite { path: path.into(), key_file: None }
+    }
+
+    /// The embedded database at `path` with its key in `key_file` (None: beside it).
+    pub fn sqlite_with_key_file(path: impl Into<PathBuf>, key_file: Option<PathBuf>) -> Self {
+        Self::Sqlite { path: path.into(), key_file }
+    }
+
+    /// Where the embedded database's key is (None for PostgreSQL).
+    pub fn sqlite_key_file(&self) -> Option<PathBuf> {
+        match self {
+            Self::Sqlite { path, key_file } => {
+                Some(key_file.clone().unwrap_or_else(|| default_key_file(path)))
+            }
+            Self::Postgres(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +76,10 @@ pub enum ServeError {
 
 pub async fn open_storage(backend: &Backend) -> Result<Arc<dyn Storage>, ServeError> {
     Ok(match backend {
-        Backend::Sqlite(path) => Arc::new(SqliteStorage::open(path)?),
+        Backend::Sqlite { path, key_file } => {
+            let key_file = key_file.clone().unwrap_or_else(|| default_key_file(path));
+            Arc::new(sqlite_file::open_with_key_file(path, &key_file)?)
+        }
         Backend::Postgres(url) => Arc::new(PostgresStorage::connect(url).await?),
     })
 }

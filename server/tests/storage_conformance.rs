@@ -10,8 +10,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use fieldbook_core::records::RecordKind;
+use fieldbook_server::storage::key::default_key_file;
 use fieldbook_server::storage::postgres::PostgresStorage;
-use fieldbook_server::storage::sqlite::SqliteStorage;
+use fieldbook_server::storage::sqlite_file::open_with_key_file;
 use fieldbook_server::storage::{
     Allocation, AllocationChange, Audience, DocInfo, NewChanges, Storage,
 };
@@ -38,7 +39,8 @@ impl Sqlite {
 #[async_trait::async_trait]
 impl Backend for Sqlite {
     async fn open(&self) -> Arc<dyn Storage> {
-        Arc::new(SqliteStorage::open(&self.path).unwrap())
+        // As the server opens it: encrypted, the key file created beside it on the first open.
+        Arc::new(open_with_key_file(&self.path, &default_key_file(&self.path)).unwrap())
     }
 }
 

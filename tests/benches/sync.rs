@@ -22,8 +22,8 @@ use fieldbook_core::records::RecordBody;
 use fieldbook_core::sync::transport::{HttpResponse, HttpTransport, Transport, TransportError};
 use fieldbook_core::sync::SyncClient;
 use fieldbook_core::Store;
-use fieldbook_server::serve::{app_state, RunningServer};
-use fieldbook_server::storage::sqlite::SqliteStorage;
+use fieldbook_server::serve::{app_state, open_storage, Backend, RunningServer};
+use fieldbook_server::storage::{sqlite::SqliteStorage, Storage};
 use fieldbook_tests::sync_env::FixedToken;
 use fieldbook_tests::{realistic_visit, summary, visit_body, Scratch};
 
@@ -110,7 +110,15 @@ impl Server {
             "audience": "fieldbook", "jwt": [], "static_tokens": path
         }))
         .unwrap();
-        let storage = Arc::new(SqliteStorage::open(&scratch.path("server.db")).unwrap());
+        // Encrypted with a key file, as the binaries open it; FIELDBOOK_BENCH_SERVER_PLAINTEXT=1
+        // measures the same server without SQLCipher (docs/benchmarks.md).
+        let db = scratch.path("server.db");
+        let storage: Arc<dyn Storage> =
+            if std::env::var_os("FIELDBOOK_BENCH_SERVER_PLAINTEXT").is_some() {
+                Arc::new(SqliteStorage::open(&db, None).unwrap())
+            } else {
+                open_storage(&Backend::sqlite(db)).await.unwrap()
+            };
         let server = RunningServer::start(
             "127.0.0.1:0".parse().unwrap(),
             app_state(storage, &auth).unwrap(),

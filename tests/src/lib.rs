@@ -56,6 +56,32 @@ pub fn open_at(path: &Path, worker: &str, device: &str) -> Store {
     store
 }
 
+/// The files directly in `dir` whose name `scan` accepts: their names, and the (file, planted
+/// string) pairs found in clear in their bytes. For the checks that nothing is stored in clear.
+pub fn planted_in_files(
+    dir: &Path,
+    planted: &[&str],
+    scan: impl Fn(&str) -> bool,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let mut scanned = Vec::new();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !path.is_file() || !scan(&name) {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for p in planted {
+            if bytes.windows(p.len()).any(|w| w == p.as_bytes()) {
+                found.push((name.clone(), (*p).to_string()));
+            }
+        }
+        scanned.push(name);
+    }
+    (scanned, found)
+}
+
 /// Marks every fixture text, so a log or a file holding record content in clear is found.
 pub const PLANTED_PREFIX: &str = "PLANTED-PROSE-";
 

@@ -12,8 +12,8 @@ use fieldbook_core::sync::transport::{
 };
 use fieldbook_core::sync::{AccessTokenProvider, SyncClient, SyncReport};
 use fieldbook_core::Store;
-use fieldbook_server::serve::{app_state, RunningServer};
-use fieldbook_server::storage::{postgres::PostgresStorage, sqlite::SqliteStorage, Storage};
+use fieldbook_server::serve::{app_state, open_storage, Backend, RunningServer};
+use fieldbook_server::storage::{postgres::PostgresStorage, Storage};
 
 use crate::Scratch;
 
@@ -258,11 +258,11 @@ impl Drop for ServerProcess {
 }
 
 impl SyncEnv {
-    /// A server on an ephemeral loopback port with the embedded SQLite backend.
+    /// A server on an ephemeral loopback port with the embedded SQLite backend, opened as the
+    /// server binaries open it: encrypted, its key file (`server.db.key`) created beside it.
     pub async fn start() -> Self {
         let scratch = Scratch::new();
-        let storage: Arc<dyn Storage> =
-            Arc::new(SqliteStorage::open(&scratch.path("server.db")).unwrap());
+        let storage = open_storage(&Backend::sqlite(scratch.path("server.db"))).await.unwrap();
         Self::start_with(scratch, storage).await
     }
 

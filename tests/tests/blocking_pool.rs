@@ -96,7 +96,7 @@ fn start(client: &tokio::runtime::Runtime, jobs: usize, hook: JobHook) -> Setup 
     let server_runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let scratch = Scratch::new();
-    let storage = Arc::new(SqliteStorage::open(&scratch.path("server.db")).unwrap());
+    let storage = Arc::new(SqliteStorage::open(&scratch.path("server.db"), None).unwrap());
     let mut state = app_state(storage, &auth_config(&scratch)).unwrap();
     state.hub = state.hub.with_pool_size(jobs).with_job_hook(hook);
     assert_eq!(state.hub.pool_size(), jobs);

@@ -1,15 +1,16 @@
 //! A realistic session with planted strings as record content, every log line captured at TRACE
 //! level (devices, sync client and server in one process): no log line holds a planted string or
-//! a token, and no device file (database, WAL, shared memory, anything SQLite left behind) holds
-//! a planted string.
+//! a token, and no device or server file (database, WAL, shared memory, anything SQLite left
+//! behind, the server's key file) holds a planted string.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use fieldbook_core::records::{CaseNote, CaseNoteCategory, RecordBody};
+use fieldbook_server::storage::sqlite::SqliteStorage;
 use fieldbook_tests::sync_env::{summary_for, token_of, Fault, SyncEnv, PEOPLE};
-use fieldbook_tests::{realistic_visit, visit_body};
+use fieldbook_tests::{planted_in_files, realistic_visit, visit_body};
 
 const PLANTED: &[&str] = &[
     "PLANTED-CHILD-WORDS-c41d",
@@ -106,21 +107,41 @@ async fn planted_content_never_reaches_logs_or_the_disk_in_clear() {
         assert!(!text.contains(token), "a log line holds the token {token}");
     }
 
-    // At rest: every file the devices' SQLite left in the directory, WAL and temporary ones too.
-    let mut scanned = 0;
-    for entry in std::fs::read_dir(env.scratch.dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        // The server's own database is the council's, on its own (encrypted) disk.
-        if name.starts_with("server.db") || name.ends_with(".json") {
-            continue;
-        }
-        let bytes = std::fs::read(&path).unwrap();
-        for planted in PLANTED {
-            let found = bytes.windows(planted.len()).any(|w| w == planted.as_bytes());
-            assert!(!found, "{name} holds {planted} in clear");
-        }
-        scanned += 1;
+    // At rest: every file the devices' and the server's SQLite left in the directory (database,
+    // WAL, shared memory, temporary files) and the server's key file beside its database.
+    let (scanned, found) =
+        planted_in_files(env.scratch.dir.path(), PLANTED, |name| !name.ends_with(".json"));
+    assert_eq!(found, Vec::<(String, String)>::new(), "planted strings in clear");
+    let devices = scanned.iter().filter(|n| n.starts_with("amara-") && n.ends_with(".db")).count();
+    assert!(devices >= 2, "device databases scanned: {scanned:?}");
+    for server_file in ["server.db", "server.db-wal", "server.db.key"] {
+        assert!(scanned.iter().any(|n| n == server_file), "{server_file} scanned: {scanned:?}");
     }
-    assert!(scanned >= 3, "device databases scanned: {scanned}");
+}
+
+/// The scan above would see plain text: the same session's content on a server whose database
+/// is not encrypted is found in the server's files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scan_finds_planted_content_in_a_plaintext_server_database() {
+    let scratch = fieldbook_tests::Scratch::new();
+    let storage = Arc::new(SqliteStorage::open(&scratch.path("server.db"), None).unwrap());
+    let env = SyncEnv::start_with(scratch, storage).await;
+    let mut summary = summary_for("LC2", "amara", "north");
+    summary.name = PLANTED[4].into();
+    let status = env.put_case(&token_of("case-system"), "case-2", &summary, "amara", "north").await;
+    assert_eq!(status, 204);
+    let mut a = env.device("amara", "tablet-a");
+    a.sync().await;
+    let mut v = realistic_visit(1);
+    v.child_views[0].text = PLANTED[0].into();
+    a.store.create_record("case-2", &visit_body(v)).unwrap();
+    let report = a.sync().await;
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+
+    let (scanned, found) =
+        planted_in_files(env.scratch.dir.path(), PLANTED, |name| name.starts_with("server.db"));
+    assert!(scanned.iter().any(|n| n == "server.db"), "{scanned:?}");
+    for planted in [PLANTED[0], PLANTED[4]] {
+        assert!(found.iter().any(|(_, p)| p == planted), "{planted} not found in {found:?}");
+    }
 }

@@ -4,11 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
 use fieldbook_core::protocol::{limits, CONTENT_TYPE};
-use fieldbook_server::storage::sqlite::SqliteStorage;
+use fieldbook_server::serve::{open_storage, Backend};
 use fieldbook_tests::sync_env::{token_of, SyncEnv};
 use fieldbook_tests::{realistic_visit, visit_body, Scratch};
 use reqwest::Method;
@@ -93,7 +92,7 @@ async fn oversized_bodies_are_refused_before_decoding() {
 async fn a_graceful_shutdown_finishes_the_exchange_in_flight() {
     let scratch = Scratch::new();
     let db = scratch.path("server.db");
-    let storage = Arc::new(SqliteStorage::open(&db).unwrap());
+    let storage = open_storage(&Backend::sqlite(&db)).await.unwrap();
     let mut env = SyncEnv::start_with(scratch, storage).await;
     env.upsert_case("case-1", "LC1", "amara", "north").await;
     let mut tab = env.device("amara", "tablet-1");
@@ -119,7 +118,7 @@ async fn a_graceful_shutdown_finishes_the_exchange_in_flight() {
     assert_eq!(report.acknowledged, ids.len());
 
     // And it was durable: a new server on the same file holds all of it.
-    let storage = Arc::new(SqliteStorage::open(&db).unwrap());
+    let storage = open_storage(&Backend::sqlite(&db)).await.unwrap();
     let again = SyncEnv::start_with(Scratch::new(), storage).await;
     let exported = again.export_all().await;
     for id in &ids {

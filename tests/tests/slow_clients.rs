@@ -34,7 +34,7 @@ fn limits() -> ConnectionLimits {
 
 async fn start(limits: ConnectionLimits) -> (Scratch, RunningServer) {
     let scratch = Scratch::new();
-    let storage = Arc::new(SqliteStorage::open(&scratch.path("server.db")).unwrap());
+    let storage = Arc::new(SqliteStorage::open(&scratch.path("server.db"), None).unwrap());
     let state = app_state(storage, &auth_config(&scratch)).unwrap();
     let server =
         RunningServer::start_with("127.0.0.1:0".parse().unwrap(), state, limits).await.unwrap();

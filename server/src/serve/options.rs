@@ -21,6 +21,11 @@ pub struct ServeOptions {
     /// SQLite database file (the embedded default).
     #[arg(long, env = "FIELDBOOK_SQLITE", default_value = "fieldbook-server.db")]
     pub sqlite: PathBuf,
+    /// Key file of the SQLite database: 64 hexadecimal characters (32 random bytes). Default:
+    /// `<sqlite>.key` beside the database, created (mode 0600) on first start. The database is
+    /// always encrypted; a plain-text one from an earlier release is encrypted on start.
+    #[arg(long, env = "FIELDBOOK_SQLITE_KEY_FILE")]
+    pub sqlite_key_file: Option<PathBuf>,
     /// PostgreSQL URL; when given, used instead of SQLite.
     // The URL can hold a password: `--help` must not print the variable's value.
     #[arg(long, env = "FIELDBOOK_POSTGRES", hide_env_values = true)]
@@ -44,7 +49,7 @@ impl ServeOptions {
     pub fn backend(&self) -> Backend {
         match &self.postgres {
             Some(url) => Backend::Postgres(url.clone()),
-            None => Backend::Sqlite(self.sqlite.clone()),
+            None => Backend::sqlite_with_key_file(self.sqlite.clone(), self.sqlite_key_file.clone()),
         }
     }
 }

@@ -4,9 +4,19 @@
 //!
 //! One monotonic sequence numbers both document changes and allocation events: a device's cursor
 //! is a position in that sequence.
+//!
+//! Each backend has one ordered list of schema migrations (`sqlite_schema`, `postgres_schema`),
+//! applied on open; a database written by a newer build is refused (`SchemaTooNew`). The embedded
+//! SQLite file is encrypted with SQLCipher under a key file (`key`, `sqlite_file`).
 
+pub mod key;
 pub mod postgres;
+pub mod postgres_schema;
 pub mod sqlite;
+pub mod sqlite_file;
+pub mod sqlite_schema;
+
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use fieldbook_core::records::RecordKind;
@@ -25,6 +35,32 @@ pub enum StorageError {
     Corrupt(String),
     #[error("the storage task failed: {0}")]
     Task(String),
+    #[error(
+        "the database's schema is version {found}, newer than this build knows ({supported}): \
+         run the newer server that wrote it, or restore a backup made by this version"
+    )]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error(
+        "the database cannot be read with this key: the key file is not the one it was \
+         encrypted with, or the file is not a Fieldbook server database"
+    )]
+    WrongKey,
+    #[error(
+        "the database is encrypted and was opened without a key: give its key file \
+         (--sqlite-key-file)"
+    )]
+    NeedsKey,
+    #[error(
+        "the database {db} exists and is encrypted, but its key file {key} is missing: \
+         restore the key file (a new key cannot read the existing database)"
+    )]
+    KeyFileMissing { db: PathBuf, key: PathBuf },
+    #[error("key file {path}: {reason}")]
+    KeyFile { path: PathBuf, reason: String },
+    #[error("encryption key: {0}")]
+    Key(String),
+    #[error("{path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

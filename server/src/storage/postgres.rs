@@ -1,53 +1,18 @@
 //! The production backend: PostgreSQL through tokio-postgres with a deadpool connection pool. It
 //! scales by PostgreSQL's own means (replicas, managed services). Same tables and semantics as the
-//! SQLite backend; both pass `tests/storage_conformance.rs`.
+//! SQLite backend; both pass `tests/storage_conformance.rs`. The schema and its migrations are in
+//! `postgres_schema`.
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use fieldbook_core::records::RecordKind;
 use tokio_postgres::{NoTls, Row};
 
+use super::postgres_schema;
 use super::{
     Allocation, AllocationChange, AllocationEvent, Audience, DocInfo, NewChanges, Result, Storage,
     StorageError, StoredChange,
 };
-
-const SCHEMA: &str = r#"
-CREATE SEQUENCE IF NOT EXISTS feed_seq;
-CREATE TABLE IF NOT EXISTS docs (
-    id      TEXT PRIMARY KEY,
-    case_id TEXT NOT NULL,
-    kind    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS docs_case ON docs(case_id);
-CREATE TABLE IF NOT EXISTS changes (
-    seq     BIGINT PRIMARY KEY,
-    doc_id  TEXT NOT NULL REFERENCES docs(id),
-    hash    BYTEA NOT NULL,
-    bytes   BYTEA NOT NULL,
-    UNIQUE (doc_id, hash)
-);
-CREATE INDEX IF NOT EXISTS changes_doc ON changes(doc_id, seq);
-CREATE TABLE IF NOT EXISTS allocations (
-    case_id TEXT PRIMARY KEY,
-    worker  TEXT NOT NULL,
-    team    TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS allocation_history (
-    worker  TEXT NOT NULL,
-    case_id TEXT NOT NULL,
-    PRIMARY KEY (worker, case_id)
-);
-CREATE TABLE IF NOT EXISTS allocation_events (
-    seq           BIGINT NOT NULL,
-    audience_kind TEXT NOT NULL,
-    audience      TEXT NOT NULL,
-    case_id       TEXT NOT NULL,
-    change        TEXT NOT NULL,
-    PRIMARY KEY (seq, audience_kind, audience)
-);
-CREATE INDEX IF NOT EXISTS allocation_events_audience ON allocation_events(audience_kind, audience, seq);
-"#;
 
 /// Serialises writers: a sequence number is taken and committed under this lock, so a reader that
 /// has seen sequence N can never later see a commit with a smaller number (which it would skip).
@@ -76,6 +41,13 @@ impl PostgresStorage {
     /// Connects using (and creating) a PostgreSQL schema of its own: tests run in parallel on one
     /// cluster, each in its own schema.
     pub async fn connect_with_schema(url: &str, schema: Option<&str>) -> Result<Self> {
+        Self::connect_at_version(url, schema, postgres_schema::CURRENT_VERSION).await
+    }
+
+    /// Like `connect_with_schema`, but stops migrating at schema version `version`: the migration
+    /// tests make each earlier schema this way.
+    #[doc(hidden)]
+    pub async fn connect_at_version(url: &str, schema: Option<&str>, version: i64) -> Result<Self> {
         let mut config: tokio_postgres::Config = url.parse()?;
         if let Some(schema) = schema {
             if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -89,12 +61,14 @@ impl PostgresStorage {
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
         let pool = Pool::builder(manager).max_size(16).build().map_err(pool_err)?;
-        let client = pool.get().await.map_err(pool_err)?;
-        if let Some(schema) = schema {
-            client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await?;
-        }
-        client.batch_execute(SCHEMA).await?;
+        let mut client = pool.get().await.map_err(pool_err)?;
+        postgres_schema::migrate(&mut client, schema, version).await?;
         Ok(Self { pool })
+    }
+
+    /// The schema version of the database.
+    pub async fn schema_version(&self) -> Result<i64> {
+        postgres_schema::version(&self.client().await?).await
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {

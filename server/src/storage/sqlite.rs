@@ -1,7 +1,8 @@
 //! The embedded default: SQLite through rusqlite, on tokio's blocking pool. One connection
 //! behind a mutex: SQLite serialises writers anyway, and a single connection keeps the shared
 //! sequence trivially ordered. `synchronous = FULL`: an acknowledged push survives a server kill
-//! or a power cut.
+//! or a power cut. The file is encrypted with SQLCipher when opened with a key (the server always
+//! does: `sqlite_file`); the schema and its migrations are in `sqlite_schema`.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -10,51 +11,12 @@ use async_trait::async_trait;
 use fieldbook_core::records::RecordKind;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::key::SqliteKey;
+use super::sqlite_schema;
 use super::{
     Allocation, AllocationChange, AllocationEvent, Audience, DocInfo, NewChanges, Result, Storage,
     StorageError, StoredChange,
 };
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS docs (
-    id      TEXT PRIMARY KEY,
-    case_id TEXT NOT NULL,
-    kind    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS docs_case ON docs(case_id);
--- Every stored change, numbered in the shared feed sequence.
-CREATE TABLE IF NOT EXISTS changes (
-    seq     INTEGER PRIMARY KEY,
-    doc_id  TEXT NOT NULL REFERENCES docs(id),
-    hash    BLOB NOT NULL,
-    bytes   BLOB NOT NULL,
-    UNIQUE (doc_id, hash)
-);
-CREATE INDEX IF NOT EXISTS changes_doc ON changes(doc_id, seq);
-CREATE TABLE IF NOT EXISTS allocations (
-    case_id TEXT PRIMARY KEY,
-    worker  TEXT NOT NULL,
-    team    TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS allocation_history (
-    worker  TEXT NOT NULL,
-    case_id TEXT NOT NULL,
-    PRIMARY KEY (worker, case_id)
-);
--- One row per audience affected: ('worker', name) or ('team', name).
-CREATE TABLE IF NOT EXISTS allocation_events (
-    seq           INTEGER NOT NULL,
-    audience_kind TEXT NOT NULL,
-    audience      TEXT NOT NULL,
-    case_id       TEXT NOT NULL,
-    change        TEXT NOT NULL,
-    PRIMARY KEY (seq, audience_kind, audience)
-);
-CREATE INDEX IF NOT EXISTS allocation_events_audience ON allocation_events(audience_kind, audience, seq);
--- The shared sequence: changes and allocation events interleave in one order.
-CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
-INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0);
-"#;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
@@ -62,27 +24,59 @@ pub struct SqliteStorage {
 }
 
 impl SqliteStorage {
-    pub fn open(path: &Path) -> Result<Self> {
-        Self::init(Connection::open(path)?)
+    /// Opens (or creates) the database at `path`, encrypted with `key` (SQLCipher) or in plain
+    /// text without one, and brings its schema up to date. The server opens its file through
+    /// `sqlite_file::open_with_key_file`, which also manages the key file.
+    ///
+    /// A wrong key is `WrongKey`, an encrypted file opened without a key `NeedsKey`: an existing
+    /// database is never replaced.
+    pub fn open(path: &Path, key: Option<&SqliteKey>) -> Result<Self> {
+        Self::open_at_version(path, key, sqlite_schema::CURRENT_VERSION)
     }
 
+    /// Like `open`, but stops migrating at schema version `version`: the migration tests make
+    /// each earlier schema this way.
+    #[doc(hidden)]
+    pub fn open_at_version(path: &Path, key: Option<&SqliteKey>, version: i64) -> Result<Self> {
+        Self::init(Connection::open(path)?, key, version)
+    }
+
+    /// A plain-text database in memory (the fuzz targets).
     pub fn in_memory() -> Result<Self> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, None, sqlite_schema::CURRENT_VERSION)
     }
 
-    fn init(conn: Connection) -> Result<Self> {
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > 1 {
-            return Err(StorageError::Corrupt(format!(
-                "schema version {version} is newer than this build"
-            )));
+    fn init(mut conn: Connection, key: Option<&SqliteKey>, version: i64) -> Result<Self> {
+        if let Some(key) = key {
+            conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.literal().as_str()))?;
         }
-        conn.execute_batch(SCHEMA)?;
-        conn.pragma_update(None, "user_version", 1)?;
+        // The first read decrypts page 1: with a wrong key (or a key for a plain-text file, or no
+        // key for an encrypted one) this is where SQLCipher says "file is not a database".
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                return Err(if key.is_some() {
+                    StorageError::WrongKey
+                } else {
+                    StorageError::NeedsKey
+                })
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // Temporary tables and sort spills stay in memory, never in a plain-text file.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;",
+        )?;
+        sqlite_schema::migrate(&mut conn, version)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// The schema version of the open database.
+    pub async fn schema_version(&self) -> Result<i64> {
+        self.with(|c| sqlite_schema::version(c)).await
     }
 
     /// Runs `f` on the blocking pool with the connection.

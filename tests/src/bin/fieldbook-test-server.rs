@@ -30,7 +30,7 @@ async fn run(data: &str, auth: &str, listen: &str) -> Result<(), Box<dyn std::er
     let backend = if data.starts_with("postgres://") {
         Backend::Postgres(data.to_string())
     } else {
-        Backend::Sqlite(data.into())
+        Backend::sqlite(data)
     };
     let state = app_state(open_storage(&backend).await?, &auth)?;
     let listener = tokio::net::TcpListener::bind(listen).await?;

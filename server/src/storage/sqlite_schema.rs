@@ -1,0 +1,84 @@
+//! The embedded backend's schema: one ordered list of migrations, keyed by SQLite's
+//! `user_version`. `MIGRATIONS[i]` upgrades version `i` to `i + 1`; each runs in an IMMEDIATE
+//! transaction with the version bump, so a crash mid-upgrade leaves the previous version intact.
+//! A database whose version is above `CURRENT_VERSION` was written by a newer build: refused.
+//!
+//! Never edit a migration that has shipped: add the next one. `server/tests/storage_migrations.rs`
+//! upgrades every earlier version (with data in it) and compares with a fresh database.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{Result, StorageError};
+
+/// Every migration, in order.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the schema as the first releases created it (`IF NOT EXISTS`, since those releases ran it
+    // on every start and set the version afterwards: a crash in between left the tables at
+    // version 0, and running it again must be harmless).
+    r#"
+CREATE TABLE IF NOT EXISTS docs (
+    id      TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL,
+    kind    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_case ON docs(case_id);
+-- Every stored change, numbered in the shared feed sequence.
+CREATE TABLE IF NOT EXISTS changes (
+    seq     INTEGER PRIMARY KEY,
+    doc_id  TEXT NOT NULL REFERENCES docs(id),
+    hash    BLOB NOT NULL,
+    bytes   BLOB NOT NULL,
+    UNIQUE (doc_id, hash)
+);
+CREATE INDEX IF NOT EXISTS changes_doc ON changes(doc_id, seq);
+CREATE TABLE IF NOT EXISTS allocations (
+    case_id TEXT PRIMARY KEY,
+    worker  TEXT NOT NULL,
+    team    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS allocation_history (
+    worker  TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    PRIMARY KEY (worker, case_id)
+);
+-- One row per audience affected: ('worker', name) or ('team', name).
+CREATE TABLE IF NOT EXISTS allocation_events (
+    seq           INTEGER NOT NULL,
+    audience_kind TEXT NOT NULL,
+    audience      TEXT NOT NULL,
+    case_id       TEXT NOT NULL,
+    change        TEXT NOT NULL,
+    PRIMARY KEY (seq, audience_kind, audience)
+);
+CREATE INDEX IF NOT EXISTS allocation_events_audience ON allocation_events(audience_kind, audience, seq);
+-- The shared sequence: changes and allocation events interleave in one order.
+CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0);
+"#,
+];
+
+/// The schema version this build writes.
+pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The database's schema version (0 for a new file).
+pub fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Brings the database to version `target` (at most `CURRENT_VERSION`; tests stop earlier to make
+/// old schemas), refusing one written by a newer build.
+pub fn migrate(conn: &mut Connection, target: i64) -> Result<()> {
+    let found = version(conn)?;
+    if found > CURRENT_VERSION {
+        return Err(StorageError::SchemaTooNew { found, supported: CURRENT_VERSION });
+    }
+    let target = target.clamp(0, CURRENT_VERSION);
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(found.max(0) as usize)
+    {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
