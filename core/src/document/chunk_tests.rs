@@ -234,6 +234,18 @@ fn deflated_columns_in_a_change_chunk_are_refused() {
 }
 
 #[test]
+fn a_change_with_a_timestamp_of_ten_bytes_passes() {
+    // A signed time of i64::MIN takes ten LEB128 bytes, the last 0x7f: not an unsigned number.
+    let mut data = vec![0, 1, 1, 1, 1];
+    data.extend([0x80; 9]);
+    data.push(0x7f);
+    data.extend([0, 0, 1, 0x10, 2, 0x03, 0x00]);
+    assert_eq!(check(&chunk(1, &data), Source::Changes).unwrap().chunks, 1);
+    data[14] = 0xff; // the time never ends
+    assert!(matches!(check(&chunk(1, &data), Source::Changes), Err(ChunkError::Malformed { .. })));
+}
+
+#[test]
 fn damaged_data_is_a_typed_error() {
     let mut doc = record("text".into());
     let good = doc.save_after(&[]);
