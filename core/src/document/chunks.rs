@@ -28,8 +28,8 @@ pub enum Source {
     /// store appends after its snapshot. All of it is `save_after` output, so only change chunks
     /// (type 1) without deflated columns are accepted.
     Changes,
-    /// A snapshot the device's store wrote with `save`: document chunks (type 0), whose columns
-    /// earlier versions deflated, and change chunks. The deflated columns are inflated (counted,
+    /// A snapshot the device's store wrote with `save`: document chunks (type 0), whose long
+    /// columns automerge deflates, and change chunks. The deflated columns are inflated (counted,
     /// not kept) under `limits::MAX_INFLATED_BYTES` for the whole input.
     Snapshot,
 }

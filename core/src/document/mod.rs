@@ -197,11 +197,11 @@ impl RecordDoc {
             .commit_with(CommitOptions::default().with_message(message).with_time(now.timestamp()))
     }
 
-    /// The whole document, compacted, with no deflated columns: a snapshot is read back through
-    /// `chunks::check`, and undeflated data costs no inflating to check or load (decision in
-    /// docs/decisions.md, "Automerge chunk types").
+    /// The whole document, compacted, its long columns deflated. It is read back through
+    /// `load_raw`, which counts what they inflate to against `limits::MAX_INFLATED_BYTES` before
+    /// automerge inflates them (why compressed: docs/decisions.md, "Automerge chunk types").
     pub fn save(&mut self) -> Vec<u8> {
-        self.doc.save_nocompress()
+        self.doc.save()
     }
 
     /// The changes made after `heads`, in Automerge's incremental format.
