@@ -17,8 +17,8 @@ pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 /// A multiple of `MAX_RECORD_BYTES`, not the limit itself: the record limit bounds the content,
 /// and a document holds its content plus its history, so a record at the limit already decodes
 /// to more than 1 MiB. Sixteen times the record limit is twice the changes one document may carry
-/// in a sync message (`protocol::limits::MAX_DOC_CHANGE_BYTES`): a document larger than that
-/// could not have been exchanged in full anyway.
+/// in a sync message (`protocol::limits::MAX_DOC_CHANGE_BYTES`): a document whose snapshot
+/// decodes to more is far past anything a worker writes.
 pub const MAX_INFLATED_BYTES: usize = 16 * MAX_RECORD_BYTES;
 
 /// Refuses a body larger than `MAX_RECORD_BYTES`. Counts while serialising and stops at the
