@@ -6,7 +6,9 @@
 #
 # cargo-fuzz needs nightly-only compiler flags (the sanitizer); this machine has only the stable
 # toolchain, so RUSTC_BOOTSTRAP=1 lets stable rustc accept them. A crash fails the script and
-# leaves the input under fuzz/artifacts/<target>/: turn it into a regression test.
+# leaves the input under fuzz/artifacts/<target>/: turn it into a regression test. Seed inputs
+# (fuzz/seeds/<target>, written by fuzz/seeds/generate.py: compressed and deflated Automerge
+# chunks) are read beside the working corpus.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
@@ -15,9 +17,11 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --ver
 export RUSTC_BOOTSTRAP=1
 
 cargo fuzz build -O
-for target in protocol_decode load_document server_sync; do
+for target in protocol_decode load_document chunk_check server_sync; do
   mkdir -p "corpus/$target"
-  out="$(cargo fuzz run -O "$target" "corpus/$target" -- -max_total_time="$SECONDS_PER_TARGET" 2>&1)" || {
+  dirs=("corpus/$target")
+  [ -d "seeds/$target" ] && dirs+=("seeds/$target")
+  out="$(cargo fuzz run -O "$target" "${dirs[@]}" -- -max_total_time="$SECONDS_PER_TARGET" 2>&1)" || {
     echo "$out" | tail -40
     echo "fuzz target $target FAILED" >&2
     exit 1

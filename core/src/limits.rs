@@ -9,6 +9,18 @@ use crate::records::RecordBody;
 /// for years of notes while keeping every sync message (8 MiB per document) far from its bound.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
+/// The most bytes the deflated parts of one input of Automerge data (a stored snapshot, with the
+/// chunks that follow it) may inflate to, summed over every deflated column. Counted by
+/// `document::chunks` while inflating into nothing, before automerge sees the bytes, so a
+/// deflate bomb costs at most this much work and no memory to refuse.
+///
+/// A multiple of `MAX_RECORD_BYTES`, not the limit itself: the record limit bounds the content,
+/// and a document holds its content plus its history, so a record at the limit already decodes
+/// to more than 1 MiB. Sixteen times the record limit is twice the changes one document may carry
+/// in a sync message (`protocol::limits::MAX_DOC_CHANGE_BYTES`): a document whose snapshot
+/// decodes to more is far past anything a worker writes.
+pub const MAX_INFLATED_BYTES: usize = 16 * MAX_RECORD_BYTES;
+
 /// Refuses a body larger than `MAX_RECORD_BYTES`. Counts while serialising and stops at the
 /// limit, so an enormous body costs no more memory than the limit to reject.
 pub fn check_record_size(body: &RecordBody) -> Result<()> {

@@ -2,6 +2,7 @@
 //! realistic records, and a full exchange between two stores.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod deflate_bomb;
 pub mod fault_proxy;
 pub mod log_capture;
 pub mod sync_env;

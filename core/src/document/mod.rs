@@ -4,6 +4,7 @@
 //! The document never talks to SQLite: `crate::store` decides when to save and what to keep.
 
 pub mod authorship;
+pub mod chunks;
 pub mod conflicts;
 pub mod fields;
 pub mod history;
@@ -65,7 +66,8 @@ impl RecordDoc {
     }
 
     /// Loads a saved document (snapshot followed by any incremental chunks), checking that it is a
-    /// Fieldbook record this build understands.
+    /// Fieldbook record this build understands. The snapshot is checked as `Source::Snapshot`,
+    /// the chunks as changes (see `chunks`).
     pub fn load(chunks: &[&[u8]], actor: ActorId) -> Result<Self> {
         let (first, rest) = chunks
             .split_first()
@@ -75,6 +77,14 @@ impl RecordDoc {
             load_incremental_checked(&mut doc, chunk)?;
         }
         Self::from_doc(doc)
+    }
+
+    /// A document from changes received from elsewhere (a server response, a peer's export),
+    /// which may hold change chunks only.
+    pub fn from_changes(changes: &[u8], actor: ActorId) -> Result<Self> {
+        chunks::check(changes, chunks::Source::Changes)?;
+        let doc = unwind_to_error(|| Ok(AutoCommit::load(changes)?))?;
+        Self::from_doc(doc.with_actor(actor))
     }
 
     /// Wraps a document received from elsewhere (a peer, the server) after checking it.
@@ -187,7 +197,9 @@ impl RecordDoc {
             .commit_with(CommitOptions::default().with_message(message).with_time(now.timestamp()))
     }
 
-    /// The whole document, compacted.
+    /// The whole document, compacted, its long columns deflated. It is read back through
+    /// `load_raw`, which counts what they inflate to against `limits::MAX_INFLATED_BYTES` before
+    /// automerge inflates them (why compressed: docs/decisions.md, "Automerge chunk types").
     pub fn save(&mut self) -> Vec<u8> {
         self.doc.save()
     }
@@ -263,14 +275,18 @@ fn changed_fields(old: &RecordBody, new: &RecordBody) -> Result<Vec<String>> {
     Ok(keys.into_iter().filter(|k| old.get(*k) != new.get(*k)).cloned().collect())
 }
 
-/// The raw Automerge document, for the exchange and repair paths that need it.
+/// The raw Automerge document from a stored snapshot (`Source::Snapshot`: document chunks whose
+/// deflated columns inflate within `limits::MAX_INFLATED_BYTES`, then change chunks).
 pub fn load_raw(bytes: &[u8]) -> Result<AutoCommit> {
+    chunks::check(bytes, chunks::Source::Snapshot)?;
     unwind_to_error(|| Ok(AutoCommit::load(bytes)?))
 }
 
-/// Adds saved changes to `doc`. After an error the caller must drop `doc`: a load that failed
-/// half-way may have left it inconsistent.
+/// Adds changes to `doc`: `save_after` output from a device, a server or the store's own chunks
+/// (`Source::Changes`: change chunks only, nothing deflated, so nothing is inflated). After an
+/// error the caller must drop `doc`: a load that failed half-way may have left it inconsistent.
 pub fn load_incremental_checked(doc: &mut AutoCommit, bytes: &[u8]) -> Result<usize> {
+    chunks::check(bytes, chunks::Source::Changes)?;
     unwind_to_error(|| Ok(doc.load_incremental(bytes)?))
 }
 

@@ -145,7 +145,7 @@ impl Store {
             .query_row("SELECT 1 FROM documents WHERE id = ?1", params![dc.id], |_| Ok(()))
             .is_ok();
         if !exists {
-            let doc = RecordDoc::load(&[&dc.changes], self.author.actor())?;
+            let doc = RecordDoc::from_changes(&dc.changes, self.author.actor())?;
             check_identity(&doc, dc)?;
             return Ok(Some((doc, None)));
         }
