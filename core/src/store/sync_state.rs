@@ -67,8 +67,15 @@ impl Store {
             ids.push((id, acked));
         }
         for id in send_all {
-            if !ids.iter().any(|(i, _)| i == id) && self.heads(id).is_ok() {
-                ids.push((id.clone(), Vec::new()));
+            if ids.iter().any(|(i, _)| i == id) {
+                continue;
+            }
+            // The server may ask for a document the device no longer holds (purged): skipped.
+            // Any other failure to read it is the store's, and is reported.
+            match self.heads(id) {
+                Ok(_) => ids.push((id.clone(), Vec::new())),
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         ids.retain(|(id, _)| !skip.contains(id));
