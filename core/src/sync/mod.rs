@@ -449,3 +449,85 @@ impl<T: Transport> SyncClient<T> {
 fn decode_error(body: &[u8]) -> String {
     ciborium::from_reader::<ErrorBody, _>(body).map(|e| e.message).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use transport::HttpResponse;
+
+    /// A server that answers every exchange with "nothing new".
+    struct Quiet;
+
+    impl Transport for Quiet {
+        async fn post(
+            &self,
+            _body: Vec<u8>,
+            _token: String,
+        ) -> Result<HttpResponse, TransportError> {
+            let response = SyncResponse {
+                version: PROTOCOL_VERSION,
+                acks: Vec::new(),
+                rejected: Vec::new(),
+                docs: Vec::new(),
+                allocated: Vec::new(),
+                revoked: Vec::new(),
+                send_all: Vec::new(),
+                next_cursor: 0,
+                next_cursor_tag: 0,
+                resync: false,
+                more: false,
+            };
+            Ok(HttpResponse { status: 200, body: encode(&response) })
+        }
+    }
+
+    struct Token;
+
+    impl AccessTokenProvider for Token {
+        fn access_token(&self, _refresh: bool) -> Option<String> {
+            Some("t".into())
+        }
+    }
+
+    /// A sync whose completion cannot be recorded is reported as the store's failure, not as a
+    /// success with a stale "last synced" time.
+    #[tokio::test]
+    async fn a_failure_to_record_the_sync_time_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("s.db"), &[3u8; 32], "w1", "t").unwrap();
+        let client = SyncClient::new(Quiet, Arc::new(Token), "t");
+        assert_eq!(client.sync(&mut store).await.failure, None, "a quiet sync succeeds");
+        store
+            .execute_batch_for_tests(
+                "CREATE TRIGGER refuse_last_sync BEFORE UPDATE ON settings
+                 WHEN NEW.key = 'last_sync_at' BEGIN SELECT RAISE(ABORT, 'disk refused'); END;",
+            )
+            .unwrap();
+        let report = client.sync(&mut store).await;
+        match report.failure {
+            Some(SyncFailure::Store { message }) => assert!(message.contains("disk refused")),
+            other => panic!("expected a store failure, got {other:?}"),
+        }
+        assert!(matches!(client.status().state, SyncState::Error { .. }));
+    }
+
+    /// Stopped status observers are removed from the client, not kept (and asked) forever.
+    #[tokio::test]
+    async fn stopped_observers_are_removed() {
+        struct Flag(std::sync::atomic::AtomicBool);
+        impl SyncObserver for Flag {
+            fn on_status(&self, _status: &SyncStatus) {}
+            fn still_wanted(&self) -> bool {
+                self.0.load(std::sync::atomic::Ordering::SeqCst)
+            }
+        }
+        let client = SyncClient::new(Quiet, Arc::new(Token), "t");
+        let flag = Arc::new(Flag(std::sync::atomic::AtomicBool::new(true)));
+        client.observe(flag.clone());
+        assert_eq!(client.observer_count(), 1);
+        flag.0.store(false, std::sync::atomic::Ordering::SeqCst);
+        client.retain_observers(|o| o.still_wanted());
+        assert_eq!(client.observer_count(), 0);
+    }
+}
