@@ -129,3 +129,34 @@ async fn app<T: Send + 'static>(
     let store = store.clone();
     tokio::task::spawn_blocking(move || f(&store)).await.unwrap()
 }
+
+/// A store failure reading which records are pending is the sync's error: it was read as "none
+/// pending", which told the app nothing of the records it could not account for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_reading_the_pending_records_is_the_syncs_error() {
+    let env = SyncEnv::start().await;
+    env.upsert_case("case-1", "LC1", "amara", "north").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tablet.db").to_string_lossy().into_owned();
+    let key = vec![7u8; 32];
+    let store = FieldbookStore::open(
+        path.clone(),
+        key.clone(),
+        "amara".into(),
+        "tablet".into(),
+        Some(env.url.clone()),
+        Some(Arc::new(Token(token_of("amara")))),
+    )
+    .unwrap();
+    app(&store, |s| s.create_visit("case-1".into(), fields("Pending.")).unwrap()).await;
+    // The pending list's rows become unreadable (the documents, and the sync, are untouched).
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    raw.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";")).unwrap();
+    raw.execute_batch("UPDATE records SET status = 'unheard-of';").unwrap();
+    drop(raw);
+    match store.sync().await {
+        Err(fieldbook_ffi::SyncError::Store { .. }) => {}
+        other => panic!("expected the store's error, got {other:?}"),
+    }
+}
