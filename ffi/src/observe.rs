@@ -21,10 +21,30 @@ pub trait RecordObserver: Send + Sync {
     fn on_delivery_changed(&self, ids: Vec<String>);
 }
 
-/// Keeps a registration alive; callbacks stop once it is stopped or dropped.
-#[derive(Debug, uniffi::Object)]
+/// Removes a stopped registration from its registry.
+type Remover = Box<dyn FnOnce() + Send>;
+
+/// Keeps a registration alive; callbacks stop once it is stopped or dropped, and the
+/// registration is then removed from its registry.
+#[derive(uniffi::Object)]
 pub struct ObserverHandle {
     active: Arc<AtomicBool>,
+    remove: Mutex<Option<Remover>>,
+}
+
+impl std::fmt::Debug for ObserverHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObserverHandle").field("active", &self.active).finish_non_exhaustive()
+    }
+}
+
+impl ObserverHandle {
+    /// Sets what removes the registration once stopped.
+    pub(crate) fn on_stop(&self, remove: Remover) {
+        if let Ok(mut slot) = self.remove.lock() {
+            *slot = Some(remove);
+        }
+    }
 }
 
 #[uniffi::export]
@@ -33,6 +53,10 @@ impl ObserverHandle {
     /// closed). Not named `close`: Kotlin's `AutoCloseable.close` already is.
     pub fn stop(&self) {
         self.active.store(false, Ordering::SeqCst);
+        let remove = self.remove.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(remove) = remove {
+            remove();
+        }
     }
 }
 
@@ -48,7 +72,18 @@ pub(crate) struct StatusAdapter {
     pub(crate) active: Arc<AtomicBool>,
 }
 
+impl StatusAdapter {
+    /// False once the app stopped it: `is_active` on the core's observer list.
+    pub(crate) fn is_active(observer: &Arc<dyn fieldbook_core::sync::SyncObserver>) -> bool {
+        observer.still_wanted()
+    }
+}
+
 impl fieldbook_core::sync::SyncObserver for StatusAdapter {
+    fn still_wanted(&self) -> bool {
+        self.active.load(Ordering::SeqCst)
+    }
+
     fn on_status(&self, status: &fieldbook_core::sync::SyncStatus) {
         if self.active.load(Ordering::SeqCst) {
             self.target.on_status(status.into());
@@ -58,7 +93,7 @@ impl fieldbook_core::sync::SyncObserver for StatusAdapter {
 
 pub(crate) fn handle() -> (Arc<ObserverHandle>, Arc<AtomicBool>) {
     let active = Arc::new(AtomicBool::new(true));
-    (Arc::new(ObserverHandle { active: active.clone() }), active)
+    (Arc::new(ObserverHandle { active: active.clone(), remove: Mutex::new(None) }), active)
 }
 
 /// An observer and the flag its handle clears.
@@ -67,7 +102,7 @@ type Registration = (Arc<dyn RecordObserver>, Arc<AtomicBool>);
 /// The record observers of one store; closed ones are dropped as they are found.
 #[derive(Default)]
 pub(crate) struct RecordObservers {
-    list: Mutex<Vec<Registration>>,
+    list: Arc<Mutex<Vec<Registration>>>,
 }
 
 impl RecordObservers {
@@ -76,7 +111,20 @@ impl RecordObservers {
         if let Ok(mut list) = self.list.lock() {
             list.push((target, active));
         }
+        // Stopping removes the registration at once (the registry may be gone by then).
+        let list = Arc::downgrade(&self.list);
+        handle.on_stop(Box::new(move || {
+            if let Some(list) = list.upgrade() {
+                if let Ok(mut list) = list.lock() {
+                    list.retain(|(_, active)| active.load(Ordering::SeqCst));
+                }
+            }
+        }));
         handle
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.list.lock().map(|l| l.len()).unwrap_or(0)
     }
 
     fn live(&self) -> Vec<Arc<dyn RecordObserver>> {

@@ -33,7 +33,7 @@ impl AccessTokenProvider for TokenAdapter {
 }
 
 struct Inner {
-    // A tokio mutex: `sync()` holds the store across awaits; other calls wait for it.
+    // A tokio mutex: `sync()` locks it only for each store step, never across the network.
     store: tokio::sync::Mutex<Store>,
     client: Option<SyncClient<HttpTransport>>,
     records: RecordObservers,
@@ -194,17 +194,11 @@ impl FieldbookStore {
         // On its own task: a panic inside becomes a JoinError, and so an error for the app.
         let task = tokio::spawn(async move {
             let client = inner.client.as_ref().ok_or(SyncError::NotConfigured)?;
-            let mut store = inner.store.lock().await;
-            let pending: HashSet<String> = store
-                .unacknowledged()
-                .map(|rows| rows.into_iter().map(|r| r.id).collect())
-                .unwrap_or_default();
-            let report = client.sync(&mut store).await;
-            let still: HashSet<String> = store
-                .unacknowledged()
-                .map(|rows| rows.into_iter().map(|r| r.id).collect())
-                .unwrap_or_default();
-            drop(store);
+            let pending = unacknowledged_ids(&inner.store).await?;
+            // The store is locked only for each store step, never while a request is on the
+            // network: the app's calls go on while a sync struggles on a weak signal.
+            let report = client.sync_shared(&inner.store).await;
+            let still = unacknowledged_ids(&inner.store).await?;
             inner.records.delivered(pending.difference(&still).cloned().collect());
             if report.pulled > 0 || !report.purged_cases.is_empty() {
                 inner.records.changed(Vec::new());
@@ -229,12 +223,43 @@ impl FieldbookStore {
         let client = self.inner.client.as_ref().ok_or(SyncError::NotConfigured)?;
         let (handle, active) = observe::handle();
         client.observe(Arc::new(StatusAdapter { target: observer, active }));
+        // Stopped observers are removed from the client when the handle stops, not kept forever.
+        let weak = Arc::downgrade(&self.inner);
+        handle.on_stop(Box::new(move || {
+            if let Some(client) = weak.upgrade().as_ref().and_then(|i| i.client.as_ref()) {
+                client.retain_observers(StatusAdapter::is_active);
+            }
+        }));
         Ok(handle)
     }
 
     /// Calls `observer` when records change or are delivered, until the handle is dropped.
     pub fn observe_records(&self, observer: Arc<dyn RecordObserver>) -> Arc<ObserverHandle> {
         self.inner.records.add(observer)
+    }
+}
+
+/// The ids of the records the server has not acknowledged; a store failure is the sync's error
+/// (an empty set here would report every pending record as delivered).
+async fn unacknowledged_ids(
+    store: &tokio::sync::Mutex<Store>,
+) -> Result<HashSet<String>, SyncError> {
+    let rows = store.lock().await.unacknowledged();
+    match rows {
+        Ok(rows) => Ok(rows.into_iter().map(|r| r.id).collect()),
+        Err(e) => Err(SyncError::Store { detail: e.to_string() }),
+    }
+}
+
+impl FieldbookStore {
+    /// Status observers registered with the sync client (tests: stopped ones are removed).
+    pub fn sync_observer_count(&self) -> usize {
+        self.inner.client.as_ref().map_or(0, |c| c.observer_count())
+    }
+
+    /// Record observers registered (tests: stopped ones are removed).
+    pub fn record_observer_count(&self) -> usize {
+        self.inner.records.count()
     }
 }
 

@@ -73,3 +73,52 @@ fn tokio_free_sync_status(
 fn a_panic_becomes_an_internal_error() {
     assert!(matches!(fieldbook_ffi::debug_panic_for_tests(), Err(RecordError::Internal { .. })));
 }
+
+struct Quiet;
+
+impl fieldbook_ffi::RecordObserver for Quiet {
+    fn on_records_changed(&self, _ids: Vec<String>) {}
+    fn on_delivery_changed(&self, _ids: Vec<String>) {}
+}
+
+impl fieldbook_ffi::SyncStatusObserver for Quiet {
+    fn on_status(&self, _status: fieldbook_ffi::types::SyncStatus) {}
+}
+
+struct Token;
+
+impl fieldbook_ffi::TokenProvider for Token {
+    fn access_token(&self, _refresh: bool) -> Option<String> {
+        None
+    }
+}
+
+/// A stopped or dropped handle removes its observer from the store, not only silences it.
+#[test]
+fn observers_are_removed_when_stopped_or_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db").to_string_lossy().into_owned();
+    let store = FieldbookStore::open(
+        path,
+        vec![1; 32],
+        "amara".into(),
+        "t".into(),
+        Some("http://127.0.0.1:9".into()),
+        Some(std::sync::Arc::new(Token)),
+    )
+    .unwrap();
+    let stopped = store.observe_records(std::sync::Arc::new(Quiet));
+    let dropped = store.observe_records(std::sync::Arc::new(Quiet));
+    let status = store.observe_sync(std::sync::Arc::new(Quiet)).unwrap();
+    let status_dropped = store.observe_sync(std::sync::Arc::new(Quiet)).unwrap();
+    assert_eq!((store.record_observer_count(), store.sync_observer_count()), (2, 2));
+    stopped.stop();
+    status.stop();
+    assert_eq!((store.record_observer_count(), store.sync_observer_count()), (1, 1));
+    drop(dropped);
+    drop(status_dropped);
+    assert_eq!((store.record_observer_count(), store.sync_observer_count()), (0, 0));
+    drop(stopped);
+    drop(status);
+    assert_eq!((store.record_observer_count(), store.sync_observer_count()), (0, 0));
+}

@@ -198,3 +198,46 @@ async fn read_message(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// A proxy that forwards each request to the server at once but holds the server's response
+/// until `release` (a barrier, not a delay): the device's exchange is in flight for as long as
+/// a test needs. Each request is announced on `seen` once the server has answered it.
+#[derive(Debug)]
+pub struct HoldingProxy {
+    pub addr: SocketAddr,
+    hold: tokio::sync::watch::Sender<bool>,
+}
+
+impl HoldingProxy {
+    /// Starts holding responses; `seen` receives one message per request the server answered.
+    pub async fn start(upstream: SocketAddr) -> (Self, tokio::sync::mpsc::UnboundedReceiver<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (hold, held) = tokio::sync::watch::channel(true);
+        let (seen_tx, seen) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut held = held.clone();
+                let seen_tx = seen_tx.clone();
+                tokio::spawn(async move {
+                    let request = read_message(&mut client).await?;
+                    let response = exchange(upstream, &request).await?;
+                    let _ = seen_tx.send(());
+                    // Waits for the release; a dropped proxy releases too.
+                    let _ = held.wait_for(|hold| !*hold).await;
+                    reply(&mut client, &response).await as std::io::Result<()>
+                });
+            }
+        });
+        (Self { addr, hold }, seen)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Lets every held and later response through.
+    pub fn release(&self) {
+        self.hold.send_replace(false);
+    }
+}

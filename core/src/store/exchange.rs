@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use automerge::ChangeHash;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::documents::{decode_heads, encode_heads, insert_document, persist_changes};
@@ -140,10 +140,13 @@ impl Store {
         &mut self,
         dc: &DocumentChanges,
     ) -> Result<Option<(RecordDoc, Option<Vec<ChangeHash>>)>> {
+        // Only "no such row" means a new document: any other database error is an error, not
+        // a reason to load the incoming changes as a fresh document over the stored one.
         let exists = self
             .conn
             .query_row("SELECT 1 FROM documents WHERE id = ?1", params![dc.id], |_| Ok(()))
-            .is_ok();
+            .optional()?
+            .is_some();
         if !exists {
             let doc = RecordDoc::from_changes(&dc.changes, self.author.actor())?;
             check_identity(&doc, dc)?;

@@ -67,8 +67,15 @@ impl Store {
             ids.push((id, acked));
         }
         for id in send_all {
-            if !ids.iter().any(|(i, _)| i == id) && self.heads(id).is_ok() {
-                ids.push((id.clone(), Vec::new()));
+            if ids.iter().any(|(i, _)| i == id) {
+                continue;
+            }
+            // The server may ask for a document the device no longer holds (purged): skipped.
+            // Any other failure to read it is the store's, and is reported.
+            match self.heads(id) {
+                Ok(_) => ids.push((id.clone(), Vec::new())),
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         ids.retain(|(id, _)| !skip.contains(id));
@@ -219,3 +226,72 @@ impl Store {
 
 /// A document's own heads, the heads the server acknowledged, and when.
 type DeliveryRow = (Vec<u8>, Option<Vec<u8>>, Option<String>);
+
+#[cfg(test)]
+impl Store {
+    /// Tests only: damages the database in a chosen way, to prove an error is not misread.
+    pub(crate) fn execute_batch_for_tests(&self, sql: &str) -> Result<()> {
+        Ok(self.conn.execute_batch(sql)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::collections::HashSet;
+
+    use chrono::DateTime;
+
+    use crate::error::Error;
+    use crate::records::{RecordBody, Visit, VisitKind};
+    use crate::Store;
+
+    fn store_with_visit(dir: &tempfile::TempDir) -> (Store, String) {
+        let mut store = Store::open(dir.path().join("s.db"), &[3u8; 32], "w1", "tablet-1").unwrap();
+        let instant = DateTime::from_timestamp(1_780_000_000, 0).unwrap();
+        let body = RecordBody::Visit(Visit::new(VisitKind::ChildProtection, instant));
+        let id = store.create_record("case-1", &body).unwrap();
+        (store, id)
+    }
+
+    /// A failing read of the documents table is an error, not "this document is new" (which
+    /// loaded the incoming changes alone as a fresh document).
+    #[test]
+    fn a_database_error_is_not_read_as_a_new_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, id) = store_with_visit(&dir);
+        let changes = store.changes_since(&id, &[]).unwrap();
+        // Every read of `documents` now fails with an error of SQLite's own.
+        store
+            .execute_batch_for_tests(
+                "ALTER TABLE documents RENAME TO documents_real;
+                 CREATE VIEW documents AS SELECT * FROM documents_real WHERE json('{') IS NULL;",
+            )
+            .unwrap();
+        let report = store.import(&[changes]).unwrap();
+        assert!(report.created.is_empty(), "{report:?}");
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        assert_eq!(report.rejected[0].0, id);
+        assert!(report.rejected[0].1.contains("malformed JSON"), "{report:?}");
+    }
+
+    /// A document the server asks for in full that cannot be read is the store's error, not
+    /// "the device does not hold it" (which silently left the server without it).
+    #[test]
+    fn an_unreadable_document_asked_for_in_full_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, id) = store_with_visit(&dir);
+        store
+            .execute_batch_for_tests(&format!(
+                "UPDATE documents SET heads = X'00', acked_heads = X'00' WHERE id = '{id}'"
+            ))
+            .unwrap();
+        let send_all: HashSet<String> = [id].into_iter().collect();
+        let err = store.pending_pushes(&send_all, &HashSet::new(), 1 << 20).unwrap_err();
+        assert!(matches!(err, Error::CorruptDocument { .. }), "{err}");
+        // One the device does not hold at all (purged) is skipped, as before.
+        let gone: HashSet<String> = ["not-here".to_string()].into_iter().collect();
+        store.execute_batch_for_tests("UPDATE documents SET heads = acked_heads").unwrap();
+        assert!(store.pending_pushes(&gone, &HashSet::new(), 1 << 20).is_ok());
+    }
+}

@@ -68,6 +68,10 @@ pub struct SyncStatus {
 /// Told of every status change.
 pub trait SyncObserver: Send + Sync {
     fn on_status(&self, status: &SyncStatus);
+    /// False once the observer was stopped: it is then removed from the client.
+    fn still_wanted(&self) -> bool {
+        true
+    }
 }
 
 /// What one `sync()` did.
@@ -94,6 +98,23 @@ pub struct SyncReport {
     /// The server did not recognise this device's cursor (it was restored from a backup): the
     /// feed restarted from the beginning and every document was compared.
     pub resynced: bool,
+}
+
+/// How the client reaches the store: borrowed for the whole call, or shared with the app and
+/// locked only around each store step (never across an await on the transport), so the app's
+/// screens do not wait for the network.
+enum StoreRef<'a> {
+    Owned(&'a mut Store),
+    Shared(&'a tokio::sync::Mutex<Store>),
+}
+
+impl StoreRef<'_> {
+    async fn with<R>(&mut self, f: impl FnOnce(&mut Store) -> R) -> R {
+        match self {
+            StoreRef::Owned(store) => f(store),
+            StoreRef::Shared(mutex) => f(&mut *mutex.lock().await),
+        }
+    }
 }
 
 /// The sync client of one store.
@@ -176,17 +197,40 @@ impl<T: Transport> SyncClient<T> {
         })
     }
 
-    fn set_status(&self, store: &Store, state: SyncState, success: bool) {
+    /// The number of status observers registered (stopped ones included until removed).
+    pub fn observer_count(&self) -> usize {
+        self.observers.lock().map(|o| o.len()).unwrap_or(0)
+    }
+
+    /// Removes the observers for which `keep` is false (the app stopped them).
+    pub fn retain_observers(&self, keep: impl Fn(&Arc<dyn SyncObserver>) -> bool) {
+        if let Ok(mut observers) = self.observers.lock() {
+            observers.retain(|o| keep(o));
+        }
+    }
+
+    async fn set_status(&self, store: &mut StoreRef<'_>, state: SyncState, success: bool) {
+        let (now, pending) = store.with(|s| (s.now(), s.pending_count())).await;
         let status = {
             let Ok(mut status) = self.status.lock() else { return };
             status.state = state;
             if success {
-                status.last_success = Some(store.now());
+                status.last_success = Some(now);
             }
-            status.pending_records = store.pending_count().unwrap_or(status.pending_records);
+            match pending {
+                Ok(n) => status.pending_records = n,
+                // The last count stays shown; the failure is not hidden from the log.
+                Err(e) => tracing::warn!(error = %e, "pending count failed"),
+            }
             status.clone()
         };
-        let observers = self.observers.lock().map(|o| o.clone()).unwrap_or_default();
+        let observers = match self.observers.lock() {
+            Ok(mut o) => {
+                o.retain(|o| o.still_wanted());
+                o.clone()
+            }
+            Err(_) => Vec::new(),
+        };
         for o in observers {
             o.on_status(&status);
         }
@@ -194,7 +238,20 @@ impl<T: Transport> SyncClient<T> {
 
     /// Pushes and pulls until up to date (or `max_exchanges` exchanges), then reports.
     pub async fn sync(&self, store: &mut Store) -> SyncReport {
-        self.set_status(store, SyncState::Syncing, false);
+        self.run(StoreRef::Owned(store)).await
+    }
+
+    /// As `sync`, on a store the app shares: the lock is taken only for each store step
+    /// (building a request, applying a response in one go) and released while the request is
+    /// on the network. Edits made meanwhile stay pending: an acknowledgement names the heads
+    /// that were pushed, so a document changed since is still unacknowledged afterwards.
+    pub async fn sync_shared(&self, store: &tokio::sync::Mutex<Store>) -> SyncReport {
+        self.run(StoreRef::Shared(store)).await
+    }
+
+    async fn run(&self, mut store: StoreRef<'_>) -> SyncReport {
+        let store = &mut store;
+        self.set_status(store, SyncState::Syncing, false).await;
         let mut report = SyncReport::default();
         let mut send_all = HashSet::new();
         // Documents the server refused in this call: kept on the device (nothing typed is
@@ -231,14 +288,32 @@ impl<T: Transport> SyncClient<T> {
                 }
             }
         }
-        report.conflicts = store.conflicted_count().unwrap_or(0);
-        match &report.failure {
-            None => {
-                let _ = store.set_last_sync_at(store.now());
-                self.set_status(store, SyncState::Idle, true);
+        let (conflicts, recorded) = store
+            .with(|s| {
+                let conflicts = s.conflicted_count();
+                // Only a completed sync moves the "last synced" time the app shows.
+                let recorded = match report.failure {
+                    None => s.set_last_sync_at(s.now()),
+                    Some(_) => Ok(()),
+                };
+                (conflicts, recorded)
+            })
+            .await;
+        let store_failure = |e: crate::Error| SyncFailure::Store { message: e.to_string() };
+        match conflicts {
+            Ok(n) => report.conflicts = n,
+            Err(e) => {
+                report.failure.get_or_insert(store_failure(e));
             }
-            Some(SyncFailure::Offline) => self.set_status(store, SyncState::Offline, false),
-            Some(f) => self.set_status(store, SyncState::Error { reason: f.clone() }, false),
+        }
+        // A sync whose completion could not be recorded is not reported as a success.
+        if let Err(e) = recorded {
+            report.failure.get_or_insert(store_failure(e));
+        }
+        match &report.failure {
+            None => self.set_status(store, SyncState::Idle, true).await,
+            Some(SyncFailure::Offline) => self.set_status(store, SyncState::Offline, false).await,
+            Some(f) => self.set_status(store, SyncState::Error { reason: f.clone() }, false).await,
         }
         report
     }
@@ -246,26 +321,35 @@ impl<T: Transport> SyncClient<T> {
     /// One request and its response, committed to the store.
     async fn exchange_once(
         &self,
-        store: &mut Store,
+        store: &mut StoreRef<'_>,
         report: &mut SyncReport,
         send_all: &HashSet<String>,
         refused: &HashSet<String>,
         check: bool,
     ) -> Result<(SyncResponse, bool), SyncFailure> {
         let store_err = |e: crate::Error| SyncFailure::Store { message: e.to_string() };
-        let (push, push_more) =
-            store.pending_pushes(send_all, refused, self.push_budget).map_err(store_err)?;
-        let check = if check {
-            store
-                .heads_for_check()
-                .map_err(store_err)?
-                .into_iter()
-                .map(|(id, heads)| DocHeads { id, heads: crate::protocol::to_hashes(&heads) })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let (cursor, cursor_tag) = store.sync_cursor().map_err(store_err)?;
+        // One store step builds the request; the lock is not held while it is on the network.
+        let (push, push_more, check, cursor, cursor_tag) = store
+            .with(|store| -> crate::Result<_> {
+                let (push, push_more) =
+                    store.pending_pushes(send_all, refused, self.push_budget)?;
+                let check = if check {
+                    store
+                        .heads_for_check()?
+                        .into_iter()
+                        .map(|(id, heads)| DocHeads {
+                            id,
+                            heads: crate::protocol::to_hashes(&heads),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let (cursor, cursor_tag) = store.sync_cursor()?;
+                Ok((push, push_more, check, cursor, cursor_tag))
+            })
+            .await
+            .map_err(store_err)?;
         let request = SyncRequest {
             version: PROTOCOL_VERSION,
             device: self.device.clone(),
@@ -289,8 +373,20 @@ impl<T: Transport> SyncClient<T> {
         report.pushed += request.push.len();
         let acks: Vec<_> =
             response.acks.iter().map(|a| (a.id.clone(), to_change_hashes(&a.heads))).collect();
-        report.acknowledged += store.mark_acknowledged_all(&acks).map_err(store_err)?;
-        let received = store.receive(&response.docs).map_err(store_err)?;
+        // One store step applies the response (the app's calls wait at most for this step).
+        let (acknowledged, received) = store
+            .with(|store| -> crate::Result<_> {
+                let acknowledged = store.mark_acknowledged_all(&acks)?;
+                let received = store.receive(&response.docs)?;
+                for case in &response.revoked {
+                    store.purge_case(case)?;
+                }
+                store.set_sync_cursor(response.next_cursor, response.next_cursor_tag)?;
+                Ok((acknowledged, received))
+            })
+            .await
+            .map_err(store_err)?;
+        report.acknowledged += acknowledged;
         report.pulled += received.created.len() + received.updated.len();
         for (id, reason) in &received.rejected {
             tracing::warn!(doc = %id, %reason, "received document refused");
@@ -298,12 +394,8 @@ impl<T: Transport> SyncClient<T> {
         for rejection in &response.rejected {
             report.rejected.push((rejection.id.clone(), rejection.reason));
         }
-        for case in &response.revoked {
-            store.purge_case(case).map_err(store_err)?;
-            report.purged_cases.push(case.clone());
-        }
+        report.purged_cases.extend(response.revoked.iter().cloned());
         report.allocated_cases.extend(response.allocated.iter().cloned());
-        store.set_sync_cursor(response.next_cursor, response.next_cursor_tag).map_err(store_err)?;
         Ok((response, push_more))
     }
 
@@ -356,4 +448,86 @@ impl<T: Transport> SyncClient<T> {
 
 fn decode_error(body: &[u8]) -> String {
     ciborium::from_reader::<ErrorBody, _>(body).map(|e| e.message).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use transport::HttpResponse;
+
+    /// A server that answers every exchange with "nothing new".
+    struct Quiet;
+
+    impl Transport for Quiet {
+        async fn post(
+            &self,
+            _body: Vec<u8>,
+            _token: String,
+        ) -> Result<HttpResponse, TransportError> {
+            let response = SyncResponse {
+                version: PROTOCOL_VERSION,
+                acks: Vec::new(),
+                rejected: Vec::new(),
+                docs: Vec::new(),
+                allocated: Vec::new(),
+                revoked: Vec::new(),
+                send_all: Vec::new(),
+                next_cursor: 0,
+                next_cursor_tag: 0,
+                resync: false,
+                more: false,
+            };
+            Ok(HttpResponse { status: 200, body: encode(&response) })
+        }
+    }
+
+    struct Token;
+
+    impl AccessTokenProvider for Token {
+        fn access_token(&self, _refresh: bool) -> Option<String> {
+            Some("t".into())
+        }
+    }
+
+    /// A sync whose completion cannot be recorded is reported as the store's failure, not as a
+    /// success with a stale "last synced" time.
+    #[tokio::test]
+    async fn a_failure_to_record_the_sync_time_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("s.db"), &[3u8; 32], "w1", "t").unwrap();
+        let client = SyncClient::new(Quiet, Arc::new(Token), "t");
+        assert_eq!(client.sync(&mut store).await.failure, None, "a quiet sync succeeds");
+        store
+            .execute_batch_for_tests(
+                "CREATE TRIGGER refuse_last_sync BEFORE UPDATE ON settings
+                 WHEN NEW.key = 'last_sync_at' BEGIN SELECT RAISE(ABORT, 'disk refused'); END;",
+            )
+            .unwrap();
+        let report = client.sync(&mut store).await;
+        match report.failure {
+            Some(SyncFailure::Store { message }) => assert!(message.contains("disk refused")),
+            other => panic!("expected a store failure, got {other:?}"),
+        }
+        assert!(matches!(client.status().state, SyncState::Error { .. }));
+    }
+
+    /// Stopped status observers are removed from the client, not kept (and asked) forever.
+    #[tokio::test]
+    async fn stopped_observers_are_removed() {
+        struct Flag(std::sync::atomic::AtomicBool);
+        impl SyncObserver for Flag {
+            fn on_status(&self, _status: &SyncStatus) {}
+            fn still_wanted(&self) -> bool {
+                self.0.load(std::sync::atomic::Ordering::SeqCst)
+            }
+        }
+        let client = SyncClient::new(Quiet, Arc::new(Token), "t");
+        let flag = Arc::new(Flag(std::sync::atomic::AtomicBool::new(true)));
+        client.observe(flag.clone());
+        assert_eq!(client.observer_count(), 1);
+        flag.0.store(false, std::sync::atomic::Ordering::SeqCst);
+        client.retain_observers(|o| o.still_wanted());
+        assert_eq!(client.observer_count(), 0);
+    }
 }
