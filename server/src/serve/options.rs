@@ -49,7 +49,9 @@ impl ServeOptions {
     pub fn backend(&self) -> Backend {
         match &self.postgres {
             Some(url) => Backend::Postgres(url.clone()),
-            None => Backend::sqlite_with_key_file(self.sqlite.clone(), self.sqlite_key_file.clone()),
+            None => {
+                Backend::sqlite_with_key_file(self.sqlite.clone(), self.sqlite_key_file.clone())
+            }
         }
     }
 }
