@@ -98,7 +98,7 @@ fn a_summary_the_server_holds_is_acknowledged_without_change() {
     let push = push_of(&mut doc, RecordKind::CaseSummary, "case-a");
     let info =
         DocInfo { id: push.id.clone(), case_id: "case-a".into(), kind: RecordKind::CaseSummary };
-    let stored = Stored::Here { info, changes: doc.save() };
+    let stored = Stored::Here { info, changes: doc.save_after(&[]) };
     assert_eq!(
         decide("amara", &input(push, stored)).unwrap(),
         Decision::Accept { changes: Vec::new(), ack: true }
@@ -162,7 +162,7 @@ fn a_hidden_document_is_answered_as_an_absent_one() {
 fn new_changes_to_a_stored_document_are_the_only_ones_staged() {
     let id = new_record_id();
     let mut doc = visit_doc("amara", &id, "case-a");
-    let stored = doc.save();
+    let stored = doc.save_after(&[]);
     let before = doc.heads();
     let mut v = Visit::new(VisitKind::ChildProtection, Utc::now());
     v.location = "Family home".into();
