@@ -81,7 +81,7 @@ fn old_schema_assessment(id: &str, body: &Assessment) -> Vec<u8> {
     raw.delete(&body_obj, "child_not_seen_reason").unwrap();
     raw.commit();
     assert!(raw.get(&body_obj, "child_not_seen_reason").unwrap().is_none());
-    raw.save()
+    raw.save_after(&[])
 }
 
 #[test]

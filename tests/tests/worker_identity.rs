@@ -86,7 +86,7 @@ fn an_author_id_written_unnormalised_is_still_compared_normalised() {
             id: "old-record".into(),
             kind: RecordKind::Assessment,
             case_id: "case-1".into(),
-            changes: doc.save(),
+            changes: doc.save_after(&[]),
         }])
         .unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
