@@ -67,7 +67,8 @@ scripts="$PWD/scripts"
 venv="$(cd "$venv" && pwd)"
 cd "$work"
 run() {
-  PYTHONPATH="$scripts" SCHEMATHESIS_HOOKS=schemathesis_hooks "$venv/bin/schemathesis" run \
+  PYTHONPATH="$scripts" SCHEMATHESIS_HOOKS=schemathesis_hooks "$venv/bin/schemathesis" \
+    --config-file "$scripts/schemathesis.toml" run \
     "http://127.0.0.1:$port/openapi.json" \
     --max-examples "$examples" \
     --seed "${FIELDBOOK_SCHEMATHESIS_SEED:-20261201}" \

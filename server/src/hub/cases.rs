@@ -34,6 +34,7 @@ pub struct CaseUpsert {
     pub role: Option<PractitionerRole>,
     /// The social worker supervising a Family Help lead practitioner.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
     pub supervising_social_worker: Option<String>,
 }
 
