@@ -998,7 +998,8 @@ public func FfiConverterTypeFieldbookStore_lower(_ value: FieldbookStore) -> UIn
 
 
 /**
- * Keeps a registration alive; callbacks stop once it is stopped or dropped.
+ * Keeps a registration alive; callbacks stop once it is stopped or dropped, and the
+ * registration is then removed from its registry.
  */
 public protocol ObserverHandleProtocol: AnyObject, Sendable {
     
@@ -1010,7 +1011,8 @@ public protocol ObserverHandleProtocol: AnyObject, Sendable {
     
 }
 /**
- * Keeps a registration alive; callbacks stop once it is stopped or dropped.
+ * Keeps a registration alive; callbacks stop once it is stopped or dropped, and the
+ * registration is then removed from its registry.
  */
 open class ObserverHandle: ObserverHandleProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64

@@ -2173,7 +2173,8 @@ public object FfiConverterTypeFieldbookStore: FfiConverter<FieldbookStore, Long>
 
 
 /**
- * Keeps a registration alive; callbacks stop once it is stopped or dropped.
+ * Keeps a registration alive; callbacks stop once it is stopped or dropped, and the
+ * registration is then removed from its registry.
  */
 public interface ObserverHandleInterface {
     
@@ -2187,7 +2188,8 @@ public interface ObserverHandleInterface {
 }
 
 /**
- * Keeps a registration alive; callbacks stop once it is stopped or dropped.
+ * Keeps a registration alive; callbacks stop once it is stopped or dropped, and the
+ * registration is then removed from its registry.
  */
 open class ObserverHandle: Disposable, AutoCloseable, ObserverHandleInterface
 {
