@@ -439,19 +439,9 @@ mod tests {
         a.closure_date = NaiveDate::from_ymd_opt(2026, 5, 1);
         assert_eq!(checks(&check_assessment(&a)), vec![(CheckId::C7, "closure_reason")]);
         let mut ep = ChildInNeedEpisode {
-            referral_date: NaiveDate::from_ymd_opt(2026, 3, 26).unwrap(),
-            referral_source: None,
-            primary_need: None,
-            referral_decision_date: None,
-            assessment_authorised_date: None,
-            core_assessment_start_date: None,
-            core_assessment_completed_date: None,
-            strategy_discussion_date: None,
-            conference_not_required: false,
-            initial_conference_date: None,
-            review_dates: vec![],
             closure_date: NaiveDate::from_ymd_opt(2026, 5, 1),
             closure_reason: Some(crate::codes::ClosureReason::ClosedAfterAssessmentNfa),
+            ..ChildInNeedEpisode::new(NaiveDate::from_ymd_opt(2026, 3, 26).unwrap())
         };
         assert_eq!(
             checks(&check_episode_closure(&ep, false)),

@@ -21,7 +21,6 @@ use lru::LruCache;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use exchange::{DocumentChanges, ImportReport};
-pub use open::keying_lock;
 pub use queries::{CaseRow, RecordRow, StoredBytes};
 pub use sync_state::Delivery;
 

@@ -8,17 +8,6 @@ use super::{schema, Store, StoreKey};
 use crate::document::Author;
 use crate::error::{Error, Result};
 
-/// Held while a connection is keyed and its first page read. SQLCipher sets up its crypto
-/// provider on a connection's first key; several threads doing that at once in a fresh process
-/// were seen to fail one of them ("An error occurred with PRAGMA key or rekey", once in a CI run
-/// of a test binary whose tests open stores in parallel). Opens are rare, so serialising this
-/// step costs nothing; the server's SQLite backend takes the same lock.
-pub fn keying_lock() -> std::sync::MutexGuard<'static, ()> {
-    static KEYING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    // A panic while keying leaves nothing shared behind: the guard protects no data.
-    KEYING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// How many connections `Store::open` tries when SQLCipher's key step itself fails.
 const KEY_ATTEMPTS: u32 = 3;
 
@@ -86,14 +75,10 @@ impl Store {
             });
         }
         // A raw key (x'..'), so SQLCipher does not stretch a passphrase: the app's key is random.
-        let keying = keying_lock();
         conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode(key)))?;
         // The first read decrypts page 1: with a wrong key this is where SQLCipher says
         // "file is not a database".
-        let first_read =
-            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0));
-        drop(keying);
-        match first_read {
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
             Ok(_) => {}
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::NotADatabase =>

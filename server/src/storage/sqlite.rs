@@ -47,17 +47,12 @@ impl SqliteStorage {
     }
 
     fn init(mut conn: Connection, key: Option<&SqliteKey>, version: i64) -> Result<Self> {
-        // Keying is serialised process-wide (see `fieldbook_core::store::keying_lock`).
-        let keying = fieldbook_core::store::keying_lock();
         if let Some(key) = key {
             conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.literal().as_str()))?;
         }
         // The first read decrypts page 1: with a wrong key (or a key for a plain-text file, or no
         // key for an encrypted one) this is where SQLCipher says "file is not a database".
-        let first_read =
-            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0));
-        drop(keying);
-        match first_read {
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
             Ok(_) => {}
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::NotADatabase =>
