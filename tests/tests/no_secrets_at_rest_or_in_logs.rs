@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use fieldbook_core::records::{CaseNote, CaseNoteCategory, RecordBody};
 use fieldbook_server::storage::sqlite::SqliteStorage;
@@ -33,15 +33,29 @@ impl Write for Captured {
     }
 }
 
+/// The process's one global subscriber, installed by whichever test starts first and before
+/// anything (such as the suite-wide capture a scratch directory turns on) installs another:
+/// the tests here run in parallel, and a second global install fails. Both tests' lines land in
+/// the one buffer, and neither may log planted content.
+fn captured_logs() -> Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .try_init()
+            .expect("no other global subscriber was installed before this test's");
+        logs
+    })
+    .clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planted_content_never_reaches_logs_or_the_disk_in_clear() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let logs = captured_logs();
 
     let env = SyncEnv::start().await;
     env.upsert_case("case-1", "LC1", "amara", "north").await;
@@ -123,6 +137,7 @@ async fn planted_content_never_reaches_logs_or_the_disk_in_clear() {
 /// is not encrypted is found in the server's files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scan_finds_planted_content_in_a_plaintext_server_database() {
+    let _ = captured_logs();
     let scratch = fieldbook_tests::Scratch::new();
     let storage = Arc::new(SqliteStorage::open(&scratch.path("server.db"), None).unwrap());
     let env = SyncEnv::start_with(scratch, storage).await;
