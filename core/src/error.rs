@@ -3,7 +3,7 @@
 //! error message: messages name fields, ids and codes only.
 
 use crate::records::{RecordKind, RecordStatus};
-use crate::rules::completeness::MissingItem;
+use crate::terms::missing::MissingItem;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -3,30 +3,10 @@
 //! loser is never silently hidden from the worker.
 
 use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, Value, ROOT};
-use serde::{Deserialize, Serialize};
 
 use super::authorship::parse_actor;
 use crate::error::Result;
-
-/// A field with more than one current value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct FieldConflict {
-    /// The field, as a path from the body: `child_seen`, `actions[2].owner`.
-    pub path: String,
-    /// Every value, the one the record shows (Automerge's winner) first.
-    pub values: Vec<ConflictValue>,
-}
-
-/// One of the conflicting values and who wrote it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ConflictValue {
-    /// The value as JSON (`true`, `"2026-03-26"`, `null`); an object or text as its type name.
-    pub value: serde_json::Value,
-    pub worker: String,
-    pub device: String,
-}
+pub use crate::terms::conflict::{ConflictValue, FieldConflict};
 
 /// Every conflicted field of the document's body (and lifecycle metadata).
 pub fn find(doc: &AutoCommit) -> Result<Vec<FieldConflict>> {

@@ -6,7 +6,6 @@
 pub mod authorship;
 pub mod chunks;
 pub mod conflicts;
-pub mod fields;
 pub mod history;
 mod text_edit;
 

@@ -1,6 +1,6 @@
 //! Turning a whole-string edit into splices, in bounded time.
 //!
-//! autosurgeon's `update_text` runs automerge's Myers diff, whose cost grows with the length of
+//! autosurgeon's text reconcile (automerge's `update_text`) runs a Myers diff, whose cost grows with the length of
 //! the text times the size of the change: pasting a long report into a short field took minutes
 //! and froze the app. Here every changed text field is diffed first with `similar` under a
 //! deadline (past it, `similar` returns a coarser but correct diff) and the result is applied as

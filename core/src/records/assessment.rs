@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::parts::{AgencyContact, ChildView};
 use super::vocab::{AssessmentKind, AssessmentOutcome};
 use crate::codes::{AssessmentFactor, ClosureReason};
-use crate::document::fields::{iso, opt_iso, text};
+use crate::terms::fields::{iso, opt_iso, text};
 
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -14,7 +14,7 @@ use super::vocab::{LookedAfterVisitRegime, Sex};
 use crate::codes::{
     AbuseCategory, ClosureReason, LegalStatus, PlacementType, PrimaryNeed, ReferralSource,
 };
-use crate::document::fields::{iso, iso_list, opt_iso};
+use crate::terms::fields::{iso, iso_list, opt_iso};
 
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

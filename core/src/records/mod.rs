@@ -30,10 +30,11 @@ pub use parts::{new_id, new_id_bytes, Action, AgencyContact, ChildView, PersonPr
 pub use visit::Visit;
 pub use vocab::*;
 
-use crate::document::fields::{iso, opt_iso, text};
+use crate::terms::fields::{iso, opt_iso, text};
 
-/// The schema version this build writes. Older documents are upgraded when read
-/// (`crate::document::upgrade`); newer ones are refused rather than half-understood.
+/// The schema version this build writes. Version 1 is the first, so nothing is upgraded yet:
+/// fields added since are optional and read as empty from older documents, and a document of a
+/// newer version is refused when read (`crate::document`) rather than half-understood.
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// The identity, lifecycle and oversight of a record.
@@ -119,5 +120,5 @@ pub struct Record {
     pub body: RecordBody,
     /// Scalar fields two people set differently at the same time: every value is kept and shown,
     /// none is hidden. Empty when there is nothing to resolve.
-    pub conflicts: Vec<crate::document::FieldConflict>,
+    pub conflicts: Vec<crate::terms::conflict::FieldConflict>,
 }

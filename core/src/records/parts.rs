@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::vocab::{AgencyKind, PersonRole, ViewsMethod};
-use crate::document::fields::{opt_iso, text};
+use crate::terms::fields::{opt_iso, text};
 
 /// A new id for a list item (the same form as a record's, `ids::new_record_id`).
 pub fn new_id() -> String {

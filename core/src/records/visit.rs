@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::parts::{Action, AgencyContact, ChildView, PersonPresent};
 use super::vocab::{NotSeenAloneReason, VisitKind};
-use crate::document::fields::{iso, opt_iso, text};
+use crate::terms::fields::{iso, opt_iso, text};
 
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -4,10 +4,11 @@
 
 use rusqlite::{params, Transaction};
 
-use crate::document::{fields::IsoString, RecordDoc};
+use crate::document::RecordDoc;
 use crate::error::Result;
 use crate::records::{RecordBody, RecordStatus};
 use crate::rules::local_date;
+use crate::terms::fields::IsoString;
 
 /// Writes the projection row of `doc`. `conflicts` is the number of conflicted fields, or `None`
 /// to keep the count the row has.

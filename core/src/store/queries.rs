@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::documents::decode_heads;
 use super::Store;
-use crate::document::{fields::IsoString, HistoryEntry};
+use crate::document::HistoryEntry;
 use crate::error::{Error, Result};
 use crate::records::{CaseSummary, Record, RecordKind, RecordStatus, VisitKind};
+use crate::terms::fields::IsoString;
 
 /// A case held on this device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

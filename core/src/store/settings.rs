@@ -5,13 +5,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::Store;
-use crate::document::fields::IsoString;
 use crate::error::{Error, Result};
 use crate::records::VisitKind;
 use crate::rules::calendar::{BankHolidayCalendar, HolidayEvent};
 use crate::rules::settings::LocalSettings;
 use crate::rules::timescales::{CaseFacts, VisitFact};
 use crate::rules::worklist::{self, WorklistItem};
+use crate::terms::fields::IsoString;
 
 const LOCAL_SETTINGS: &str = "local_settings";
 const CALENDAR_EVENTS: &str = "calendar_events";

@@ -1,9 +1,10 @@
 //! How record fields are laid out in an Automerge document, for the field types autosurgeon does
 //! not map the way Fieldbook needs.
 //!
-//! - Free text is an Automerge `Text` object. The API hands the core whole strings; reconciling
-//!   diffs the old and the new string (automerge's `update_text`, a grapheme diff) and applies only
-//!   the splices, so two people editing the same paragraph offline both keep their words.
+//! - Free text is an Automerge `Text` object. The API hands the core whole strings; the document
+//!   layer diffs the old and the new string under a deadline and applies only the splices
+//!   (`crate::document::text_edit`), so two people editing the same paragraph offline both keep
+//!   their words. The reconcile here then finds the texts equal and writes nothing.
 //! - Dates and times are ISO 8601 strings (`2026-03-26`, `2026-03-26T14:02:00Z`): readable in any
 //!   Automerge tool and sortable as text, and a last-writer-wins register like any scalar.
 
