@@ -197,10 +197,20 @@ impl AttachmentClient {
         sent: &mut u64,
     ) -> Result<(), AttachmentError> {
         let record = &item.record_id;
-        let url = format!("{}{}/status?record={record}", self.base, attachment_path(&item.hash));
-        let mut status = self.status_of(self.request(reqwest::Method::GET, &url, None).await?)?;
         let size = bytes.len() as u64;
+        let url = format!(
+            "{}{}/status?record={record}&size={size}",
+            self.base,
+            attachment_path(&item.hash)
+        );
+        let mut status = self.status_of(self.request(reqwest::Method::GET, &url, None).await?)?;
+        // Bounded: twice the chunks it takes, should the server move back (a restarted upload).
+        let mut requests_left = 2 * (bytes.len() / self.chunk + 2);
         while !status.complete {
+            if requests_left == 0 {
+                return Err(AttachmentError::Refused { status: 200, error: "no progress".into() });
+            }
+            requests_left -= 1;
             let from = usize::try_from(status.received).unwrap_or(usize::MAX).min(bytes.len());
             let to = (from + self.chunk).min(bytes.len());
             let chunk = bytes[from..to].to_vec();
@@ -212,10 +222,6 @@ impl AttachmentClient {
             *sent += chunk.len() as u64;
             status =
                 self.status_of(self.request(reqwest::Method::PUT, &url, Some(chunk)).await?)?;
-            if !status.complete && status.received as usize <= from && to > from {
-                // The server did not move forward: never loop on the same chunk.
-                return Err(AttachmentError::Refused { status: 200, error: "no progress".into() });
-            }
         }
         Ok(())
     }
