@@ -53,8 +53,12 @@ fn sealed_file_round_trip(path: &std::path::Path, bytes: &[u8]) -> (Duration, Du
         let mut nonce = [0u8; 12];
         nonce[4..].copy_from_slice(&(i as u64).to_be_bytes());
         let mut sealed = chunk.to_vec();
-        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut sealed)
-            .unwrap();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::empty(),
+            &mut sealed,
+        )
+        .unwrap();
         file.write_all(&(sealed.len() as u32).to_be_bytes()).unwrap();
         file.write_all(&sealed).unwrap();
     }
@@ -137,7 +141,10 @@ async fn main() {
     let id = {
         let mut s = a_store.lock().await;
         let id = s
-            .create_record("case-a", &RecordBody::Visit(Visit::new(VisitKind::ChildInNeed, Utc::now())))
+            .create_record(
+                "case-a",
+                &RecordBody::Visit(Visit::new(VisitKind::ChildInNeed, Utc::now())),
+            )
             .unwrap();
         s.attach(&id, &bytes, "image/jpeg", "", Utc::now()).unwrap();
         id

@@ -271,15 +271,26 @@ async fn foreign_and_unknown_attachments_answer_identically_and_a_wrong_hash_sto
         assert_eq!(foreign.0, 404, "{method} {suffix}");
         assert_eq!(foreign, unknown, "{method} {suffix}: the same answer");
     }
-    // The case system follows the link with its own token; the operator may not.
-    let cms = env
+    // The case system follows the export feed's link with its own token; the operator may not.
+    let (status, page) = env
         .call(
             Method::GET,
-            &format!("/v1/attachments/{}", carol_photo.hash),
+            "/api/v1/records?cursor=0&limit=500",
             Some(&token_of("case-system")),
             None,
         )
         .await;
+    assert_eq!(status, 200);
+    let page: serde_json::Value = serde_json::from_slice(&page).unwrap();
+    let exported = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["meta"]["id"] == carol_record.as_str())
+        .unwrap();
+    let link = exported["attachment_links"][0].as_str().unwrap();
+    assert_eq!(link, format!("/v1/attachments/{}", carol_photo.hash));
+    let cms = env.call(Method::GET, link, Some(&token_of("case-system")), None).await;
     assert_eq!(cms, (200, photo(300_000, 5)));
     let ops = env
         .call(Method::GET, &format!("/v1/attachments/{}", carol_photo.hash), Some("tok-ops"), None)

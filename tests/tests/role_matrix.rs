@@ -8,10 +8,10 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
+use fieldbook_core::attachments::client::AttachmentClient;
 use fieldbook_core::protocol::{
     decode, encode, ErrorBody, SyncRequest, SyncResponse, CONTENT_TYPE, PROTOCOL_VERSION,
 };
-use fieldbook_core::attachments::client::AttachmentClient;
 use fieldbook_tests::sync_env::{summary_for, token_of, FixedToken, SyncEnv};
 use fieldbook_tests::{realistic_visit, visit_body};
 use reqwest::Method;
