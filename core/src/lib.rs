@@ -13,6 +13,7 @@
 //!
 //! The core knows nothing of uniffi or HTTP servers.
 
+pub mod attachments;
 pub mod codes;
 pub mod document;
 pub mod error;

@@ -10,6 +10,7 @@
 
 uniffi::setup_scaffolding!();
 
+pub mod attachments;
 pub mod errors;
 mod guard;
 pub mod observe;

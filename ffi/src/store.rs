@@ -32,17 +32,19 @@ impl AccessTokenProvider for TokenAdapter {
     }
 }
 
-struct Inner {
+pub(crate) struct Inner {
     // A tokio mutex: `sync()` locks it only for each store step, never across the network.
-    store: tokio::sync::Mutex<Store>,
+    pub(crate) store: tokio::sync::Mutex<Store>,
     client: Option<SyncClient<HttpTransport>>,
+    /// Photos, signatures, audio: uploaded after each sync, fetched when opened (`attachments`).
+    pub(crate) attachments: Option<fieldbook_core::attachments::client::AttachmentClient>,
     records: RecordObservers,
 }
 
 /// An encrypted Fieldbook store on the device, and its sync client.
 #[derive(uniffi::Object)]
 pub struct FieldbookStore {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for FieldbookStore {
@@ -77,18 +79,22 @@ impl FieldbookStore {
     ) -> Result<Arc<Self>, OpenError> {
         guarded(|| {
             let store = Store::open_with_key_bytes(&path, &key, &worker_id, &device_id)?;
-            let client = match (server_url, tokens) {
+            let (client, attachments) = match (server_url, tokens) {
                 (Some(url), Some(tokens)) => {
                     let transport =
                         HttpTransport::new(&url, Duration::from_secs(15), Duration::from_secs(60))
                             .map_err(|e| OpenError::SyncSetup { detail: e.to_string() })?;
-                    Some(SyncClient::new(transport, Arc::new(TokenAdapter(tokens)), device_id))
+                    let tokens: Arc<dyn AccessTokenProvider> = Arc::new(TokenAdapter(tokens));
+                    let attachments = crate::attachments::client(&url, tokens.clone())
+                        .map_err(|e| OpenError::SyncSetup { detail: e.to_string() })?;
+                    (Some(SyncClient::new(transport, tokens, device_id)), Some(attachments))
                 }
-                _ => None,
+                _ => (None, None),
             };
             let inner = Inner {
                 store: tokio::sync::Mutex::new(store),
                 client,
+                attachments,
                 records: RecordObservers::default(),
             };
             Ok(Arc::new(Self { inner: Arc::new(inner) }))
@@ -198,6 +204,8 @@ impl FieldbookStore {
             // The store is locked only for each store step, never while a request is on the
             // network: the app's calls go on while a sync struggles on a weak signal.
             let report = client.sync_shared(&inner.store).await;
+            // Right after the records: the attachments of records the server now holds.
+            crate::attachments::upload_after_sync(&inner).await;
             let still = unacknowledged_ids(&inner.store).await?;
             inner.records.delivered(pending.difference(&still).cloned().collect());
             if report.pulled > 0 || !report.purged_cases.is_empty() {

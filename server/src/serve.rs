@@ -90,6 +90,7 @@ pub fn app_state(storage: Arc<dyn Storage>, auth: &AuthConfig) -> Result<AppStat
         hub: Hub::new(storage),
         auth: Arc::new(auth),
         metrics: Arc::new(Metrics::default()),
+        max_attachment_bytes: fieldbook_core::attachments::DEFAULT_MAX_ATTACHMENT_BYTES,
     })
 }
 

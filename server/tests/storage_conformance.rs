@@ -300,6 +300,44 @@ async fn concurrent_writers_never_make_a_reader_skip(b: &dyn Backend) {
     assert_eq!(s.head().await.unwrap(), all.last().unwrap().seq);
 }
 
+async fn attachments_resume_dedupe_and_link_per_case(b: &dyn Backend) {
+    let s = b.open().await;
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let hash = "ab".repeat(32);
+    assert_eq!(s.upload_received(&hash, "c1").await.unwrap(), 0);
+    assert_eq!(s.attachment_in_case(&hash, "c1").await.unwrap(), None);
+    // Parts append only at the offset received so far.
+    assert_eq!(s.append_upload(&hash, "c1", 0, bytes[..100_000].to_vec()).await.unwrap(), 100_000);
+    assert_eq!(s.append_upload(&hash, "c1", 0, bytes[..100_000].to_vec()).await.unwrap(), 100_000);
+    assert_eq!(s.append_upload(&hash, "c1", 5, bytes[5..9].to_vec()).await.unwrap(), 100_000);
+    // Uploads of the same hash for another case are their own.
+    assert_eq!(s.upload_received(&hash, "c2").await.unwrap(), 0);
+    assert_eq!(
+        s.append_upload(&hash, "c1", 100_000, bytes[100_000..].to_vec()).await.unwrap(),
+        300_000
+    );
+    assert_eq!(s.upload_bytes(&hash, "c1").await.unwrap(), bytes);
+    assert!(s.complete_upload(&hash, "c1", bytes.clone()).await.unwrap(), "stored the first time");
+    assert_eq!(s.upload_received(&hash, "c1").await.unwrap(), 0, "parts removed");
+    assert_eq!(s.attachment_in_case(&hash, "c1").await.unwrap(), Some(300_000));
+    assert_eq!(s.attachment_in_case(&hash, "c2").await.unwrap(), None, "linked to c1 only");
+    // The same bytes for a second case: linked, not stored twice.
+    assert!(!s.complete_upload(&hash, "c2", bytes.clone()).await.unwrap());
+    assert_eq!(s.attachment_totals().await.unwrap(), (1, 300_000));
+    assert_eq!(s.attachment_cases(&hash).await.unwrap(), vec!["c1".to_string(), "c2".to_string()]);
+    assert_eq!(s.attachment_bytes(&hash).await.unwrap(), Some(bytes));
+    assert_eq!(s.attachment_bytes(&"cd".repeat(32)).await.unwrap(), None);
+    // A discarded upload leaves nothing.
+    s.append_upload(&"cd".repeat(32), "c1", 0, vec![1, 2, 3]).await.unwrap();
+    s.discard_upload(&"cd".repeat(32), "c1").await.unwrap();
+    assert_eq!(s.upload_received(&"cd".repeat(32), "c1").await.unwrap(), 0);
+    assert_eq!(s.attachment_totals().await.unwrap(), (1, 300_000));
+    // And it is all still there after reopening.
+    drop(s);
+    let s = b.open().await;
+    assert_eq!(s.attachment_in_case(&hash, "c2").await.unwrap(), Some(300_000));
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -331,4 +369,5 @@ conformance!(
     data_survives_reopening,
     every_feed_entry_has_a_stable_tag,
     concurrent_writers_never_make_a_reader_skip,
+    attachments_resume_dedupe_and_link_per_case,
 );

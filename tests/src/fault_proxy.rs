@@ -50,6 +50,9 @@ struct Shared {
     faults: Mutex<VecDeque<NetFault>>,
     held: Mutex<Vec<Vec<u8>>>,
     injected: AtomicU64,
+    /// Request bytes forwarded so far, and the total at which to cut the connection once.
+    forwarded: AtomicU64,
+    cut_at: Mutex<Option<u64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +96,14 @@ impl FaultProxy {
     pub fn injected(&self) -> u64 {
         self.shared.injected.load(Ordering::SeqCst)
     }
+
+    /// Once `bytes` more request bytes (headers and bodies, from now on) have gone through, the
+    /// request crossing that mark reaches the server only up to it, then both connections are
+    /// cut: a signal lost in the middle of an upload. Counts as one injected fault.
+    pub fn cut_after(&self, bytes: u64) {
+        let from = self.shared.forwarded.load(Ordering::SeqCst);
+        *self.shared.cut_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(from + bytes);
+    }
 }
 
 async fn handle(
@@ -101,6 +112,23 @@ async fn handle(
     shared: &Shared,
 ) -> std::io::Result<()> {
     let request = read_message(&mut client).await?;
+    let before = shared.forwarded.fetch_add(request.len() as u64, Ordering::SeqCst);
+    let cut = {
+        let mut cut_at = shared.cut_at.lock().unwrap_or_else(|e| e.into_inner());
+        match *cut_at {
+            Some(at) if before + request.len() as u64 > at => {
+                *cut_at = None;
+                Some((at.saturating_sub(before)) as usize)
+            }
+            _ => None,
+        }
+    };
+    if let Some(keep) = cut {
+        shared.injected.fetch_add(1, Ordering::SeqCst);
+        let mut server = TcpStream::connect(upstream).await?;
+        server.write_all(&request[..keep.min(request.len())]).await?;
+        return Ok(());
+    }
     let fault = shared.faults.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
     if fault.is_some() {
         shared.injected.fetch_add(1, Ordering::SeqCst);

@@ -275,7 +275,17 @@ impl SyncEnv {
     }
 
     pub async fn start_with(scratch: Scratch, storage: Arc<dyn Storage>) -> Self {
-        let state = app_state(storage, &auth_config(&scratch)).unwrap();
+        Self::start_configured(scratch, storage, |_| {}).await
+    }
+
+    /// Like `start_with`, with the server's state adjusted first (a lower attachment cap, say).
+    pub async fn start_configured(
+        scratch: Scratch,
+        storage: Arc<dyn Storage>,
+        configure: impl FnOnce(&mut fieldbook_server::http::AppState),
+    ) -> Self {
+        let mut state = app_state(storage, &auth_config(&scratch)).unwrap();
+        configure(&mut state);
         let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.unwrap();
         let url = server.url();
         Self { scratch, server: Some(server), url, http: reqwest::Client::new() }

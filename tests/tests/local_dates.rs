@@ -116,6 +116,7 @@ fn visit_and_case_note_dates_across_both_clock_changes() {
             category: CaseNoteCategory::PhoneCall,
             occurred_at: utc(instant),
             text: "Phone call".into(),
+            attachments: Vec::new(),
         });
         let note = store.create_record("case-1", &note).unwrap();
         assert_eq!(store.record_row(&note).unwrap().occurred_on, Some(expected), "note {instant}");

@@ -79,6 +79,7 @@ async fn planted_content_never_reaches_logs_or_the_disk_in_clear() {
         category: CaseNoteCategory::PhoneCall,
         occurred_at: chrono::Utc::now(),
         text: PLANTED[3].into(),
+        attachments: Vec::new(),
     };
     a.store.create_record("case-2", &RecordBody::CaseNote(note)).unwrap();
     // Submitting an incomplete record fails; its error is logged by apps: no content in it.

@@ -6,11 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
 
+use fieldbook_core::attachments::client::AttachmentClient;
 use fieldbook_core::protocol::{
     decode, encode, ErrorBody, SyncRequest, SyncResponse, CONTENT_TYPE, PROTOCOL_VERSION,
 };
-use fieldbook_tests::sync_env::{summary_for, token_of, SyncEnv};
+use fieldbook_tests::sync_env::{summary_for, token_of, FixedToken, SyncEnv};
 use fieldbook_tests::{realistic_visit, visit_body};
 use reqwest::Method;
 
@@ -35,6 +37,8 @@ enum Sees {
     Cases(&'static [&'static str]),
     /// Every record, content included (the export).
     Everything,
+    /// The bytes of an attachment of this case.
+    Attachment(&'static str),
 }
 
 impl Sees {
@@ -44,6 +48,7 @@ impl Sees {
             Sees::Cases(&["case-a"]) => "own cases",
             Sees::Cases(_) => "team's cases",
             Sees::Everything => "every record",
+            Sees::Attachment(_) => "the case's attachment",
         }
     }
 }
@@ -81,10 +86,34 @@ const MATRIX: &[Row] = &[
         path: "/api/v1/records",
         cells: [NONE, FORBIDDEN, FORBIDDEN, (200, Sees::Everything), FORBIDDEN],
     },
+    Row {
+        method: "GET",
+        path: "/v1/attachments/{hash}",
+        cells: [
+            NONE,
+            (200, Sees::Attachment("case-a")),
+            (200, Sees::Attachment("case-a")),
+            (200, Sees::Attachment("case-a")),
+            FORBIDDEN,
+        ],
+    },
+    Row {
+        method: "PUT",
+        path: "/v1/attachments/{hash}",
+        cells: [NONE, (200, Sees::Nothing), (200, Sees::Nothing), FORBIDDEN, FORBIDDEN],
+    },
+    Row {
+        method: "GET",
+        path: "/v1/attachments/{hash}/status",
+        cells: [NONE, (200, Sees::Nothing), (200, Sees::Nothing), FORBIDDEN, FORBIDDEN],
+    },
     Row { method: "GET", path: "/health", cells: [PUBLIC; 5] },
     Row { method: "GET", path: "/metrics", cells: [PUBLIC; 5] },
     Row { method: "GET", path: "/openapi.json", cells: [PUBLIC; 5] },
 ];
+
+/// Case-a's attachment: (its hash, the record that refers to it, its bytes).
+static ATTACHMENT: OnceLock<(String, String, Vec<u8>)> = OnceLock::new();
 
 fn canary(case: &str) -> String {
     format!("PLANTED-ROLE-MATRIX-{case}")
@@ -120,6 +149,18 @@ fn request_of(row: &Row) -> (String, Option<Vec<u8>>) {
             ("/api/v1/cases/case-z".into(), Some(serde_json::to_vec(&body).unwrap()))
         }
         "/api/v1/records" => ("/api/v1/records?cursor=0&limit=500".into(), None),
+        "/v1/attachments/{hash}" | "/v1/attachments/{hash}/status" => {
+            let (hash, record, bytes) = ATTACHMENT.get().unwrap();
+            match (row.method, row.path) {
+                ("GET", "/v1/attachments/{hash}") => (format!("/v1/attachments/{hash}"), None),
+                ("GET", _) => (format!("/v1/attachments/{hash}/status?record={record}"), None),
+                // Its first chunk again: the server holds it already, so nothing is written.
+                _ => (
+                    format!("/v1/attachments/{hash}?record={record}&offset=0&size={}", bytes.len()),
+                    Some(bytes[..1000].to_vec()),
+                ),
+            }
+        }
         path => (path.into(), None),
     }
 }
@@ -133,6 +174,7 @@ fn check_content(row: &Row, caller: &str, status: u16, sees: Sees, bytes: &[u8])
         Sees::Nothing => vec![],
         Sees::Cases(cases) => cases.to_vec(),
         Sees::Everything => all.clone(),
+        Sees::Attachment(case) => vec![case],
     };
     if row.path == "/v1/sync" && status == 200 {
         let response: SyncResponse = decode(bytes, 1 << 26).unwrap();
@@ -191,8 +233,24 @@ async fn every_role_on_every_endpoint_as_documented() {
         d.sync().await;
         let mut visit = realistic_visit(1);
         visit.observations = format!("{} said the child", canary(case));
-        d.store.create_record(case, &visit_body(visit)).unwrap();
+        let id = d.store.create_record(case, &visit_body(visit)).unwrap();
+        if *case == "case-a" {
+            let bytes = canary(case).repeat(200).into_bytes();
+            let r = d.store.attach(&id, &bytes, "image/png", "", chrono::Utc::now()).unwrap();
+            ATTACHMENT.set((r.hash, id.clone(), bytes)).unwrap();
+        }
         assert!(d.sync().await.failure.is_none());
+        if *case == "case-a" {
+            let client = AttachmentClient::new(
+                &env.url,
+                Arc::new(FixedToken(token_of(worker))),
+                std::time::Duration::from_secs(5),
+                std::time::Duration::from_secs(30),
+            )
+            .unwrap();
+            let store = tokio::sync::Mutex::new(d.store);
+            assert_eq!(client.upload_pending(&store).await.uploaded.len(), 1);
+        }
     }
 
     // The table covers exactly the operations the server serves, and docs/roles.md says the same.

@@ -66,6 +66,7 @@ fn the_database_file_and_wal_contain_no_planted_strings() {
                     category: CaseNoteCategory::PhoneCall,
                     occurred_at: at(2026, 3, 26, 9),
                     text: PLANTED[3].into(),
+                    attachments: Vec::new(),
                 }),
             )
             .unwrap();

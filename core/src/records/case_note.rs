@@ -4,6 +4,7 @@ use autosurgeon::{Hydrate, Reconcile};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::attachment::AttachmentRef;
 use super::vocab::CaseNoteCategory;
 use crate::terms::fields::{iso, text};
 
@@ -15,4 +16,9 @@ pub struct CaseNote {
     pub occurred_at: DateTime<Utc>,
     #[autosurgeon(with = "text")]
     pub text: String,
+    /// Photos, signature images, audio (references only). Added after the first release: a
+    /// document or JSON without it reads as an empty list.
+    #[autosurgeon(missing = "Vec::new")]
+    #[serde(default)]
+    pub attachments: Vec<AttachmentRef>,
 }

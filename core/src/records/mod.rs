@@ -4,6 +4,9 @@
 //! by the core.
 
 pub mod assessment;
+pub mod attachment;
+#[cfg(test)]
+mod attachment_upgrade_tests;
 pub mod case_note;
 pub mod case_summary;
 pub mod identifier;
@@ -19,6 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use assessment::Assessment;
+pub use attachment::{is_attachment_hash, AttachmentRef};
 pub use case_note::CaseNote;
 pub use case_summary::{
     CaseSummary, ChildInNeedEpisode, ChildProtectionPlan, LookedAfterEpisode, PreProceedings,
@@ -108,6 +112,24 @@ impl RecordBody {
             Self::Assessment(_) => RecordKind::Assessment,
             Self::CaseNote(_) => RecordKind::CaseNote,
             Self::CaseSummary(_) => RecordKind::CaseSummary,
+        }
+    }
+
+    /// The attachments the record refers to (none for the kinds that carry none).
+    pub fn attachments(&self) -> &[AttachmentRef] {
+        match self {
+            Self::Visit(v) => &v.attachments,
+            Self::CaseNote(n) => &n.attachments,
+            Self::Assessment(_) | Self::CaseSummary(_) => &[],
+        }
+    }
+
+    /// The record's attachment list, for the kinds that carry one.
+    pub fn attachments_mut(&mut self) -> Option<&mut Vec<AttachmentRef>> {
+        match self {
+            Self::Visit(v) => Some(&mut v.attachments),
+            Self::CaseNote(n) => Some(&mut n.attachments),
+            Self::Assessment(_) | Self::CaseSummary(_) => None,
         }
     }
 }

@@ -5,6 +5,7 @@ use autosurgeon::{Hydrate, Reconcile};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::attachment::AttachmentRef;
 use super::parts::{Action, AgencyContact, ChildView, PersonPresent};
 use super::vocab::{NotSeenAloneReason, VisitKind};
 use crate::terms::fields::{iso, opt_iso, text};
@@ -45,6 +46,11 @@ pub struct Visit {
     pub actions: Vec<Action>,
     #[autosurgeon(missing = "Vec::new")]
     pub agencies_contacted: Vec<AgencyContact>,
+    /// Photos, signature images, audio (references only: the bytes sync on their own channel).
+    /// Added after the first release: a document or JSON without it reads as an empty list.
+    #[autosurgeon(missing = "Vec::new")]
+    #[serde(default)]
+    pub attachments: Vec<AttachmentRef>,
 }
 
 impl Visit {
@@ -69,6 +75,7 @@ impl Visit {
             risks: String::new(),
             actions: Vec::new(),
             agencies_contacted: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 }

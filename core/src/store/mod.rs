@@ -4,6 +4,7 @@
 //! projection row and its heads: when a call returns `Ok`, the change is on disk
 //! (`synchronous = FULL`, so it survives power loss as well as an app kill).
 
+pub mod attachments;
 mod documents;
 mod exchange;
 mod lifecycle;

@@ -77,6 +77,31 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    // 2: attachments (photos, signatures, audio), content-addressed by SHA-256, their bytes in
+    // chunk rows of this (SQLCipher) database: encrypted with the store's key, removed with their
+    // record (ON DELETE CASCADE, so a purged case takes its attachments with it) and overwritten
+    // on delete (secure_delete). docs/decisions.md, "Attachments on the device".
+    r#"
+    CREATE TABLE attachments (
+        record_id    TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        hash         TEXT NOT NULL,
+        media_type   TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        -- 'local': on this tablet only; 'delivered': the server holds it (delivered_at set);
+        -- 'fetched': fetched from the server when it was opened.
+        state        TEXT NOT NULL,
+        delivered_at TEXT,
+        PRIMARY KEY (record_id, hash)
+    );
+    CREATE TABLE attachment_chunks (
+        record_id TEXT NOT NULL,
+        hash      TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        data      BLOB NOT NULL,
+        PRIMARY KEY (record_id, hash, seq),
+        FOREIGN KEY (record_id, hash) REFERENCES attachments(record_id, hash) ON DELETE CASCADE
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -11,8 +11,10 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-pub(super) const ROUTES: [&str; 7] = [
+pub(super) const ROUTES: [&str; 9] = [
     "/v1/sync",
+    "/v1/attachments/{hash}",
+    "/v1/attachments/{hash}/status",
     "/api/v1/cases/{case_id}",
     "/api/v1/records",
     "/health",
@@ -24,7 +26,7 @@ const CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: [[AtomicU64; 4]; 7],
+    requests: [[AtomicU64; 4]; 9],
     sync_buckets: [AtomicU64; 11],
     sync_count: AtomicU64,
     sync_micros: AtomicU64,

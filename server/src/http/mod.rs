@@ -4,6 +4,7 @@
 //! document is generated from the handlers' own annotations and types (`openapi`), and the
 //! router is built from the same list, so neither can name a route the other lacks.
 
+mod attachments;
 mod case_api;
 pub mod errors;
 pub mod metrics;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub hub: Hub,
     pub auth: Arc<Authenticator>,
     pub metrics: Arc<Metrics>,
+    /// The largest attachment accepted (`--max-attachment-bytes`); 413 beyond it.
+    pub max_attachment_bytes: u64,
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {
@@ -48,6 +51,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sync::sync))
         .routes(routes!(case_api::upsert_case))
         .routes(routes!(case_api::export))
+        .routes(routes!(attachments::fetch, attachments::put_chunk))
+        .routes(routes!(attachments::status))
         .routes(routes!(ops::health))
         .routes(routes!(metrics::render))
         .routes(routes!(ops::openapi_json))

@@ -68,6 +68,11 @@ pub struct ExportedRecord {
     pub record: Record,
     /// Absent only when the server holds no summary for the record's case.
     pub child: Option<ChildIdentity>,
+    /// Where to fetch each attachment the record refers to (`GET`, with the case system's own
+    /// token; docs/PROTOCOL.md, "Attachments"), in the order of the record's list. A link answers
+    /// 404 until the device that took the photo has uploaded it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachment_links: Vec<String>,
 }
 
 /// A page of the export feed.
@@ -179,7 +184,13 @@ impl Hub {
                     child
                 }
             };
-            records.push(ExportedRecord { record, child });
+            let attachment_links = record
+                .body
+                .attachments()
+                .iter()
+                .map(|a| fieldbook_core::attachments::attachment_path(&a.hash))
+                .collect();
+            records.push(ExportedRecord { record, child, attachment_links });
             next_cursor = seq;
         }
         Ok(ExportPage { records, next_cursor, more })

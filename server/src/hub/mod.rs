@@ -14,6 +14,7 @@
 //! the caller may not see in `send_all` exactly like an unknown id (`repair`). Ids are checked
 //! against their kind and case (`fieldbook_core::records::ids`) before anything stored is read.
 
+pub mod attachments;
 mod cases;
 mod feed;
 mod pool;

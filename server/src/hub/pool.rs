@@ -25,6 +25,8 @@ pub enum Job {
     Upsert,
     /// Reading one merged record for the export feed.
     Export,
+    /// Checking that a record refers to an attachment being uploaded.
+    Attachment,
 }
 
 /// A step of a job, reported to the hook.

@@ -40,6 +40,11 @@ pub struct ServeOptions {
     /// apart from the threads that answer requests. Default: one per core.
     #[arg(long, env = "FIELDBOOK_AUTOMERGE_JOBS")]
     pub automerge_jobs: Option<usize>,
+    /// The largest attachment (photo, signature, recording) accepted, in bytes; larger uploads
+    /// are refused with 413 before any chunk is read.
+    #[arg(long, env = "FIELDBOOK_MAX_ATTACHMENT_BYTES",
+          default_value_t = fieldbook_core::attachments::DEFAULT_MAX_ATTACHMENT_BYTES)]
+    pub max_attachment_bytes: u64,
     #[command(flatten)]
     pub limits: ConnectionLimits,
 }
@@ -140,6 +145,7 @@ pub async fn run(
     if let Some(jobs) = options.automerge_jobs {
         state.hub = state.hub.with_pool_size(jobs);
     }
+    state.max_attachment_bytes = options.max_attachment_bytes;
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let limits = options.limits;
     tracing::info!(

@@ -9,10 +9,13 @@
 //! applied on open; a database written by a newer build is refused (`SchemaTooNew`). The embedded
 //! SQLite file is encrypted with SQLCipher under a key file (`key`, `sqlite_file`).
 
+pub mod attachments;
 pub mod key;
 pub mod postgres;
+mod postgres_attachments;
 pub mod postgres_schema;
 pub mod sqlite;
+mod sqlite_attachments;
 pub mod sqlite_file;
 pub mod sqlite_schema;
 
@@ -124,7 +127,9 @@ pub struct Allocation {
 }
 
 #[async_trait]
-pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
+pub trait Storage:
+    attachments::AttachmentStorage + Send + Sync + std::fmt::Debug + 'static
+{
     /// The document's identity, if stored.
     async fn doc_info(&self, id: &str) -> Result<Option<DocInfo>>;
 

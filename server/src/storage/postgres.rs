@@ -16,7 +16,7 @@ use super::{
 
 /// Serialises writers: a sequence number is taken and committed under this lock, so a reader that
 /// has seen sequence N can never later see a commit with a smaller number (which it would skip).
-const WRITE_LOCK: i64 = 0x6669_656c_6462;
+pub(super) const WRITE_LOCK: i64 = 0x6669_656c_6462;
 
 #[derive(Clone)]
 pub struct PostgresStorage {
@@ -71,7 +71,7 @@ impl PostgresStorage {
         postgres_schema::version(&self.client().await?).await
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(pool_err)
     }
 }

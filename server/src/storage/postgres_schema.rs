@@ -53,6 +53,26 @@ CREATE TABLE IF NOT EXISTS allocation_events (
 );
 CREATE INDEX IF NOT EXISTS allocation_events_audience ON allocation_events(audience_kind, audience, seq);
 "#,
+    // 2: attachments, stored once per hash and linked to each case; uploads in progress as parts.
+    r#"
+CREATE TABLE attachments (
+    hash  TEXT PRIMARY KEY,
+    size  BIGINT NOT NULL,
+    bytes BYTEA NOT NULL
+);
+CREATE TABLE attachment_cases (
+    hash    TEXT NOT NULL REFERENCES attachments(hash),
+    case_id TEXT NOT NULL,
+    PRIMARY KEY (hash, case_id)
+);
+CREATE TABLE attachment_uploads (
+    hash    TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    "offset" BIGINT NOT NULL,
+    bytes   BYTEA NOT NULL,
+    PRIMARY KEY (hash, case_id, "offset")
+);
+"#,
 ];
 
 /// The schema version this build writes.

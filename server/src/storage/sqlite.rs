@@ -80,7 +80,7 @@ impl SqliteStorage {
     }
 
     /// Runs `f` on the blocking pool with the connection.
-    async fn with<T: Send + 'static>(
+    pub(super) async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {

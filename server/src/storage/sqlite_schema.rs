@@ -55,6 +55,26 @@ CREATE INDEX IF NOT EXISTS allocation_events_audience ON allocation_events(audie
 CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0);
 "#,
+    // 2: attachments, stored once per hash and linked to each case; uploads in progress as parts.
+    r#"
+CREATE TABLE attachments (
+    hash  TEXT PRIMARY KEY,
+    size  INTEGER NOT NULL,
+    bytes BLOB NOT NULL
+);
+CREATE TABLE attachment_cases (
+    hash    TEXT NOT NULL REFERENCES attachments(hash),
+    case_id TEXT NOT NULL,
+    PRIMARY KEY (hash, case_id)
+);
+CREATE TABLE attachment_uploads (
+    hash    TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    offset  INTEGER NOT NULL,
+    bytes   BLOB NOT NULL,
+    PRIMARY KEY (hash, case_id, offset)
+);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -191,3 +191,96 @@ def test_a_panic_is_an_error_and_the_store_still_opens(tmp_path):
     assert store.visit(vid).observations == "The kitchen had food in."
     del store
     assert len(open_store(tmp_path).case_records("case-py")) == 1
+
+
+class CuttingProxy:
+    """A byte-level TCP proxy to the server that, once armed, cuts the connection carrying the
+    byte at the mark: a signal lost in the middle of an upload."""
+
+    def __init__(self, upstream):
+        import socket
+        import threading
+        host, port = upstream.rsplit("//", 1)[1].split(":")
+        self.upstream = (host, int(port))
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.left = None
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut_after(self, n):
+        with self.lock:
+            self.left = n
+
+    def _accept(self):
+        import socket
+        import threading
+        while True:
+            client, _ = self.listener.accept()
+            server = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, src, dst, upload):
+        import socket
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if upload:
+                    with self.lock:
+                        cut = self.left is not None and len(data) >= self.left
+                        if cut:
+                            data, self.left = data[: self.left], None
+                            self.cuts += 1
+                        elif self.left is not None:
+                            self.left -= len(data)
+                    if cut:
+                        dst.sendall(data)
+                        for s in (src, dst):
+                            s.shutdown(socket.SHUT_RDWR)
+                        break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+def test_attachment_upload_over_an_interrupted_connection_and_fetch_on_a_second_device(tmp_path):
+    proxy = CuttingProxy(SERVER)
+    a = fb.FieldbookStore.open(
+        str(tmp_path / "photo-a.db"), KEY, "amara", "photo-a", proxy.url, Tokens("tok-amara")
+    )
+    b = open_store(tmp_path, "photo-b")
+    photo = os.urandom(1_500_000)
+
+    async def scenario():
+        await a.sync()
+        vid = a.create_visit("case-py", visit())
+        info = a.attach(vid, photo, "image/jpeg", "the garden", VISITED_MS)
+        assert info.size == len(photo) and info.delivery.is_on_device_only()
+        # The record goes first; its photo is cut off at about 90%, then resumed.
+        proxy.cut_after(1_350_000)
+        await a.sync()
+        assert proxy.cuts == 1
+        assert a.attachment_delivery(vid, info.hash).is_received()
+        # The other tablet gets the reference with the sync, the bytes when it opens it.
+        await b.sync()
+        [seen] = b.attachments(vid)
+        assert seen.hash == info.hash and seen.delivery.is_not_on_device()
+        opened = await b.open_attachment(vid, info.hash)
+        assert opened == photo
+        assert b.attachment_delivery(vid, info.hash).is_received()
+        with pytest.raises(fb.AttachmentError.NotFound):
+            await b.open_attachment(vid, "0" * 64)
+
+    asyncio.run(scenario())

@@ -629,6 +629,35 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 public protocol FieldbookStoreProtocol: AnyObject, Sendable {
     
     /**
+     * Attaches `bytes` (a photo, a signature image, a recording) to a visit or case note.
+     * Stored encrypted in the store and committed when this returns; sent after the next sync.
+     */
+    func attach(recordId: String, bytes: Data, mediaType: String, caption: String, takenAtMs: Int64) throws  -> AttachmentInfo
+    
+    /**
+     * Where one attachment's bytes are: on this tablet only, received by the council, or not
+     * on this device yet.
+     */
+    func attachmentDelivery(recordId: String, hash: String) throws  -> AttachmentDelivery
+    
+    /**
+     * The attachments of a record, each with where its bytes are.
+     */
+    func attachments(recordId: String) throws  -> [AttachmentInfo]
+    
+    /**
+     * The bytes of an attachment: from the store, or fetched from the server the first time
+     * (checked against its hash, then kept encrypted). The store stays usable meanwhile.
+     */
+    func openAttachment(recordId: String, hash: String) async throws  -> Data
+    
+    /**
+     * Sends the attachments waiting on this tablet whose records the server holds (`sync()`
+     * does this after every sync; call it to retry sooner).
+     */
+    func uploadAttachments() async throws  -> AttachmentUploadReport
+    
+    /**
      * A manager authorises a submitted record with their rationale.
      */
     func authorise(id: String, rationale: String) throws 
@@ -762,6 +791,92 @@ public static func `open`(path: String, key: Data, workerId: String, deviceId: S
 }
     
 
+    
+    /**
+     * Attaches `bytes` (a photo, a signature image, a recording) to a visit or case note.
+     * Stored encrypted in the store and committed when this returns; sent after the next sync.
+     */
+open func attach(recordId: String, bytes: Data, mediaType: String, caption: String, takenAtMs: Int64)throws  -> AttachmentInfo  {
+    return try  FfiConverterTypeAttachmentInfo_lift(try rustCallWithError(FfiConverterTypeAttachmentError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_attach(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(recordId),
+        FfiConverterData.lower(bytes),
+        FfiConverterString.lower(mediaType),
+        FfiConverterString.lower(caption),
+        FfiConverterInt64.lower(takenAtMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Where one attachment's bytes are: on this tablet only, received by the council, or not
+     * on this device yet.
+     */
+open func attachmentDelivery(recordId: String, hash: String)throws  -> AttachmentDelivery  {
+    return try  FfiConverterTypeAttachmentDelivery_lift(try rustCallWithError(FfiConverterTypeAttachmentError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_attachment_delivery(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(recordId),
+        FfiConverterString.lower(hash),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The attachments of a record, each with where its bytes are.
+     */
+open func attachments(recordId: String)throws  -> [AttachmentInfo]  {
+    return try  FfiConverterSequenceTypeAttachmentInfo.lift(try rustCallWithError(FfiConverterTypeAttachmentError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_attachments(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(recordId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The bytes of an attachment: from the store, or fetched from the server the first time
+     * (checked against its hash, then kept encrypted). The store stays usable meanwhile.
+     */
+open func openAttachment(recordId: String, hash: String)async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_fieldbook_ffi_fn_method_fieldbookstore_open_attachment(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(recordId),FfiConverterString.lower(hash)
+                )
+            },
+            pollFunc: ffi_fieldbook_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_fieldbook_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_fieldbook_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeAttachmentError_lift
+        )
+}
+    
+    /**
+     * Sends the attachments waiting on this tablet whose records the server holds (`sync()`
+     * does this after every sync; call it to retry sooner).
+     */
+open func uploadAttachments()async throws  -> AttachmentUploadReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_fieldbook_ffi_fn_method_fieldbookstore_upload_attachments(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_fieldbook_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_fieldbook_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_fieldbook_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeAttachmentUploadReport_lift,
+            errorHandler: FfiConverterTypeAttachmentError_lift
+        )
+}
     
     /**
      * A manager authorises a submitted record with their rationale.
@@ -1777,6 +1892,158 @@ public func FfiConverterTypeTokenProvider_lower(_ value: TokenProvider) -> UInt6
 
 
 
+/**
+ * One attachment of a record.
+ */
+public struct AttachmentInfo: Equatable, Hashable {
+    /**
+     * SHA-256 of the bytes (its name everywhere).
+     */
+    public var hash: String
+    public var mediaType: String
+    public var size: UInt64
+    public var caption: String
+    public var takenAtMs: Int64
+    public var delivery: AttachmentDelivery
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * SHA-256 of the bytes (its name everywhere).
+         */hash: String, mediaType: String, size: UInt64, caption: String, takenAtMs: Int64, delivery: AttachmentDelivery) {
+        self.hash = hash
+        self.mediaType = mediaType
+        self.size = size
+        self.caption = caption
+        self.takenAtMs = takenAtMs
+        self.delivery = delivery
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AttachmentInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttachmentInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AttachmentInfo {
+        return
+            try AttachmentInfo(
+                hash: FfiConverterString.read(from: &buf), 
+                mediaType: FfiConverterString.read(from: &buf), 
+                size: FfiConverterUInt64.read(from: &buf), 
+                caption: FfiConverterString.read(from: &buf), 
+                takenAtMs: FfiConverterInt64.read(from: &buf), 
+                delivery: FfiConverterTypeAttachmentDelivery.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AttachmentInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.hash, into: &buf)
+        FfiConverterString.write(value.mediaType, into: &buf)
+        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterString.write(value.caption, into: &buf)
+        FfiConverterInt64.write(value.takenAtMs, into: &buf)
+        FfiConverterTypeAttachmentDelivery.write(value.delivery, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentInfo_lift(_ buf: RustBuffer) throws -> AttachmentInfo {
+    return try FfiConverterTypeAttachmentInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentInfo_lower(_ value: AttachmentInfo) -> RustBuffer {
+    return FfiConverterTypeAttachmentInfo.lower(value)
+}
+
+
+/**
+ * What an upload round did.
+ */
+public struct AttachmentUploadReport: Equatable, Hashable {
+    public var uploaded: UInt32
+    /**
+     * Bytes sent (a chunk cut off in flight counts in full).
+     */
+    public var bytesSent: UInt64
+    /**
+     * Attachments left on the tablet for the next round.
+     */
+    public var waiting: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(uploaded: UInt32, 
+        /**
+         * Bytes sent (a chunk cut off in flight counts in full).
+         */bytesSent: UInt64, 
+        /**
+         * Attachments left on the tablet for the next round.
+         */waiting: UInt32) {
+        self.uploaded = uploaded
+        self.bytesSent = bytesSent
+        self.waiting = waiting
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AttachmentUploadReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttachmentUploadReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AttachmentUploadReport {
+        return
+            try AttachmentUploadReport(
+                uploaded: FfiConverterUInt32.read(from: &buf), 
+                bytesSent: FfiConverterUInt64.read(from: &buf), 
+                waiting: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AttachmentUploadReport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.uploaded, into: &buf)
+        FfiConverterUInt64.write(value.bytesSent, into: &buf)
+        FfiConverterUInt32.write(value.waiting, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentUploadReport_lift(_ buf: RustBuffer) throws -> AttachmentUploadReport {
+    return try FfiConverterTypeAttachmentUploadReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentUploadReport_lower(_ value: AttachmentUploadReport) -> RustBuffer {
+    return FfiConverterTypeAttachmentUploadReport.lower(value)
+}
+
+
 public struct CaseInfo: Equatable, Hashable {
     public var caseId: String
     public var localChildId: String
@@ -2441,6 +2708,261 @@ public func FfiConverterTypeWorklistEntry_lift(_ buf: RustBuffer) throws -> Work
 #endif
 public func FfiConverterTypeWorklistEntry_lower(_ value: WorklistEntry) -> RustBuffer {
     return FfiConverterTypeWorklistEntry.lower(value)
+}
+
+
+/**
+ * Where an attachment's bytes are.
+ */
+
+public enum AttachmentDelivery: Equatable, Hashable {
+    
+    /**
+     * On this tablet only: not yet received by the council.
+     */
+    case onDeviceOnly
+    /**
+     * The council's server holds it.
+     */
+    case received(atMs: Int64
+    )
+    /**
+     * Taken on another device: opening it fetches it.
+     */
+    case notOnDevice
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AttachmentDelivery: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttachmentDelivery: FfiConverterRustBuffer {
+    typealias SwiftType = AttachmentDelivery
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AttachmentDelivery {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .onDeviceOnly
+        
+        case 2: return .received(atMs: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 3: return .notOnDevice
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AttachmentDelivery, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .onDeviceOnly:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .received(atMs):
+            writeInt(&buf, Int32(2))
+            FfiConverterInt64.write(atMs, into: &buf)
+            
+        
+        case .notOnDevice:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentDelivery_lift(_ buf: RustBuffer) throws -> AttachmentDelivery {
+    return try FfiConverterTypeAttachmentDelivery.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentDelivery_lower(_ value: AttachmentDelivery) -> RustBuffer {
+    return FfiConverterTypeAttachmentDelivery.lower(value)
+}
+
+
+
+/**
+ * Attaching, opening and sending attachments.
+ */
+public 
+enum AttachmentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    case NotFound
+    /**
+     * Over the device's cap (`limit` set) or the server's (`limit` unknown).
+     */
+    case TooLarge(size: UInt64, limit: UInt64?
+    )
+    case InvalidInput(field: String, reason: String
+    )
+    case NotConfigured
+    case Offline
+    case Interrupted
+    case NoToken
+    case HashMismatch
+    case Server(detail: String
+    )
+    case StorageFull
+    case Storage(detail: String
+    )
+    case Internal(detail: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension AttachmentError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttachmentError: FfiConverterRustBuffer {
+    typealias SwiftType = AttachmentError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AttachmentError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .NotFound
+        case 2: return .TooLarge(
+            size: try FfiConverterUInt64.read(from: &buf), 
+            limit: try FfiConverterOptionUInt64.read(from: &buf)
+            )
+        case 3: return .InvalidInput(
+            field: try FfiConverterString.read(from: &buf), 
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .NotConfigured
+        case 5: return .Offline
+        case 6: return .Interrupted
+        case 7: return .NoToken
+        case 8: return .HashMismatch
+        case 9: return .Server(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 10: return .StorageFull
+        case 11: return .Storage(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 12: return .Internal(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AttachmentError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case .NotFound:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .TooLarge(size,limit):
+            writeInt(&buf, Int32(2))
+            FfiConverterUInt64.write(size, into: &buf)
+            FfiConverterOptionUInt64.write(limit, into: &buf)
+            
+        
+        case let .InvalidInput(field,reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(field, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .NotConfigured:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .Offline:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .Interrupted:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .NoToken:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .HashMismatch:
+            writeInt(&buf, Int32(8))
+        
+        
+        case let .Server(detail):
+            writeInt(&buf, Int32(9))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case .StorageFull:
+            writeInt(&buf, Int32(10))
+        
+        
+        case let .Storage(detail):
+            writeInt(&buf, Int32(11))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Internal(detail):
+            writeInt(&buf, Int32(12))
+            FfiConverterString.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentError_lift(_ buf: RustBuffer) throws -> AttachmentError {
+    return try FfiConverterTypeAttachmentError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentError_lower(_ value: AttachmentError) -> RustBuffer {
+    return FfiConverterTypeAttachmentError.lower(value)
 }
 
 
@@ -3477,6 +3999,30 @@ public func FfiConverterTypeVisitKind_lower(_ value: VisitKind) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
     typealias SwiftType = Int64?
 
@@ -3590,6 +4136,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAttachmentInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [AttachmentInfo]
+
+    public static func write(_ value: [AttachmentInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAttachmentInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AttachmentInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AttachmentInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAttachmentInfo.read(from: &buf))
         }
         return seq
     }
@@ -3818,6 +4389,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_syncstatusobserver_on_status() != 41673) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_attach() != 15991) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_attachment_delivery() != 38792) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_attachments() != 55539) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_open_attachment() != 48200) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_upload_attachments() != 50848) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_authorise() != 28688) {

@@ -762,6 +762,16 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_syncstatusobserver_on_status(
     ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_attach(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_attachment_delivery(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_attachments(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_open_attachment(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_upload_attachments(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_authorise(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_records(
@@ -848,6 +858,16 @@ internal object UniffiLib {
     external fun uniffi_fieldbook_ffi_fn_free_fieldbookstore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_fieldbook_ffi_fn_constructor_fieldbookstore_open(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`workerId`: RustBuffer.ByValue,`deviceId`: RustBuffer.ByValue,`serverUrl`: RustBuffer.ByValue,`tokens`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_attach(`ptr`: Long,`recordId`: RustBuffer.ByValue,`bytes`: RustBuffer.ByValue,`mediaType`: RustBuffer.ByValue,`caption`: RustBuffer.ByValue,`takenAtMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_attachment_delivery(`ptr`: Long,`recordId`: RustBuffer.ByValue,`hash`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_attachments(`ptr`: Long,`recordId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_open_attachment(`ptr`: Long,`recordId`: RustBuffer.ByValue,`hash`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_upload_attachments(`ptr`: Long,
     ): Long
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_authorise(`ptr`: Long,`id`: RustBuffer.ByValue,`rationale`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1016,6 +1036,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_syncstatusobserver_on_status() and 0xFFFF) != 41673) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_attach() and 0xFFFF) != 15991) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_attachment_delivery() and 0xFFFF) != 38792) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_attachments() and 0xFFFF) != 55539) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_open_attachment() and 0xFFFF) != 48200) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_upload_attachments() and 0xFFFF) != 50848) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_authorise() and 0xFFFF) != 28688) {
@@ -1594,6 +1629,35 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 public interface FieldbookStoreInterface {
     
     /**
+     * Attaches `bytes` (a photo, a signature image, a recording) to a visit or case note.
+     * Stored encrypted in the store and committed when this returns; sent after the next sync.
+     */
+    fun `attach`(`recordId`: kotlin.String, `bytes`: kotlin.ByteArray, `mediaType`: kotlin.String, `caption`: kotlin.String, `takenAtMs`: kotlin.Long): AttachmentInfo
+    
+    /**
+     * Where one attachment's bytes are: on this tablet only, received by the council, or not
+     * on this device yet.
+     */
+    fun `attachmentDelivery`(`recordId`: kotlin.String, `hash`: kotlin.String): AttachmentDelivery
+    
+    /**
+     * The attachments of a record, each with where its bytes are.
+     */
+    fun `attachments`(`recordId`: kotlin.String): List<AttachmentInfo>
+    
+    /**
+     * The bytes of an attachment: from the store, or fetched from the server the first time
+     * (checked against its hash, then kept encrypted). The store stays usable meanwhile.
+     */
+    suspend fun `openAttachment`(`recordId`: kotlin.String, `hash`: kotlin.String): kotlin.ByteArray
+    
+    /**
+     * Sends the attachments waiting on this tablet whose records the server holds (`sync()`
+     * does this after every sync; call it to retry sooner).
+     */
+    suspend fun `uploadAttachments`(): AttachmentUploadReport
+    
+    /**
      * A manager authorises a submitted record with their rationale.
      */
     fun `authorise`(`id`: kotlin.String, `rationale`: kotlin.String)
@@ -1757,6 +1821,119 @@ open class FieldbookStore: Disposable, AutoCloseable, FieldbookStoreInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_fieldbook_ffi_fn_clone_fieldbookstore(handle, status)
         }
+    }
+
+    
+    /**
+     * Attaches `bytes` (a photo, a signature image, a recording) to a visit or case note.
+     * Stored encrypted in the store and committed when this returns; sent after the next sync.
+     */
+    @Throws(AttachmentException::class)override fun `attach`(`recordId`: kotlin.String, `bytes`: kotlin.ByteArray, `mediaType`: kotlin.String, `caption`: kotlin.String, `takenAtMs`: kotlin.Long): AttachmentInfo {
+            return FfiConverterTypeAttachmentInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(AttachmentException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_attach(
+        it,
+        
+        FfiConverterString.lower(`recordId`),
+        FfiConverterByteArray.lower(`bytes`),
+        FfiConverterString.lower(`mediaType`),
+        FfiConverterString.lower(`caption`),
+        FfiConverterLong.lower(`takenAtMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Where one attachment's bytes are: on this tablet only, received by the council, or not
+     * on this device yet.
+     */
+    @Throws(AttachmentException::class)override fun `attachmentDelivery`(`recordId`: kotlin.String, `hash`: kotlin.String): AttachmentDelivery {
+            return FfiConverterTypeAttachmentDelivery.lift(
+    callWithHandle {
+    uniffiRustCallWithError(AttachmentException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_attachment_delivery(
+        it,
+        
+        FfiConverterString.lower(`recordId`),
+        FfiConverterString.lower(`hash`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The attachments of a record, each with where its bytes are.
+     */
+    @Throws(AttachmentException::class)override fun `attachments`(`recordId`: kotlin.String): List<AttachmentInfo> {
+            return FfiConverterSequenceTypeAttachmentInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(AttachmentException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_attachments(
+        it,
+        
+        FfiConverterString.lower(`recordId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The bytes of an attachment: from the store, or fetched from the server the first time
+     * (checked against its hash, then kept encrypted). The store stays usable meanwhile.
+     */
+    @Throws(AttachmentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `openAttachment`(`recordId`: kotlin.String, `hash`: kotlin.String) : kotlin.ByteArray {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_open_attachment(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`recordId`),
+        FfiConverterString.lower(`hash`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_fieldbook_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_fieldbook_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_fieldbook_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        AttachmentException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sends the attachments waiting on this tablet whose records the server holds (`sync()`
+     * does this after every sync; call it to retry sooner).
+     */
+    @Throws(AttachmentException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `uploadAttachments`() : AttachmentUploadReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_upload_attachments(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_fieldbook_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_fieldbook_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_fieldbook_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAttachmentUploadReport.lift(it) },
+        // Error FFI converter
+        AttachmentException.ErrorHandler,
+    )
     }
 
     
@@ -3330,6 +3507,122 @@ public object FfiConverterTypeTokenProvider: FfiConverter<TokenProvider, Long> {
 
 
 
+/**
+ * One attachment of a record.
+ */
+data class AttachmentInfo (
+    /**
+     * SHA-256 of the bytes (its name everywhere).
+     */
+    var `hash`: kotlin.String
+    , 
+    var `mediaType`: kotlin.String
+    , 
+    var `size`: kotlin.ULong
+    , 
+    var `caption`: kotlin.String
+    , 
+    var `takenAtMs`: kotlin.Long
+    , 
+    var `delivery`: AttachmentDelivery
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAttachmentInfo: FfiConverterRustBuffer<AttachmentInfo> {
+    override fun read(buf: ByteBuffer): AttachmentInfo {
+        return AttachmentInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeAttachmentDelivery.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AttachmentInfo) = (
+            FfiConverterString.allocationSize(value.`hash`) +
+            FfiConverterString.allocationSize(value.`mediaType`) +
+            FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterString.allocationSize(value.`caption`) +
+            FfiConverterLong.allocationSize(value.`takenAtMs`) +
+            FfiConverterTypeAttachmentDelivery.allocationSize(value.`delivery`)
+    )
+
+    override fun write(value: AttachmentInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`hash`, buf)
+            FfiConverterString.write(value.`mediaType`, buf)
+            FfiConverterULong.write(value.`size`, buf)
+            FfiConverterString.write(value.`caption`, buf)
+            FfiConverterLong.write(value.`takenAtMs`, buf)
+            FfiConverterTypeAttachmentDelivery.write(value.`delivery`, buf)
+    }
+}
+
+
+
+/**
+ * What an upload round did.
+ */
+data class AttachmentUploadReport (
+    var `uploaded`: kotlin.UInt
+    , 
+    /**
+     * Bytes sent (a chunk cut off in flight counts in full).
+     */
+    var `bytesSent`: kotlin.ULong
+    , 
+    /**
+     * Attachments left on the tablet for the next round.
+     */
+    var `waiting`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAttachmentUploadReport: FfiConverterRustBuffer<AttachmentUploadReport> {
+    override fun read(buf: ByteBuffer): AttachmentUploadReport {
+        return AttachmentUploadReport(
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AttachmentUploadReport) = (
+            FfiConverterUInt.allocationSize(value.`uploaded`) +
+            FfiConverterULong.allocationSize(value.`bytesSent`) +
+            FfiConverterUInt.allocationSize(value.`waiting`)
+    )
+
+    override fun write(value: AttachmentUploadReport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`uploaded`, buf)
+            FfiConverterULong.write(value.`bytesSent`, buf)
+            FfiConverterUInt.write(value.`waiting`, buf)
+    }
+}
+
+
+
 data class CaseInfo (
     var `caseId`: kotlin.String
     , 
@@ -3867,6 +4160,372 @@ public object FfiConverterTypeWorklistEntry: FfiConverterRustBuffer<WorklistEntr
             FfiConverterBoolean.write(value.`calendarUnconfirmed`, buf)
             FfiConverterBoolean.write(value.`stale`, buf)
     }
+}
+
+
+
+/**
+ * Where an attachment's bytes are.
+ */
+sealed class AttachmentDelivery {
+    
+    /**
+     * On this tablet only: not yet received by the council.
+     */
+    object OnDeviceOnly : AttachmentDelivery()
+    
+    
+    /**
+     * The council's server holds it.
+     */
+    data class Received(
+        val `atMs`: kotlin.Long) : AttachmentDelivery()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Taken on another device: opening it fetches it.
+     */
+    object NotOnDevice : AttachmentDelivery()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAttachmentDelivery : FfiConverterRustBuffer<AttachmentDelivery>{
+    override fun read(buf: ByteBuffer): AttachmentDelivery {
+        return when(buf.getInt()) {
+            1 -> AttachmentDelivery.OnDeviceOnly
+            2 -> AttachmentDelivery.Received(
+                FfiConverterLong.read(buf),
+                )
+            3 -> AttachmentDelivery.NotOnDevice
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: AttachmentDelivery): ULong = when(value) {
+        is AttachmentDelivery.OnDeviceOnly -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is AttachmentDelivery.Received -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`atMs`)
+            )
+        }
+        is AttachmentDelivery.NotOnDevice -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: AttachmentDelivery, buf: ByteBuffer) {
+        when(value) {
+            is AttachmentDelivery.OnDeviceOnly -> {
+                buf.putInt(1)
+                Unit
+            }
+            is AttachmentDelivery.Received -> {
+                buf.putInt(2)
+                FfiConverterLong.write(value.`atMs`, buf)
+                Unit
+            }
+            is AttachmentDelivery.NotOnDevice -> {
+                buf.putInt(3)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+
+
+/**
+ * Attaching, opening and sending attachments.
+ */
+sealed class AttachmentException: kotlin.Exception() {
+    
+    class NotFound(
+        ) : AttachmentException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * Over the device's cap (`limit` set) or the server's (`limit` unknown).
+     */
+    class TooLarge(
+        
+        val `size`: kotlin.ULong, 
+        
+        val `limit`: kotlin.ULong?
+        ) : AttachmentException() {
+        override val message
+            get() = "size=${ `size` }, limit=${ `limit` }"
+    }
+    
+    class InvalidInput(
+        
+        val `field`: kotlin.String, 
+        
+        val `reason`: kotlin.String
+        ) : AttachmentException() {
+        override val message
+            get() = "field=${ `field` }, reason=${ `reason` }"
+    }
+    
+    class NotConfigured(
+        ) : AttachmentException() {
+        override val message
+            get() = ""
+    }
+    
+    class Offline(
+        ) : AttachmentException() {
+        override val message
+            get() = ""
+    }
+    
+    class Interrupted(
+        ) : AttachmentException() {
+        override val message
+            get() = ""
+    }
+    
+    class NoToken(
+        ) : AttachmentException() {
+        override val message
+            get() = ""
+    }
+    
+    class HashMismatch(
+        ) : AttachmentException() {
+        override val message
+            get() = ""
+    }
+    
+    class Server(
+        
+        val `detail`: kotlin.String
+        ) : AttachmentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    class StorageFull(
+        ) : AttachmentException() {
+        override val message
+            get() = ""
+    }
+    
+    class Storage(
+        
+        val `detail`: kotlin.String
+        ) : AttachmentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    class Internal(
+        
+        val `detail`: kotlin.String
+        ) : AttachmentException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<AttachmentException> {
+        override fun lift(error_buf: RustBuffer.ByValue): AttachmentException = FfiConverterTypeAttachmentError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAttachmentError : FfiConverterRustBuffer<AttachmentException> {
+    override fun read(buf: ByteBuffer): AttachmentException {
+        
+
+        return when(buf.getInt()) {
+            1 -> AttachmentException.NotFound()
+            2 -> AttachmentException.TooLarge(
+                FfiConverterULong.read(buf),
+                FfiConverterOptionalULong.read(buf),
+                )
+            3 -> AttachmentException.InvalidInput(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            4 -> AttachmentException.NotConfigured()
+            5 -> AttachmentException.Offline()
+            6 -> AttachmentException.Interrupted()
+            7 -> AttachmentException.NoToken()
+            8 -> AttachmentException.HashMismatch()
+            9 -> AttachmentException.Server(
+                FfiConverterString.read(buf),
+                )
+            10 -> AttachmentException.StorageFull()
+            11 -> AttachmentException.Storage(
+                FfiConverterString.read(buf),
+                )
+            12 -> AttachmentException.Internal(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: AttachmentException): ULong {
+        return when(value) {
+            is AttachmentException.NotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is AttachmentException.TooLarge -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterULong.allocationSize(value.`size`)
+                + FfiConverterOptionalULong.allocationSize(value.`limit`)
+            )
+            is AttachmentException.InvalidInput -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`field`)
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is AttachmentException.NotConfigured -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is AttachmentException.Offline -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is AttachmentException.Interrupted -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is AttachmentException.NoToken -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is AttachmentException.HashMismatch -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is AttachmentException.Server -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is AttachmentException.StorageFull -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is AttachmentException.Storage -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is AttachmentException.Internal -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: AttachmentException, buf: ByteBuffer) {
+        when(value) {
+            is AttachmentException.NotFound -> {
+                buf.putInt(1)
+                Unit
+            }
+            is AttachmentException.TooLarge -> {
+                buf.putInt(2)
+                FfiConverterULong.write(value.`size`, buf)
+                FfiConverterOptionalULong.write(value.`limit`, buf)
+                Unit
+            }
+            is AttachmentException.InvalidInput -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`field`, buf)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is AttachmentException.NotConfigured -> {
+                buf.putInt(4)
+                Unit
+            }
+            is AttachmentException.Offline -> {
+                buf.putInt(5)
+                Unit
+            }
+            is AttachmentException.Interrupted -> {
+                buf.putInt(6)
+                Unit
+            }
+            is AttachmentException.NoToken -> {
+                buf.putInt(7)
+                Unit
+            }
+            is AttachmentException.HashMismatch -> {
+                buf.putInt(8)
+                Unit
+            }
+            is AttachmentException.Server -> {
+                buf.putInt(9)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is AttachmentException.StorageFull -> {
+                buf.putInt(10)
+                Unit
+            }
+            is AttachmentException.Storage -> {
+                buf.putInt(11)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is AttachmentException.Internal -> {
+                buf.putInt(12)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
 }
 
 
@@ -4940,6 +5599,38 @@ public object FfiConverterTypeVisitKind: FfiConverterRustBuffer<VisitKind> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
     override fun read(buf: ByteBuffer): kotlin.Long? {
         if (buf.get().toInt() == 0) {
@@ -5086,6 +5777,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAttachmentInfo: FfiConverterRustBuffer<List<AttachmentInfo>> {
+    override fun read(buf: ByteBuffer): List<AttachmentInfo> {
+        val len = buf.getInt()
+        return List<AttachmentInfo>(len) {
+            FfiConverterTypeAttachmentInfo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AttachmentInfo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAttachmentInfo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AttachmentInfo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAttachmentInfo.write(it, buf)
         }
     }
 }
