@@ -8,7 +8,7 @@ use autosurgeon::{Hydrate, Reconcile};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::document::fields::{iso, text};
+use crate::terms::fields::{iso, text};
 
 /// One attachment of a record. Keyed by its hash in the list, so two devices adding photos to
 /// the same visit offline merge item by item.
