@@ -71,6 +71,65 @@ impl PostgresStorage {
         postgres_schema::version(&self.client().await?).await
     }
 
+    /// `append`, waiting for `before_commit` once its sequence numbers are taken and its rows
+    /// written, just before the commit. The multi-instance tests hold a writer there (another
+    /// server mid-append) to show that no reader can be handed a cursor past its numbers.
+    #[doc(hidden)]
+    pub async fn append_pausing(
+        &self,
+        batch: Vec<NewChanges>,
+        before_commit: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).await?;
+        for doc in &batch {
+            tx.execute(
+                "INSERT INTO docs (id, case_id, kind) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+                &[&doc.doc.id, &doc.doc.case_id, &doc.doc.kind.code()],
+            )
+            .await?;
+            for (hash, bytes) in &doc.changes {
+                let hash = hash.as_slice();
+                let exists = tx
+                    .query_opt(
+                        "SELECT 1 FROM changes WHERE doc_id = $1 AND hash = $2",
+                        &[&doc.doc.id, &hash],
+                    )
+                    .await?
+                    .is_some();
+                if !exists {
+                    tx.execute(
+                        "INSERT INTO changes (seq, doc_id, hash, bytes) VALUES (nextval('feed_seq'), $1, $2, $3)",
+                        &[&doc.doc.id, &hash, bytes],
+                    )
+                    .await?;
+                }
+            }
+        }
+        let head = head_in(&tx).await?;
+        before_commit.await;
+        tx.commit().await?;
+        Ok(head)
+    }
+
+    /// How many transactions of this database are waiting for the writers' lock (test hook: a
+    /// test holding a writer with `append_pausing` waits for another to queue behind it, without
+    /// a sleep). `pg_advisory_xact_lock(bigint)` files its key as (high, low) 32-bit halves.
+    #[doc(hidden)]
+    pub async fn writers_waiting(&self) -> Result<i64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1",
+                &[&(WRITE_LOCK >> 32), &(WRITE_LOCK & 0xffff_ffff)],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(pool_err)
     }
@@ -126,36 +185,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn append(&self, batch: Vec<NewChanges>) -> Result<u64> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).await?;
-        for doc in &batch {
-            tx.execute(
-                "INSERT INTO docs (id, case_id, kind) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-                &[&doc.doc.id, &doc.doc.case_id, &doc.doc.kind.code()],
-            )
-            .await?;
-            for (hash, bytes) in &doc.changes {
-                let hash = hash.as_slice();
-                let exists = tx
-                    .query_opt(
-                        "SELECT 1 FROM changes WHERE doc_id = $1 AND hash = $2",
-                        &[&doc.doc.id, &hash],
-                    )
-                    .await?
-                    .is_some();
-                if !exists {
-                    tx.execute(
-                        "INSERT INTO changes (seq, doc_id, hash, bytes) VALUES (nextval('feed_seq'), $1, $2, $3)",
-                        &[&doc.doc.id, &hash, bytes],
-                    )
-                    .await?;
-                }
-            }
-        }
-        let head = head_in(&tx).await?;
-        tx.commit().await?;
-        Ok(head)
+        self.append_pausing(batch, std::future::ready(())).await
     }
 
     async fn feed(
