@@ -298,3 +298,34 @@ pub fn split_chunks(mut bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
     }
     Some(out)
 }
+
+/// Runs the futures concurrently on the current task and returns their outputs in order (a
+/// `join_all` without a dependency).
+pub async fn join_all<F: std::future::Future + Unpin>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut pending: Vec<Option<F>> = futures.into_iter().map(Some).collect();
+    let mut out: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (slot, result) in pending.iter_mut().zip(out.iter_mut()) {
+            if let Some(fut) = slot {
+                match std::pin::Pin::new(fut).poll(cx) {
+                    Poll::Ready(v) => {
+                        *result = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => all = false,
+                }
+            }
+        }
+        if all {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}

@@ -20,7 +20,7 @@ use fieldbook_core::records::{Record, RecordBody, RecordKind};
 use fieldbook_server::storage::postgres::PostgresStorage;
 use fieldbook_server::storage::{Audience, DocInfo, NewChanges, Storage};
 use fieldbook_tests::multi_env::{
-    split_chunks, start_fleet, url_with_schema, Exchange, Rng, RoutedDevice,
+    join_all, split_chunks, start_fleet, url_with_schema, Exchange, Rng, RoutedDevice,
 };
 use fieldbook_tests::sync_env::{postgres_url, SyncEnv};
 use fieldbook_tests::{realistic_visit, visit_body, Scratch};
@@ -242,7 +242,7 @@ async fn schedule(seed: u64, rounds: usize) -> Figures {
         let before = started[victim].load(Ordering::SeqCst);
         let done = AtomicBool::new(false);
         let syncs = async {
-            let reports = futures_join_all(devices.iter_mut().map(|d| Box::pin(d.sync()))).await;
+            let reports = join_all(devices.iter_mut().map(|d| Box::pin(d.sync()))).await;
             done.store(true, Ordering::SeqCst);
             reports
         };
@@ -312,35 +312,6 @@ async fn schedule(seed: u64, rounds: usize) -> Figures {
     }
     assert!(f.changes_checked > 0, "seed {seed}: no cursor was checked: the test proved nothing");
     f
-}
-
-/// `join_all` without a dependency: polls every future to completion, concurrently.
-async fn futures_join_all<F: std::future::Future + Unpin>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut pending: Vec<Option<F>> = futures.map(Some).collect();
-    let mut out: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut all = true;
-        for (slot, result) in pending.iter_mut().zip(out.iter_mut()) {
-            if let Some(fut) = slot {
-                match std::pin::Pin::new(fut).poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *result = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => all = false,
-                }
-            }
-        }
-        if all {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    out.into_iter().map(|o| o.unwrap()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
