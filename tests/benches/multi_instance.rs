@@ -16,12 +16,14 @@
 //! only checks that it runs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fieldbook_core::records::{RecordBody, RecordKind};
-use fieldbook_core::sync::transport::{HttpTransport, RetryPolicy};
+use fieldbook_core::sync::transport::{
+    HttpResponse, HttpTransport, RetryPolicy, Transport, TransportError,
+};
 use fieldbook_core::sync::SyncClient;
 use fieldbook_core::Store;
 use fieldbook_server::storage::postgres::PostgresStorage;
@@ -48,7 +50,24 @@ fn sizes() -> Sizes {
 struct Device {
     store: Store,
     record: String,
-    client: SyncClient<HttpTransport>,
+    client: SyncClient<Counting>,
+    bytes: Arc<AtomicU64>,
+}
+
+/// HTTP with the body bytes of both directions counted.
+#[derive(Clone)]
+struct Counting {
+    inner: HttpTransport,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Transport for Counting {
+    async fn post(&self, body: Vec<u8>, token: String) -> Result<HttpResponse, TransportError> {
+        self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        let response = self.inner.post(body, token).await?;
+        self.bytes.fetch_add(response.body.len() as u64, Ordering::Relaxed);
+        Ok(response)
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -145,8 +164,14 @@ async fn fleet(sz: &Sizes, n: usize, scratch: &Scratch) -> (Vec<Instance>, Vec<D
         for j in 0..sz.device_records {
             record = store.create_record(&case, &visit_body(realistic_visit(i * 10 + j))).unwrap();
         }
+        let bytes = Arc::new(AtomicU64::new(0));
+        let transport = Counting {
+            inner: HttpTransport::new(&base, Duration::from_secs(10), Duration::from_secs(120))
+                .unwrap(),
+            bytes: bytes.clone(),
+        };
         let client = SyncClient::new(
-            HttpTransport::new(&base, Duration::from_secs(10), Duration::from_secs(120)).unwrap(),
+            transport,
             Arc::new(FixedToken(format!("tok-{worker}"))),
             format!("tab-{i}"),
         )
@@ -156,7 +181,7 @@ async fn fleet(sz: &Sizes, n: usize, scratch: &Scratch) -> (Vec<Instance>, Vec<D
             max: Duration::from_millis(1),
         })
         .with_max_exchanges(1000);
-        let mut d = Device { store, record, client };
+        let mut d = Device { store, record, client, bytes };
         let report = d.client.sync(&mut d.store).await;
         assert!(report.failure.is_none(), "{:?}", report.failure);
         devices.push(d);
@@ -167,9 +192,22 @@ async fn fleet(sz: &Sizes, n: usize, scratch: &Scratch) -> (Vec<Instance>, Vec<D
 async fn instances_benchmark(sz: &Sizes) {
     let scratch = Scratch::new();
     let mut rows = Vec::new();
+    let mut idle_costs = Vec::new();
     for n in [1usize, 3] {
         let (instances, mut devices) = fleet(sz, n, &scratch).await;
+        let bytes_before: u64 = devices.iter().map(|d| d.bytes.load(Ordering::Relaxed)).sum();
+        let cpu_before: Vec<Duration> = instances.iter().filter_map(Instance::cpu_time).collect();
         let idle = burst(&mut devices, sz.rounds, |_, _| {}).await;
+        let bytes_after: u64 = devices.iter().map(|d| d.bytes.load(Ordering::Relaxed)).sum();
+        let cpu_after: Vec<Duration> = instances.iter().filter_map(Instance::cpu_time).collect();
+        let idle_syncs = (devices.len() * sz.rounds) as f64;
+        let cpu: Duration =
+            cpu_after.iter().sum::<Duration>().saturating_sub(cpu_before.iter().sum());
+        idle_costs.push((
+            n,
+            (bytes_after - bytes_before) as f64 / idle_syncs,
+            cpu.as_secs_f64() * 1e3 / idle_syncs,
+        ));
         let pushed = burst(&mut devices, sz.rounds, edit).await;
         drop(instances);
         rows.push((n, idle, pushed));
@@ -191,9 +229,16 @@ async fn instances_benchmark(sz: &Sizes) {
             pushed.p99.as_secs_f64() / idle.p99.as_secs_f64(),
         );
     }
+    println!("\nIdle syncs (nothing to exchange): request and response bodies (HTTP headers not counted) and the servers' CPU time (user + system, from `/proc`, all instances) per sync.\n");
+    println!("| instances | body bytes per idle sync, both ways | server CPU per idle sync |");
+    println!("|---:|---:|---:|");
+    for (n, bytes, cpu_ms) in &idle_costs {
+        println!("| {n} | {bytes:.0} | {cpu_ms:.2} ms |");
+    }
+    println!();
     let (one, three) = (&rows[0].2, &rows[1].2);
     println!(
-        "\n3 instances / 1 instance, pushed syncs per second: {:.2}\n",
+        "3 instances / 1 instance, pushed syncs per second: {:.2}\n",
         three.per_second / one.per_second
     );
 }

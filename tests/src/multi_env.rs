@@ -123,6 +123,17 @@ impl Instance {
         format!("http://{}", self.addr)
     }
 
+    /// The CPU time the process has used (user + system), from `/proc` (Linux; None elsewhere).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // The fields after the command name (which is in parentheses and may hold spaces).
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // The kernel's USER_HZ, 100 on every Linux this runs on.
+        Some(Duration::from_millis(ticks * 10))
+    }
+
     /// SIGKILL: no drain, no flush; the transactions in flight roll back.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
