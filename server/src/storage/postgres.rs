@@ -18,6 +18,26 @@ use super::{
 /// has seen sequence N can never later see a commit with a smaller number (which it would skip).
 pub(super) const WRITE_LOCK: i64 = 0x6669_656c_6462;
 
+const LOCK_WRITERS: &str = "SELECT pg_advisory_xact_lock($1)";
+
+const INSERT_DOCS: &str = "INSERT INTO docs (id, case_id, kind)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+     ON CONFLICT (id) DO NOTHING";
+
+/// Numbers the changes not stored yet (a hash twice in the batch once), in batch order: the
+/// sequence is taken in the target list, which PostgreSQL evaluates after the `ORDER BY`.
+const INSERT_CHANGES: &str = "WITH batch AS (
+         SELECT DISTINCT ON (c.doc_id, c.hash) c.doc_id, c.hash, c.bytes, c.ord
+         FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS c(doc_id, hash, bytes, ord)
+         WHERE NOT EXISTS (SELECT 1 FROM changes x WHERE x.doc_id = c.doc_id AND x.hash = c.hash)
+         ORDER BY c.doc_id, c.hash, c.ord
+     ), numbered AS (
+         INSERT INTO changes (seq, doc_id, hash, bytes)
+         SELECT nextval('feed_seq'), doc_id, hash, bytes FROM batch ORDER BY ord
+         RETURNING seq
+     )
+     SELECT max(seq) FROM numbered";
+
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: Pool,
@@ -69,6 +89,74 @@ impl PostgresStorage {
     /// The schema version of the database.
     pub async fn schema_version(&self) -> Result<i64> {
         postgres_schema::version(&self.client().await?).await
+    }
+
+    /// `append`, waiting for `before_commit` once its sequence numbers are taken and its rows
+    /// written, just before the commit. The multi-instance tests hold a writer there (another
+    /// server mid-append) to show that no reader can be handed a cursor past its numbers.
+    #[doc(hidden)]
+    pub async fn append_pausing(
+        &self,
+        batch: Vec<NewChanges>,
+        before_commit: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<u64> {
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut cases = Vec::with_capacity(batch.len());
+        let mut kinds = Vec::with_capacity(batch.len());
+        let (mut doc_ids, mut hashes, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
+        for doc in &batch {
+            ids.push(doc.doc.id.as_str());
+            cases.push(doc.doc.case_id.as_str());
+            kinds.push(doc.doc.kind.code());
+            for (hash, change) in &doc.changes {
+                doc_ids.push(doc.doc.id.as_str());
+                hashes.push(hash.as_slice());
+                bytes.push(change.as_slice());
+            }
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // The lock is the serial point of every server on the database (docs/benchmarks.md):
+        // while it is held, three statements prepared once per connection and sent together
+        // (pipelined: they run in the order sent, so the lock comes first), whatever the batch.
+        let (lock, docs, numbered) = tokio::try_join!(
+            tx.prepare_cached(LOCK_WRITERS),
+            tx.prepare_cached(INSERT_DOCS),
+            tx.prepare_cached(INSERT_CHANGES),
+        )?;
+        let doc_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ids, &cases, &kinds];
+        let change_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&doc_ids, &hashes, &bytes];
+        let (_, _, row) = tokio::try_join!(
+            tx.execute(&lock, &[&WRITE_LOCK]),
+            tx.execute(&docs, &doc_params),
+            tx.query_one(&numbered, &change_params),
+        )?;
+        // The last number taken is the head: under the lock nothing numbered later is committed.
+        let head = match row.try_get::<_, Option<i64>>(0)? {
+            Some(seq) => seq as u64,
+            None => head_in(&tx).await?,
+        };
+        before_commit.await;
+        tx.commit().await?;
+        Ok(head)
+    }
+
+    /// How many transactions of this database are waiting for the writers' lock (test hook: a
+    /// test holding a writer with `append_pausing` waits for another to queue behind it, without
+    /// a sleep). `pg_advisory_xact_lock(bigint)` files its key as (high, low) 32-bit halves.
+    #[doc(hidden)]
+    pub async fn writers_waiting(&self) -> Result<i64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1",
+                &[&(WRITE_LOCK >> 32), &(WRITE_LOCK & 0xffff_ffff)],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
     }
 
     pub(super) async fn client(&self) -> Result<deadpool_postgres::Object> {
@@ -126,36 +214,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn append(&self, batch: Vec<NewChanges>) -> Result<u64> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).await?;
-        for doc in &batch {
-            tx.execute(
-                "INSERT INTO docs (id, case_id, kind) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-                &[&doc.doc.id, &doc.doc.case_id, &doc.doc.kind.code()],
-            )
-            .await?;
-            for (hash, bytes) in &doc.changes {
-                let hash = hash.as_slice();
-                let exists = tx
-                    .query_opt(
-                        "SELECT 1 FROM changes WHERE doc_id = $1 AND hash = $2",
-                        &[&doc.doc.id, &hash],
-                    )
-                    .await?
-                    .is_some();
-                if !exists {
-                    tx.execute(
-                        "INSERT INTO changes (seq, doc_id, hash, bytes) VALUES (nextval('feed_seq'), $1, $2, $3)",
-                        &[&doc.doc.id, &hash, bytes],
-                    )
-                    .await?;
-                }
-            }
-        }
-        let head = head_in(&tx).await?;
-        tx.commit().await?;
-        Ok(head)
+        self.append_pausing(batch, std::future::ready(())).await
     }
 
     async fn feed(
