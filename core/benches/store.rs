@@ -72,9 +72,8 @@ fn main() {
     let autosave_floor = {
         let body = RecordBody::Visit(visit(7));
         let author = Author::new("bench", "floor");
-        let bytes = RecordDoc::create(&author, new_id(), "c".into(), &body, Utc::now())
-            .unwrap()
-            .save();
+        let bytes =
+            RecordDoc::create(&author, new_id(), "c".into(), &body, Utc::now()).unwrap().save();
         let mut doc = AutoCommit::load(&bytes).unwrap().with_actor(author.actor());
         let obs = object(&doc, &object(&doc, &ROOT, "body"), "observations");
         let mut heads = doc.get_heads();
@@ -162,10 +161,12 @@ fn main() {
     });
     let open_floor = samples(n, |i| {
         let id = &open_ids[i % open_count].0;
-        let mut snap = reader.prepare_cached("SELECT data FROM snapshots WHERE doc_id = ?1").unwrap();
+        let mut snap =
+            reader.prepare_cached("SELECT data FROM snapshots WHERE doc_id = ?1").unwrap();
         let bytes: Vec<u8> = snap.query_row([id], |r| r.get(0)).unwrap();
-        let mut chunks =
-            reader.prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq").unwrap();
+        let mut chunks = reader
+            .prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")
+            .unwrap();
         let rest: Vec<Vec<u8>> =
             chunks.query_map([id], |r| r.get(0)).unwrap().map(|c| c.unwrap()).collect();
         let mut doc = AutoCommit::load(&bytes).unwrap();

@@ -62,8 +62,7 @@ pub fn run(dir: &Path, quick: bool) {
 /// The child: open, list, open records, report `rss_before rss hwm` in KiB.
 pub fn child() {
     let path = std::env::var_os(CHILD).unwrap();
-    let opened: usize =
-        std::env::var("FIELDBOOK_BENCH_MEMORY_OPEN").unwrap().parse().unwrap();
+    let opened: usize = std::env::var("FIELDBOOK_BENCH_MEMORY_OPEN").unwrap().parse().unwrap();
     let (before, _) = status();
     let mut store = Store::open(&path, &KEY, "bench", "bench-device").unwrap();
     let mut ids = Vec::new();
