@@ -65,54 +65,53 @@ fn main() {
     // Autosave: a sentence appended to one text field of an open record, committed.
     let mut v = visit(7);
     let id = store.create_record("case-update", &RecordBody::Visit(v.clone())).unwrap();
-    let autosave_fb = samples(n, |i| {
-        v.observations.push_str(&format!(" Sentence {i}."));
-        store.update_record(&id, &RecordBody::Visit(v.clone())).unwrap();
-    });
-    let autosave_floor = {
-        let body = RecordBody::Visit(visit(7));
-        let author = Author::new("bench", "floor");
-        let bytes =
-            RecordDoc::create(&author, new_id(), "c".into(), &body, Utc::now()).unwrap().save();
-        let mut doc = AutoCommit::load(&bytes).unwrap().with_actor(author.actor());
-        let obs = object(&doc, &object(&doc, &ROOT, "body"), "observations");
-        let mut heads = doc.get_heads();
-        samples(n, |i| {
-            let len = doc.length(&obs);
-            doc.splice_text(&obs, len, 0, &format!(" Sentence {i}.")).unwrap();
-            doc.commit();
-            let chunk = doc.save_after(&heads);
-            heads = doc.get_heads();
-            durably(&mut floor, |tx| {
-                tx.execute(
-                    "INSERT INTO chunks (doc_id, seq, data) VALUES ('d', ?1, ?2)",
-                    params![i as i64, chunk],
-                )
-                .unwrap()
-            });
-        })
-    };
+    let body = RecordBody::Visit(visit(7));
+    let author = Author::new("bench", "floor");
+    let bytes = RecordDoc::create(&author, new_id(), "c".into(), &body, Utc::now()).unwrap().save();
+    let mut doc = AutoCommit::load(&bytes).unwrap().with_actor(author.actor());
+    let obs = object(&doc, &object(&doc, &ROOT, "body"), "observations");
+    let mut heads = doc.get_heads();
     let mut pv = visit(7);
     let plain_id = plain.insert("case-update", &pv);
-    let autosave_plain = samples(n, |i| {
-        pv.observations.push_str(&format!(" Sentence {i}."));
-        plain.update(&plain_id, &pv);
-    });
+    let timed = interleaved(
+        n,
+        &mut [
+            &mut |i| {
+                v.observations.push_str(&format!(" Sentence {i}."));
+                store.update_record(&id, &RecordBody::Visit(v.clone())).unwrap();
+            },
+            &mut |i| {
+                let len = doc.length(&obs);
+                doc.splice_text(&obs, len, 0, &format!(" Sentence {i}.")).unwrap();
+                doc.commit();
+                let chunk = doc.save_after(&heads);
+                heads = doc.get_heads();
+                durably(&mut floor, |tx| {
+                    tx.execute(
+                        "INSERT INTO chunks (doc_id, seq, data) VALUES ('d', ?1, ?2)",
+                        params![i as i64, chunk],
+                    )
+                    .unwrap()
+                });
+            },
+            &mut |i| {
+                pv.observations.push_str(&format!(" Sentence {i}."));
+                plain.update(&plain_id, &pv);
+            },
+        ],
+    );
+    let (autosave_fb, autosave_floor, autosave_plain) = (&timed[0], &timed[1], &timed[2]);
     for (p, label) in [(0.5, "p50"), (0.95, "p95")] {
         rows.push(Row {
             name: format!("autosave: one text field edited and committed, {label}"),
-            fieldbook: pct(&autosave_fb, p),
-            floor: Some((pct(&autosave_floor, p), if p > 0.9 { "≤ 1.5×" } else { "" })),
-            plain: pct(&autosave_plain, p),
+            fieldbook: pct(autosave_fb, p),
+            floor: Some((pct(autosave_floor, p), if p > 0.9 { "≤ 1.5×" } else { "" })),
+            plain: pct(autosave_plain, p),
         });
     }
 
     // Create: a new visit with its text, committed.
-    let create_fb = samples(n, |i| {
-        store.create_record("case-create", &RecordBody::Visit(visit(i))).unwrap();
-    });
-    let author = Author::new("bench", "floor");
-    let create_floor = samples(n, |i| {
+    let mut create_floor = |i: usize| {
         let id = new_id();
         let meta = RecordMeta {
             id: id.clone(),
@@ -127,23 +126,33 @@ fn main() {
             oversight: None,
             amendments: Vec::new(),
         };
+        // The cheapest way automerge has to build it: the whole root at once.
         let mut doc = AutoCommit::new().with_actor(author.actor());
-        autosurgeon::reconcile_prop(&mut doc, ROOT, "meta", &meta).unwrap();
-        autosurgeon::reconcile_prop(&mut doc, ROOT, "body", &visit(i)).unwrap();
+        autosurgeon::reconcile(&mut doc, BareRecord { meta, body: visit(i) }).unwrap();
         doc.commit();
         let bytes = doc.save();
         durably(&mut floor, |tx| {
             tx.execute("INSERT INTO docs (id, data) VALUES (?1, ?2)", params![id, bytes]).unwrap()
         });
-    });
-    let create_plain = samples(n, |i| {
-        plain.insert("case-create", &visit(i));
-    });
+    };
+    let timed = interleaved(
+        n,
+        &mut [
+            &mut |i| {
+                store.create_record("case-create", &RecordBody::Visit(visit(i))).unwrap();
+            },
+            &mut create_floor,
+            &mut |i| {
+                plain.insert("case-create", &visit(i));
+            },
+        ],
+    );
+    let (create_fb, create_floor, create_plain) = (&timed[0], &timed[1], &timed[2]);
     rows.push(Row {
         name: "create a visit (5 text fields, ~4,000 chars), median".into(),
-        fieldbook: pct(&create_fb, 0.5),
-        floor: Some((pct(&create_floor, 0.5), "≤ 1.3×")),
-        plain: pct(&create_plain, 0.5),
+        fieldbook: pct(create_fb, 0.5),
+        floor: Some((pct(create_floor, 0.5), "≤ 1.3×")),
+        plain: pct(create_plain, 0.5),
     });
 
     // Open a record cold: more records than the cache holds, opened round robin, so every
@@ -156,32 +165,38 @@ fn main() {
     }
     store.compact_all().unwrap();
     let reader = open_encrypted(&store_path);
-    let open_fb = samples(n, |i| {
-        store.record(&open_ids[i % open_count].0).unwrap();
-    });
-    let open_floor = samples(n, |i| {
-        let id = &open_ids[i % open_count].0;
-        let mut snap =
-            reader.prepare_cached("SELECT data FROM snapshots WHERE doc_id = ?1").unwrap();
-        let bytes: Vec<u8> = snap.query_row([id], |r| r.get(0)).unwrap();
-        let mut chunks = reader
-            .prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")
-            .unwrap();
-        let rest: Vec<Vec<u8>> =
-            chunks.query_map([id], |r| r.get(0)).unwrap().map(|c| c.unwrap()).collect();
-        let mut doc = AutoCommit::load(&bytes).unwrap();
-        for c in rest {
-            doc.load_incremental(&c).unwrap();
-        }
-    });
-    let open_plain = samples(n, |i| {
-        plain.read(&open_ids[i % open_count].1);
-    });
+    let timed = interleaved(
+        n,
+        &mut [
+            &mut |i| {
+                store.record(&open_ids[i % open_count].0).unwrap();
+            },
+            &mut |i| {
+                let id = &open_ids[i % open_count].0;
+                let mut snap =
+                    reader.prepare_cached("SELECT data FROM snapshots WHERE doc_id = ?1").unwrap();
+                let bytes: Vec<u8> = snap.query_row([id], |r| r.get(0)).unwrap();
+                let mut chunks = reader
+                    .prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")
+                    .unwrap();
+                let rest: Vec<Vec<u8>> =
+                    chunks.query_map([id], |r| r.get(0)).unwrap().map(|c| c.unwrap()).collect();
+                let mut doc = AutoCommit::load(&bytes).unwrap();
+                for c in rest {
+                    doc.load_incremental(&c).unwrap();
+                }
+            },
+            &mut |i| {
+                plain.read(&open_ids[i % open_count].1);
+            },
+        ],
+    );
+    let (open_fb, open_floor, open_plain) = (&timed[0], &timed[1], &timed[2]);
     rows.push(Row {
         name: "open a record cold (not cached), median".into(),
-        fieldbook: pct(&open_fb, 0.5),
-        floor: Some((pct(&open_floor, 0.5), "≤ 2×")),
-        plain: pct(&open_plain, 0.5),
+        fieldbook: pct(open_fb, 0.5),
+        floor: Some((pct(open_floor, 0.5), "≤ 2×")),
+        plain: pct(open_plain, 0.5),
     });
 
     // List a case.
@@ -191,17 +206,19 @@ fn main() {
         plain.insert("case-list", &visit(i));
     }
     let list_rounds = if quick { 3 } else { 31 };
-    let list_fb = samples(list_rounds, |_| {
-        assert_eq!(store.case_records("case-list").unwrap().len(), list_size);
-    });
-    let list_plain = samples(list_rounds, |_| {
-        assert_eq!(plain.list("case-list").len(), list_size);
-    });
+    let timed = interleaved(
+        list_rounds,
+        &mut [
+            &mut |_| assert_eq!(store.case_records("case-list").unwrap().len(), list_size),
+            &mut |_| assert_eq!(plain.list("case-list").len(), list_size),
+        ],
+    );
+    let (list_fb, list_plain) = (&timed[0], &timed[1]);
     rows.push(Row {
         name: format!("list a case of {list_size} records (target < 0.2× the JSON rows)"),
-        fieldbook: pct(&list_fb, 0.5),
+        fieldbook: pct(list_fb, 0.5),
         floor: None,
-        plain: pct(&list_plain, 0.5),
+        plain: pct(list_plain, 0.5),
     });
 
     // The worklist over every case (5 visits each), against a plain app computing the same
@@ -228,17 +245,18 @@ fn main() {
         }
     }
     let today = NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
-    let worklist_fb = samples(list_rounds, |_| {
-        assert!(!store.worklist(today).unwrap().is_empty());
-    });
-    let worklist_plain = samples(list_rounds, |_| {
-        assert!(!plain_worklist(&plain, today).is_empty());
-    });
+    let timed = interleaved(
+        list_rounds,
+        &mut [&mut |_| assert!(!store.worklist(today).unwrap().is_empty()), &mut |_| {
+            assert!(!plain_worklist(&plain, today).is_empty())
+        }],
+    );
+    let (worklist_fb, worklist_plain) = (&timed[0], &timed[1]);
     rows.push(Row {
         name: format!("worklist over {cases} cases ({per_case} visits each) (target ≤ 0.5×)"),
-        fieldbook: pct(&worklist_fb, 0.5),
+        fieldbook: pct(worklist_fb, 0.5),
         floor: None,
-        plain: pct(&worklist_plain, 0.5),
+        plain: pct(worklist_plain, 0.5),
     });
 
     // Bytes per record: the stored document (snapshot + chunks) against the JSON row.
@@ -273,6 +291,13 @@ fn main() {
     );
     println!();
     memory::run(dir.path(), quick);
+}
+
+/// The document `{meta, body}` as a bare automerge app would lay it out (the same layout).
+#[derive(autosurgeon::Reconcile)]
+struct BareRecord {
+    meta: RecordMeta,
+    body: fieldbook_core::records::Visit,
 }
 
 fn object(doc: &AutoCommit, parent: &ObjId, key: &str) -> ObjId {

@@ -146,16 +146,21 @@ impl PlainRows {
     }
 }
 
-/// Each operation timed on its own: `n` samples, sorted.
-pub fn samples(n: usize, mut op: impl FnMut(usize)) -> Vec<Duration> {
-    let mut out: Vec<Duration> = (0..n)
-        .map(|i| {
+/// Several operations timed in turn, one sample of each per round, so that a machine whose load
+/// changes during the run (this one is shared) weighs on each of them alike. Sorted samples of
+/// each, in the order given.
+pub fn interleaved(n: usize, ops: &mut [&mut dyn FnMut(usize)]) -> Vec<Vec<Duration>> {
+    let mut out = vec![Vec::with_capacity(n); ops.len()];
+    for i in 0..n {
+        for (k, op) in ops.iter_mut().enumerate() {
             let start = Instant::now();
             op(i);
-            start.elapsed()
-        })
-        .collect();
-    out.sort();
+            out[k].push(start.elapsed());
+        }
+    }
+    for s in &mut out {
+        s.sort();
+    }
     out
 }
 
