@@ -3,6 +3,8 @@
 //! later (in the document, the sync message, the server).
 
 use crate::error::{Error, Result};
+use serde_json::Value as Json;
+
 use crate::records::RecordBody;
 
 /// A record's content, as JSON. A long assessment is some tens of kilobytes; 1 MiB leaves room
@@ -32,6 +34,68 @@ pub fn check_record_size(body: &RecordBody) -> Result<()> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Refuses a body, already serialised as a JSON value (`serde_json::to_value`, which a write
+/// needs for its diff anyway), whose JSON text would be larger than `MAX_RECORD_BYTES`: the same
+/// limit and the same count as `check_record_size`, without serialising the body again. The
+/// count stops once past the limit.
+pub fn check_record_json_size(body: &Json) -> Result<()> {
+    let size = json_len(body, MAX_RECORD_BYTES);
+    if size > MAX_RECORD_BYTES {
+        return Err(Error::TooLarge { what: "the record", size, limit: MAX_RECORD_BYTES });
+    }
+    Ok(())
+}
+
+/// The length of `value` as compact JSON text (what `serde_json::to_string` writes), counted
+/// from the value; once the count passes `stop` the rest is not counted.
+fn json_len(value: &Json, stop: usize) -> usize {
+    match value {
+        Json::Null => 4,
+        Json::Bool(b) => {
+            if *b {
+                4
+            } else {
+                5
+            }
+        }
+        Json::Number(n) => n.to_string().len(),
+        Json::String(s) => string_len(s),
+        Json::Array(items) => {
+            let mut n = 2 + items.len().saturating_sub(1);
+            for item in items {
+                if n > stop {
+                    break;
+                }
+                n += json_len(item, stop);
+            }
+            n
+        }
+        Json::Object(map) => {
+            let mut n = 2 + map.len().saturating_sub(1);
+            for (key, item) in map {
+                if n > stop {
+                    break;
+                }
+                n += string_len(key) + 1 + json_len(item, stop);
+            }
+            n
+        }
+    }
+}
+
+/// A string as serde_json writes it: quoted, `"`, `\` and control characters escaped
+/// (`\n`-style for the five with short forms, `\u00XX` for the rest), everything else as UTF-8.
+fn string_len(s: &str) -> usize {
+    2 + s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
 }
 
 struct Counter {
@@ -69,6 +133,42 @@ mod tests {
                 assert_eq!(limit, MAX_RECORD_BYTES);
                 assert!(size > limit);
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_json_value_count_is_the_length_serde_json_writes() {
+        let mut v = Visit::new(VisitKind::ChildInNeed, chrono::Utc::now());
+        v.observations =
+            "quote \" backslash \\ tab \t nul \u{0} bell \u{7} del \u{7f} é ✓ 😀\n".into();
+        v.child_seen = Some(false);
+        v.seen_alone = Some(true);
+        for body in [
+            RecordBody::Visit(v.clone()),
+            RecordBody::Visit(Visit::new(VisitKind::ChildInNeed, chrono::Utc::now())),
+        ] {
+            let value = serde_json::to_value(&body).unwrap();
+            let text = serde_json::to_string(&body).unwrap();
+            assert_eq!(json_len(&value, usize::MAX), text.len());
+        }
+        let numbers = serde_json::json!([1, -20, 3.5, 1e300, u64::MAX, null, [], {}]);
+        assert_eq!(json_len(&numbers, usize::MAX), serde_json::to_string(&numbers).unwrap().len());
+    }
+
+    #[test]
+    fn the_json_value_check_refuses_what_the_serialising_check_refuses() {
+        let mut v = Visit::new(VisitKind::ChildInNeed, chrono::Utc::now());
+        // Escapes count: each quote is two bytes of JSON.
+        v.observations = "\"".repeat(MAX_RECORD_BYTES / 2 - 2048);
+        let ok = RecordBody::Visit(v.clone());
+        assert!(check_record_size(&ok).is_ok());
+        assert!(check_record_json_size(&serde_json::to_value(&ok).unwrap()).is_ok());
+        v.observations = "\"".repeat(MAX_RECORD_BYTES / 2 + 1);
+        let big = RecordBody::Visit(v);
+        assert!(matches!(check_record_size(&big), Err(Error::TooLarge { .. })));
+        match check_record_json_size(&serde_json::to_value(&big).unwrap()) {
+            Err(Error::TooLarge { size, limit, .. }) => assert!(size > limit),
             other => panic!("{other:?}"),
         }
     }

@@ -7,6 +7,7 @@ pub mod authorship;
 pub mod chunks;
 pub mod conflicts;
 pub mod history;
+mod partial;
 mod text_edit;
 
 use automerge::{transaction::CommitOptions, ActorId, AutoCommit, ChangeHash, ROOT};
@@ -27,12 +28,20 @@ use crate::records::{
 /// `meta` and `body` are the hydrated values of the document, kept beside it because every edit
 /// compares against them and every projection reads them; they are refreshed whenever the
 /// document changes (local edit or applied changes), never edited on their own.
+///
+/// `body_json` is `body`'s fields as JSON, kept from the write that serialised them so that the
+/// next write serialises only its new body (an autosave every few seconds would otherwise pay for
+/// the old one again); `None` until a write made it, and whenever `body` is re-hydrated.
 #[derive(Debug)]
 pub struct RecordDoc {
     doc: AutoCommit,
     meta: RecordMeta,
     body: RecordBody,
+    body_json: Option<JsonFields>,
 }
+
+/// A body's fields (`{"kind": .., "fields": {..}}` without the tag) as JSON values.
+type JsonFields = serde_json::Map<String, serde_json::Value>;
 
 impl RecordDoc {
     /// A new record with `body`, committed as one change by `author`.
@@ -42,6 +51,31 @@ impl RecordDoc {
         case_id: String,
         body: &RecordBody,
         now: DateTime<Utc>,
+    ) -> Result<Self> {
+        Self::create_with(author, id, case_id, body, now, None)
+    }
+
+    /// `create`, refusing a body over `limits::MAX_RECORD_BYTES` before any work: the store's
+    /// path. The body is serialised once, for the size check, and kept for the first edit's diff.
+    pub fn create_checked(
+        author: &Author,
+        id: String,
+        case_id: String,
+        body: &RecordBody,
+        now: DateTime<Utc>,
+    ) -> Result<Self> {
+        let json = serde_json::to_value(body)?;
+        crate::limits::check_record_json_size(&json)?;
+        Self::create_with(author, id, case_id, body, now, Some(fields_of(json)))
+    }
+
+    fn create_with(
+        author: &Author,
+        id: String,
+        case_id: String,
+        body: &RecordBody,
+        now: DateTime<Utc>,
+        body_json: Option<JsonFields>,
     ) -> Result<Self> {
         let meta = RecordMeta {
             id,
@@ -57,9 +91,10 @@ impl RecordDoc {
             amendments: Vec::new(),
         };
         let mut doc = AutoCommit::new().with_actor(author.actor());
-        reconcile_prop(&mut doc, ROOT, "meta", &meta)?;
-        reconcile_body(&mut doc, body)?;
-        let mut this = Self { doc, meta, body: body.clone() };
+        // The whole document at once: autosurgeon writes an empty document's root in one step
+        // (`init_root_from_hydrate`) instead of comparing each field with a document that has none.
+        autosurgeon::reconcile(&mut doc, NewRecord { meta: &meta, body })?;
+        let mut this = Self { doc, meta, body: body.clone(), body_json };
         this.commit(author, &["created"], now);
         Ok(this)
     }
@@ -100,7 +135,7 @@ impl RecordDoc {
         // Version 1 is the first schema: there is nothing to upgrade yet. An upgrade from version
         // N is a function here that rewrites the document and commits it as a change of its own.
         let body = hydrate_body(&doc, meta.kind)?;
-        Ok(Self { doc, meta, body })
+        Ok(Self { doc, meta, body, body_json: None })
     }
 
     pub fn meta(&self) -> &RecordMeta {
@@ -138,16 +173,55 @@ impl RecordDoc {
         body: &RecordBody,
         now: DateTime<Utc>,
     ) -> Result<Vec<String>> {
+        self.update_body_with(author, body, now, false)
+    }
+
+    /// `update_body`, refusing a body over `limits::MAX_RECORD_BYTES` before writing anything:
+    /// the store's path.
+    pub fn update_body_checked(
+        &mut self,
+        author: &Author,
+        body: &RecordBody,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        self.update_body_with(author, body, now, true)
+    }
+
+    /// One serialisation of the new body (the old one's is kept from the last write) gives the
+    /// size check and the changed fields; only those are spliced or reconciled.
+    fn update_body_with(
+        &mut self,
+        author: &Author,
+        body: &RecordBody,
+        now: DateTime<Utc>,
+        check_size: bool,
+    ) -> Result<Vec<String>> {
+        let new_json = serde_json::to_value(body)?;
+        if check_size {
+            crate::limits::check_record_json_size(&new_json)?;
+        }
         if body.kind() != self.meta.kind {
             return Err(Error::KindMismatch { expected: self.meta.kind, found: body.kind() });
         }
-        let fields = changed_fields(&self.body, body)?;
+        let new_fields = fields_of(new_json);
+        let old_fields = match self.body_json.take() {
+            Some(fields) => fields,
+            None => fields_of(serde_json::to_value(&self.body)?),
+        };
+        let fields = changed_fields(&old_fields, &new_fields);
         if fields.is_empty() {
+            self.body_json = Some(new_fields);
             return Ok(fields);
         }
-        text_edit::splice_text_changes(&mut self.doc, &self.body, body)?;
-        reconcile_body(&mut self.doc, body)?;
+        let written =
+            text_edit::splice_text_changes(&mut self.doc, &old_fields, &new_fields, &fields)?;
+        let rest: Vec<&str> =
+            fields.iter().filter(|f| !written.contains(f)).map(String::as_str).collect();
+        if !rest.is_empty() {
+            reconcile_body_fields(&mut self.doc, body, &rest)?;
+        }
         self.body = body.clone();
+        self.body_json = Some(new_fields);
         if self.meta.status == RecordStatus::Authorised {
             let mut meta = self.meta.clone();
             meta.amendments.push(Amendment {
@@ -217,6 +291,7 @@ impl RecordDoc {
         // the op set, and a change that only deletes adds none, yet changes the record.
         let changed = self.doc.get_heads() != before;
         if changed {
+            self.body_json = None;
             self.meta = hydrate_prop(&self.doc, ROOT, "meta")?;
             self.body = hydrate_body(&self.doc, self.meta.kind)?;
         }
@@ -251,27 +326,57 @@ fn hydrate_body(doc: &AutoCommit, kind: RecordKind) -> Result<RecordBody> {
     })
 }
 
-fn reconcile_body(doc: &mut AutoCommit, body: &RecordBody) -> Result<()> {
+/// Reconciles the top-level body fields named in `keys`, leaving every other field as it is.
+fn reconcile_body_fields(doc: &mut AutoCommit, body: &RecordBody, keys: &[&str]) -> Result<()> {
+    use partial::Only;
     match body {
-        RecordBody::Visit(v) => reconcile_prop(doc, ROOT, "body", v)?,
-        RecordBody::Assessment(a) => reconcile_prop(doc, ROOT, "body", a)?,
-        RecordBody::CaseNote(n) => reconcile_prop(doc, ROOT, "body", n)?,
-        RecordBody::CaseSummary(s) => reconcile_prop(doc, ROOT, "body", s)?,
+        RecordBody::Visit(v) => reconcile_prop(doc, ROOT, "body", Only { value: v, keys })?,
+        RecordBody::Assessment(a) => reconcile_prop(doc, ROOT, "body", Only { value: a, keys })?,
+        RecordBody::CaseNote(n) => reconcile_prop(doc, ROOT, "body", Only { value: n, keys })?,
+        RecordBody::CaseSummary(s) => reconcile_prop(doc, ROOT, "body", Only { value: s, keys })?,
     }
     Ok(())
 }
 
-/// The top-level body fields whose values differ, by their serialised form.
-fn changed_fields(old: &RecordBody, new: &RecordBody) -> Result<Vec<String>> {
-    let (old, new) = (serde_json::to_value(old)?, serde_json::to_value(new)?);
-    // The body serialises as `{"kind": .., "fields": {..}}`: compare the fields.
-    let (Some(old), Some(new)) = (old["fields"].as_object(), new["fields"].as_object()) else {
-        return Ok(Vec::new());
-    };
+/// A new record's document, `{meta, body}`, the body laid out as its own struct (untagged).
+struct NewRecord<'a> {
+    meta: &'a RecordMeta,
+    body: &'a RecordBody,
+}
+
+impl autosurgeon::Reconcile for NewRecord<'_> {
+    type Key<'k> = autosurgeon::reconcile::NoKey;
+
+    fn reconcile<R: autosurgeon::Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+        use autosurgeon::reconcile::MapReconciler as _;
+        let mut root = reconciler.map()?;
+        root.put("meta", self.meta)?;
+        match self.body {
+            RecordBody::Visit(v) => root.put("body", v),
+            RecordBody::Assessment(a) => root.put("body", a),
+            RecordBody::CaseNote(n) => root.put("body", n),
+            RecordBody::CaseSummary(s) => root.put("body", s),
+        }
+    }
+}
+
+/// The `fields` of a serialised body (`{"kind": .., "fields": {..}}`).
+fn fields_of(json: serde_json::Value) -> JsonFields {
+    match json {
+        serde_json::Value::Object(mut body) => match body.remove("fields") {
+            Some(serde_json::Value::Object(fields)) => fields,
+            _ => JsonFields::new(),
+        },
+        _ => JsonFields::new(),
+    }
+}
+
+/// The top-level body fields whose values differ, by their serialised form, in key order.
+fn changed_fields(old: &JsonFields, new: &JsonFields) -> Vec<String> {
     let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
     keys.sort();
     keys.dedup();
-    Ok(keys.into_iter().filter(|k| old.get(*k) != new.get(*k)).cloned().collect())
+    keys.into_iter().filter(|k| old.get(*k) != new.get(*k)).cloned().collect()
 }
 
 /// The raw Automerge document from a stored snapshot (`Source::Snapshot`: document chunks whose

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use automerge::ReadDoc as _;
 use chrono::Utc;
 
 use super::*;
@@ -114,4 +115,146 @@ fn fuzz_regression_malformed_document_is_an_error() {
     if let Ok(doc) = load_raw(&bytes) {
         let _ = RecordDoc::from_doc(doc);
     }
+}
+
+/// A visit with five text fields, two of them inside list items, as the benchmark uses.
+fn visit_with_text() -> Visit {
+    use crate::records::{AgencyContact, AgencyKind, ChildView, ViewsMethod};
+    let mut v = Visit::new(VisitKind::ChildInNeed, Utc::now());
+    v.observations = "seen in the kitchen ".repeat(50);
+    v.analysis = "mum appeared tired ".repeat(30);
+    v.risks = "none known ".repeat(20);
+    v.child_views = vec![ChildView {
+        id: crate::records::new_id(),
+        method: ViewsMethod::OwnWords,
+        text: "school is better ".repeat(20),
+        linked_ref: None,
+    }];
+    v.agencies_contacted = vec![AgencyContact {
+        id: crate::records::new_id(),
+        agency: AgencyKind::School,
+        organisation: "School".into(),
+        date: None,
+        summary: "spoke to the head ".repeat(10),
+    }];
+    v
+}
+
+fn text_fields_reconciled_by(edit: impl FnOnce()) -> usize {
+    let before = fields::text::RECONCILED.with(|n| n.get());
+    edit();
+    fields::text::RECONCILED.with(|n| n.get()) - before
+}
+
+#[test]
+fn an_edit_reads_and_diffs_only_the_fields_it_changed() {
+    let mut v = visit_with_text();
+    let mut doc = RecordDoc::create(
+        &author(),
+        "r1".into(),
+        "c1".into(),
+        &RecordBody::Visit(v.clone()),
+        Utc::now(),
+    )
+    .unwrap();
+    // Typing in one top-level text field: spliced, and no text field is reconciled (a whole-body
+    // reconcile read back and diffed all seven text fields, the two empty ones included).
+    v.observations.push_str("and she had made a friend.");
+    let touched = text_fields_reconciled_by(|| {
+        let fields = doc.update_body(&author(), &RecordBody::Visit(v.clone()), Utc::now());
+        assert_eq!(fields.unwrap(), ["observations"]);
+    });
+    assert_eq!(touched, 0);
+    // A scalar answer: no text field is touched either.
+    v.child_seen = Some(true);
+    let touched = text_fields_reconciled_by(|| {
+        let fields = doc.update_body(&author(), &RecordBody::Visit(v.clone()), Utc::now());
+        assert_eq!(fields.unwrap(), ["child_seen"]);
+    });
+    assert_eq!(touched, 0);
+    // Text inside a list item: that list is reconciled (its one text), nothing else.
+    v.child_views[0].text.push_str("she said so herself.");
+    let touched = text_fields_reconciled_by(|| {
+        let fields = doc.update_body(&author(), &RecordBody::Visit(v.clone()), Utc::now());
+        assert_eq!(fields.unwrap(), ["child_views"]);
+    });
+    assert_eq!(touched, 1);
+    assert_eq!(doc.body(), &RecordBody::Visit(v.clone()));
+    // What was written reads back from the saved bytes.
+    let loaded = RecordDoc::load(&[&doc.save()], author().actor()).unwrap();
+    assert_eq!(loaded.body(), &RecordBody::Visit(v));
+}
+
+#[test]
+fn a_field_nobody_edited_is_left_as_the_document_holds_it() {
+    // Another implementation wrote `analysis` as a plain string, not Text; Fieldbook reads it
+    // (fields::text::hydrate). An edit of another field must not rewrite it, which a
+    // whole-body reconcile did (turning it into a Text object: a change to a field nobody touched).
+    let v = visit_with_text();
+    let mut doc = RecordDoc::create(
+        &author(),
+        "r1".into(),
+        "c1".into(),
+        &RecordBody::Visit(v.clone()),
+        Utc::now(),
+    )
+    .unwrap();
+    let body = match doc.doc.get(ROOT, "body").unwrap() {
+        Some((automerge::Value::Object(_), id)) => id,
+        other => panic!("{other:?}"),
+    };
+    automerge::transaction::Transactable::put(&mut doc.doc, &body, "analysis", "scalar words")
+        .unwrap();
+    doc.doc.commit();
+    let mut doc = RecordDoc::from_doc(doc.doc).unwrap();
+    let mut v = match doc.body() {
+        RecordBody::Visit(v) => v.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(v.analysis, "scalar words");
+    let before = doc.heads();
+    v.risks.push_str("a new risk.");
+    doc.update_body(&author(), &RecordBody::Visit(v.clone()), Utc::now()).unwrap();
+    assert!(matches!(
+        doc.doc.get(&body, "analysis").unwrap(),
+        Some((automerge::Value::Scalar(_), _))
+    ));
+    // The change holds operations on the risks text only.
+    let risks = match doc.doc.get(&body, "risks").unwrap() {
+        Some((automerge::Value::Object(_), id)) => id,
+        other => panic!("{other:?}"),
+    };
+    let changes = doc.doc.get_changes(&before);
+    assert_eq!(changes.len(), 1);
+    let ops = changes[0].decode().operations;
+    assert!(!ops.is_empty());
+    let risks = risks.to_string();
+    assert!(ops.iter().all(|op| op.obj.to_string() == risks), "{ops:?}");
+    assert_eq!(doc.body(), &RecordBody::Visit(v));
+}
+
+#[test]
+fn an_edit_after_applied_changes_diffs_against_the_applied_body() {
+    // The JSON of the body kept from the last write must not outlive a change from elsewhere.
+    let mut v = visit_with_text();
+    let mut a = RecordDoc::create(
+        &author(),
+        "r1".into(),
+        "c1".into(),
+        &RecordBody::Visit(v.clone()),
+        Utc::now(),
+    )
+    .unwrap();
+    v.risks.push_str("first edit.");
+    a.update_body(&author(), &RecordBody::Visit(v.clone()), Utc::now()).unwrap();
+    let other = Author::new("w2", "tablet-2");
+    let mut b = RecordDoc::load(&[&a.save()], other.actor()).unwrap();
+    let before = b.heads();
+    v.analysis.push_str("from the other tablet.");
+    b.update_body(&other, &RecordBody::Visit(v.clone()), Utc::now()).unwrap();
+    assert!(a.apply(&b.save_after(&before)).unwrap());
+    v.observations.push_str("then here.");
+    let fields = a.update_body(&author(), &RecordBody::Visit(v.clone()), Utc::now()).unwrap();
+    assert_eq!(fields, ["observations"]);
+    assert_eq!(a.body(), &RecordBody::Visit(v));
 }

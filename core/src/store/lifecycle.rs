@@ -19,8 +19,14 @@ impl Store {
                 reason: "must not be empty".into(),
             });
         }
-        crate::limits::check_record_size(body)?;
-        let doc = RecordDoc::create(&self.author, new_id(), case_id.to_string(), body, self.now())?;
+        // The size limit is checked inside, from the one serialisation of the body.
+        let doc = RecordDoc::create_checked(
+            &self.author,
+            new_id(),
+            case_id.to_string(),
+            body,
+            self.now(),
+        )?;
         let id = doc.id().to_string();
         self.insert_doc(doc)?;
         Ok(id)
@@ -46,10 +52,11 @@ impl Store {
     /// Replaces a record's body with `body`. Only what differs is written: text as splices, so a
     /// colleague's concurrent edits to the same text are kept. Returns the fields that changed.
     pub fn update_record(&mut self, id: &str, body: &RecordBody) -> Result<Vec<String>> {
-        crate::limits::check_record_size(body)?;
         let author = self.author.clone();
         let now = self.now();
-        self.edit_doc(id, |doc| doc.update_body(&author, body, now))
+        // The size limit is checked before anything is written; a refused body drops the cached
+        // document (`edit_doc`), which the next read loads again from disk.
+        self.edit_doc(id, |doc| doc.update_body_checked(&author, body, now))
     }
 
     /// The completeness checks a record must pass to be submitted (empty when it may be).

@@ -19,7 +19,15 @@ pub mod text {
 
     pub type Key<'a> = autosurgeon::reconcile::NoKey;
 
+    #[cfg(test)]
+    thread_local! {
+        /// Text fields reconciled on this thread: each one is read back and diffed in full.
+        pub(crate) static RECONCILED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
     pub fn reconcile<R: Reconciler>(value: &str, mut reconciler: R) -> Result<(), R::Error> {
+        #[cfg(test)]
+        RECONCILED.with(|n| n.set(n.get() + 1));
         let mut text = reconciler.text()?;
         text.update(value)
     }
