@@ -5,6 +5,7 @@ use chrono::Utc;
 
 use super::*;
 use crate::records::{Visit, VisitKind};
+use crate::terms::fields;
 
 fn author() -> Author {
     Author::new("w1", "tablet-1")
