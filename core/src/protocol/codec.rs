@@ -3,7 +3,7 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::{limits, DocHeads, PushDoc, SyncRequest, SyncResponse, PROTOCOL_VERSION};
+use super::{limits, DocChanges, DocHeads, SyncRequest, SyncResponse, PROTOCOL_VERSION};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -72,7 +72,8 @@ fn heads_ok(h: &DocHeads) -> Result<(), DecodeError> {
     Ok(())
 }
 
-fn push_ok(p: &PushDoc) -> Result<(), DecodeError> {
+/// One document's changes, pushed or sent: ids, heads and bytes within bounds.
+fn push_ok(p: &DocChanges) -> Result<(), DecodeError> {
     id_ok(&p.id, "a document id")?;
     id_ok(&p.case_id, "a case id")?;
     if p.heads.len() > limits::MAX_HEADS {
@@ -100,13 +101,7 @@ impl Bounded for SyncResponse {
     fn check(&self) -> Result<(), DecodeError> {
         version_ok(self.version)?;
         self.acks.iter().try_for_each(heads_ok)?;
-        for d in &self.docs {
-            id_ok(&d.id, "a document id")?;
-            id_ok(&d.case_id, "a case id")?;
-            if d.changes.len() > limits::MAX_DOC_CHANGE_BYTES {
-                return Err(DecodeError::OverLimit { what: "a document's changes" });
-            }
-        }
+        self.docs.iter().try_for_each(push_ok)?;
         self.allocated.iter().chain(&self.revoked).try_for_each(|c| id_ok(c, "a case id"))
     }
 }
@@ -115,7 +110,7 @@ impl Bounded for SyncResponse {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::protocol::Hash;
+    use crate::protocol::{Hash, PushDoc};
     use crate::records::RecordKind;
 
     fn request() -> SyncRequest {
@@ -195,7 +190,7 @@ mod tests {
 mod golden {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::protocol::{DocChanges, DocHeads, Hash, RejectReason, Rejection, SyncResponse};
+    use crate::protocol::{DocChanges, DocHeads, Hash, PushDoc, RejectReason, Rejection, SyncResponse};
     use crate::records::RecordKind;
 
     fn hex(bytes: &[u8]) -> String {
@@ -229,6 +224,7 @@ mod golden {
                 id: "d4".into(),
                 kind: RecordKind::CaseNote,
                 case_id: "c1".into(),
+                heads: Vec::new(),
                 changes: vec![4, 5],
             }],
             allocated: vec!["c2".into()],
