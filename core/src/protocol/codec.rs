@@ -190,7 +190,9 @@ mod tests {
 mod golden {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::protocol::{DocChanges, DocHeads, Hash, PushDoc, RejectReason, Rejection, SyncResponse};
+    use crate::protocol::{
+        DocChanges, DocHeads, Hash, PushDoc, RejectReason, Rejection, SyncResponse,
+    };
     use crate::records::RecordKind;
 
     fn hex(bytes: &[u8]) -> String {
@@ -245,8 +247,10 @@ mod golden {
     fn request_and_response_bytes_are_unchanged() {
         assert_eq!(hex(&encode(&request())), REQUEST);
         assert_eq!(hex(&encode(&response())), RESPONSE);
-        let bytes: Vec<u8> =
-            (0..REQUEST.len()).step_by(2).map(|i| u8::from_str_radix(&REQUEST[i..i + 2], 16).unwrap()).collect();
+        let bytes: Vec<u8> = (0..REQUEST.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&REQUEST[i..i + 2], 16).unwrap())
+            .collect();
         assert_eq!(decode::<SyncRequest>(&bytes, 1 << 20).unwrap(), request());
     }
 }

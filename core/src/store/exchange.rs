@@ -154,7 +154,9 @@ impl Store {
     /// document). Unknown documents are skipped; returns how many were recorded.
     pub fn mark_acknowledged_all(&mut self, acks: &[(String, Vec<ChangeHash>)]) -> Result<usize> {
         let now = self.now().to_rfc3339();
-        self.write(|tx| write_acks(tx, acks.iter().map(|(id, h)| (id.as_str(), encode_heads(h))), &now))
+        self.write(|tx| {
+            write_acks(tx, acks.iter().map(|(id, h)| (id.as_str(), encode_heads(h))), &now)
+        })
     }
 
     /// Records that the server holds `heads` of document `id` (the sync acknowledgement).

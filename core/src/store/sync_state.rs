@@ -220,7 +220,8 @@ impl Store {
         let now = self.now().to_rfc3339();
         let cursor = plan.cursor.map(|(c, tag)| format!("{c}:{tag}"));
         let written = self.write(|tx| {
-            let acknowledged = write_acks(tx, encoded.iter().map(|(id, h)| (*id, h.clone())), &now)?;
+            let acknowledged =
+                write_acks(tx, encoded.iter().map(|(id, h)| (*id, h.clone())), &now)?;
             write_staged(tx, &mut staged, &now)?;
             for (doc, _) in &staged {
                 if in_sync_before.contains(doc.id()) {
@@ -392,5 +393,75 @@ mod tests {
         let gone: HashSet<String> = ["not-here".to_string()].into_iter().collect();
         store.execute_batch_for_tests("UPDATE documents SET heads = acked_heads").unwrap();
         assert!(store.pending_pushes(&gone, &HashSet::new(), 1 << 20).is_ok());
+    }
+
+    /// Acknowledgements, received documents and the cursor of one response are one
+    /// transaction: a failure at the last step (the cursor) leaves none of it applied, so the
+    /// repeated exchange neither loses an acknowledgement nor imports twice. (Before, `receive`
+    /// and the acknowledgements were committed separately from the cursor.)
+    #[test]
+    fn one_response_is_applied_whole_or_not_at_all() {
+        use crate::protocol::{to_hashes, DocHeads};
+        use crate::store::{Delivery, ExchangePlan};
+
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, mine) = store_with_visit(&dir);
+        let other_dir = tempfile::tempdir().unwrap();
+        let (mut other, theirs) = store_with_visit(&other_dir);
+        let plan = ExchangePlan {
+            acks: vec![DocHeads {
+                id: mine.clone(),
+                heads: to_hashes(&store.heads(&mine).unwrap()),
+            }],
+            docs: vec![other.changes_since(&theirs, &[]).unwrap()],
+            purge: Vec::new(),
+            cursor: Some((12, 34)),
+        };
+        store
+            .execute_batch_for_tests(
+                "CREATE TRIGGER refuse_cursor BEFORE INSERT ON settings
+                 WHEN NEW.key = 'sync_cursor' BEGIN SELECT RAISE(ABORT, 'disk refused'); END;",
+            )
+            .unwrap();
+        let err = store.apply_exchange(&plan).unwrap_err();
+        assert!(err.to_string().contains("disk refused"), "{err}");
+        assert_eq!(store.pending_count().unwrap(), 1, "the acknowledgement was rolled back");
+        assert_eq!(store.kind_of(&theirs).unwrap(), None, "the received document too");
+        assert_eq!(store.sync_cursor().unwrap(), (0, 0));
+
+        store.execute_batch_for_tests("DROP TRIGGER refuse_cursor").unwrap();
+        let applied = store.apply_exchange(&plan).unwrap();
+        assert_eq!(applied.acknowledged, 1);
+        assert_eq!(applied.import.created, vec![theirs.clone()]);
+        assert_eq!(store.pending_count().unwrap(), 0, "both held by the server");
+        assert!(matches!(store.delivery(&theirs).unwrap(), Delivery::Received { .. }));
+        assert_eq!(store.sync_cursor().unwrap(), (12, 34));
+        // Repeating the same response changes nothing.
+        let again = store.apply_exchange(&plan).unwrap();
+        assert_eq!((again.import.created.len(), again.import.unchanged), (0, 1));
+    }
+
+    /// A document of a case revoked in the same response does not survive it.
+    #[test]
+    fn a_document_received_with_its_case_revoked_is_purged() {
+        use crate::store::ExchangePlan;
+
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, mine) = store_with_visit(&dir);
+        let other_dir = tempfile::tempdir().unwrap();
+        let (mut other, theirs) = store_with_visit(&other_dir);
+        let plan = ExchangePlan {
+            docs: vec![other.changes_since(&theirs, &[]).unwrap()],
+            purge: vec!["case-1".into()],
+            ..ExchangePlan::default()
+        };
+        let applied = store.apply_exchange(&plan).unwrap();
+        assert_eq!(applied.purged_docs, 2);
+        assert_eq!(store.kind_of(&theirs).unwrap(), None);
+        assert!(
+            matches!(store.heads(&mine), Err(Error::NotFound { .. })),
+            "the cache kept no copy"
+        );
+        assert!(matches!(store.heads(&theirs), Err(Error::NotFound { .. })));
     }
 }

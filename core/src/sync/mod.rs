@@ -313,8 +313,7 @@ impl<T: Transport> SyncClient<T> {
     ) -> Result<Vec<u8>, SyncFailure> {
         let mut attempts = Attempts::new(self.retry);
         loop {
-            let token =
-                self.tokens.access_token(attempts.refresh()).ok_or(SyncFailure::NoToken)?;
+            let token = self.tokens.access_token(attempts.refresh()).ok_or(SyncFailure::NoToken)?;
             session.note_request();
             let outcome = self.transport.post(body.clone(), token).await;
             match attempts.on_outcome(outcome) {
@@ -331,7 +330,8 @@ impl<T: Transport> SyncClient<T> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use transport::HttpResponse;
+    use crate::protocol::{SyncResponse, PROTOCOL_VERSION};
+    use transport::{HttpResponse, TransportError};
 
     /// A server that answers every exchange with "nothing new".
     struct Quiet;

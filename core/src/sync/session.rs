@@ -232,7 +232,9 @@ impl Attempts {
             Ok(r) if r.status == 403 => {
                 return Attempt::Fail(SyncFailure::Forbidden { message: error_message(&r.body) })
             }
-            Ok(r) if RetryPolicy::retry_status(r.status) => SyncFailure::Server { status: r.status },
+            Ok(r) if RetryPolicy::retry_status(r.status) => {
+                SyncFailure::Server { status: r.status }
+            }
             Ok(r) => {
                 return Attempt::Fail(SyncFailure::Protocol {
                     message: format!("HTTP {}: {}", r.status, error_message(&r.body)),
