@@ -3,7 +3,7 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use super::{limits, DocChanges, DocHeads, SyncRequest, SyncResponse, PROTOCOL_VERSION};
+use super::{limits, DocChanges, DocHeads, ErrorBody, SyncRequest, SyncResponse, PROTOCOL_VERSION};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -94,6 +94,14 @@ impl Bounded for SyncRequest {
         }
         self.push.iter().try_for_each(push_ok)?;
         self.check.iter().try_for_each(heads_ok)
+    }
+}
+
+/// An error body carries no version (every version's errors share it) and no lists: its size
+/// is bounded by the decode's byte limit alone.
+impl Bounded for ErrorBody {
+    fn check(&self) -> Result<(), DecodeError> {
+        Ok(())
     }
 }
 

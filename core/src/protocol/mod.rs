@@ -197,4 +197,21 @@ pub struct ErrorBody {
     /// `unsupported_media_type`, `not_found`, `method_not_allowed`, `internal`, ...
     pub error: String,
     pub message: String,
+    /// For an error of the server's hub, its kind (one per `HubError` variant): `forbidden`,
+    /// `invalid`, `unprocessable`, `storage`, `corrupt`, `job`. Absent otherwise (and then
+    /// absent on the wire, so older bodies are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The hub's reason: the action a role may not take, the input found invalid, or, for a
+    /// server failure, a stable code naming what failed (never record content or a detail
+    /// from inside the server; those go to its log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ErrorBody {
+    /// A body with a code and a message, no hub kind or reason.
+    pub fn new(error: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { error: error.into(), message: message.into(), kind: None, reason: None }
+    }
 }

@@ -267,7 +267,7 @@ pub fn store_failure(e: crate::Error) -> SyncFailure {
 
 /// The message of a CBOR error body, empty when the body is not one.
 fn error_message(body: &[u8]) -> String {
-    ciborium::from_reader::<ErrorBody, _>(body).map(|e| e.message).unwrap_or_default()
+    decode::<ErrorBody>(body, limits::MAX_RESPONSE_BYTES).map(|e| e.message).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -309,8 +309,7 @@ fn policy(attempts: u32) -> RetryPolicy {
 
 #[test]
 fn retries_backoff_and_the_token_refresh() {
-    let error =
-        |message: &str| encode(&ErrorBody { error: "forbidden".into(), message: message.into() });
+    let error = |message: &str| encode(&ErrorBody::new("forbidden", message));
     // Each row: the outcomes of successive attempts, and the steps the session takes.
     let rows: Vec<(&str, Vec<Result<HttpResponse, TransportError>>, Vec<Attempt>)> = vec![
         ("answered", vec![http(200, vec![1])], vec![Attempt::Deliver(vec![1])]),
