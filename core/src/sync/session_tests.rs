@@ -299,7 +299,10 @@ fn failures_end_the_call_in_the_state_they_mean() {
     }
 }
 
-fn http(status: u16, body: Vec<u8>) -> Result<HttpResponse, TransportError> {
+/// One HTTP attempt's outcome, as the transport reports it.
+type Outcome = Result<HttpResponse, TransportError>;
+
+fn http(status: u16, body: Vec<u8>) -> Outcome {
     Ok(HttpResponse { status, body })
 }
 
@@ -311,7 +314,7 @@ fn policy(attempts: u32) -> RetryPolicy {
 fn retries_backoff_and_the_token_refresh() {
     let error = |message: &str| encode(&ErrorBody::new("forbidden", message));
     // Each row: the outcomes of successive attempts, and the steps the session takes.
-    let rows: Vec<(&str, Vec<Result<HttpResponse, TransportError>>, Vec<Attempt>)> = vec![
+    let rows: Vec<(&str, Vec<Outcome>, Vec<Attempt>)> = vec![
         ("answered", vec![http(200, vec![1])], vec![Attempt::Deliver(vec![1])]),
         (
             "a refused token is refreshed once, not counted as an attempt",
