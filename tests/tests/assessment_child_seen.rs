@@ -95,6 +95,7 @@ fn an_assessment_written_before_the_reason_field_loads_and_is_checked_on_submit(
             id: "old-assessment".into(),
             kind: fieldbook_core::records::RecordKind::Assessment,
             case_id: "case-1".into(),
+            heads: Vec::new(),
             changes,
         }])
         .unwrap();

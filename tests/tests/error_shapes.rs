@@ -103,7 +103,11 @@ async fn a_sync_body_is_exactly_one_message_and_every_sync_error_is_cbor() {
     assert_eq!(answer.cbor_error().error, "unauthorized");
     let answer = post(Some(token_of("case-system")), sync_request()).await;
     assert_eq!(answer.status, 403);
-    assert_eq!(answer.cbor_error().error, "forbidden");
+    let body = answer.cbor_error();
+    assert_eq!(body.error, "forbidden");
+    // The hub's kind and reason reach the device (issue #12), not only a status and a string.
+    assert_eq!(body.kind.as_deref(), Some("forbidden"));
+    assert_eq!(body.reason.as_deref(), Some("sync a device"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -102,6 +102,7 @@ impl Transport for InjectingTransport {
                     id,
                     kind: RecordKind::Visit,
                     case_id: "case-a".into(),
+                    heads: Vec::new(),
                     changes: compressed_change_chunk(1024),
                 });
             }
@@ -148,6 +149,7 @@ async fn a_device_refuses_the_chunk_in_a_response_and_loses_nothing() {
             id: new_id(),
             kind: RecordKind::Visit,
             case_id: "case-a".into(),
+            heads: Vec::new(),
             changes: compressed_change_chunk(1024),
         }])
         .unwrap();

@@ -86,6 +86,7 @@ fn an_author_id_written_unnormalised_is_still_compared_normalised() {
             id: "old-record".into(),
             kind: RecordKind::Assessment,
             case_id: "case-1".into(),
+            heads: Vec::new(),
             changes: doc.save_after(&[]),
         }])
         .unwrap();

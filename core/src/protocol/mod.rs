@@ -100,18 +100,9 @@ pub struct SyncRequest {
     pub response_budget: u64,
 }
 
-/// The changes of one document the server may not have.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushDoc {
-    pub id: String,
-    pub kind: RecordKind,
-    pub case_id: String,
-    /// The device's heads after these changes: acknowledged once the server holds them all.
-    pub heads: Vec<Hash>,
-    /// Automerge changes (concatenated, as `save_after` produces them).
-    #[serde(with = "serde_bytes")]
-    pub changes: Vec<u8>,
-}
+/// A pushed document: the one "changes of a document" type, with the heads the device reaches
+/// after these changes (acknowledged once the server holds them all).
+pub type PushDoc = DocChanges;
 
 /// A document's heads, for the repair exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,12 +143,21 @@ pub struct SyncResponse {
     pub more: bool,
 }
 
-/// Changes of one document, sent by the server.
+/// The changes of one document, in Automerge's binary change format: the one type for them,
+/// whoever sends them (a device's push, the server's feed and repair answers, a peer-to-peer
+/// export: `Store::export_for` / `Store::import`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocChanges {
     pub id: String,
     pub kind: RecordKind,
     pub case_id: String,
+    /// The sender's heads after these changes. A push always names them (the server
+    /// acknowledges exactly these); the server's feed and a peer export leave them empty, and
+    /// empty heads are absent on the wire, so a response's bytes are what they were before the
+    /// types were shared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heads: Vec<Hash>,
+    /// Automerge changes (concatenated, as `save_after` produces them).
     #[serde(with = "serde_bytes")]
     pub changes: Vec<u8>,
 }
@@ -197,4 +197,21 @@ pub struct ErrorBody {
     /// `unsupported_media_type`, `not_found`, `method_not_allowed`, `internal`, ...
     pub error: String,
     pub message: String,
+    /// For an error of the server's hub, its kind (one per `HubError` variant): `forbidden`,
+    /// `invalid`, `unprocessable`, `storage`, `corrupt`, `job`. Absent otherwise (and then
+    /// absent on the wire, so older bodies are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The hub's reason: the action a role may not take, the input found invalid, or, for a
+    /// server failure, a stable code naming what failed (never record content or a detail
+    /// from inside the server; those go to its log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ErrorBody {
+    /// A body with a code and a message, no hub kind or reason.
+    pub fn new(error: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { error: error.into(), message: message.into(), kind: None, reason: None }
+    }
 }

@@ -4,34 +4,16 @@
 use std::collections::BTreeMap;
 
 use automerge::ChangeHash;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::documents::{decode_heads, encode_heads, insert_document, persist_changes};
 use super::Store;
 use crate::document::RecordDoc;
 use crate::error::{Error, Result};
-use crate::records::RecordKind;
 
-/// The changes of one document, in Automerge's binary change format.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DocumentChanges {
-    pub id: String,
-    pub kind: RecordKind,
-    pub case_id: String,
-    #[serde(with = "serde_bytes_compat")]
-    pub changes: Vec<u8>,
-}
-
-mod serde_bytes_compat {
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(v)
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        <Vec<u8>>::deserialize(d)
-    }
-}
+/// The changes of one document: the protocol's type, under the name the store has always used.
+pub type DocumentChanges = crate::protocol::DocChanges;
 
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +56,7 @@ impl Store {
                 id: meta.id,
                 kind: meta.kind,
                 case_id: meta.case_id,
+                heads: Vec::new(),
                 changes: doc.save_after(&known),
             })
         })
@@ -102,8 +85,20 @@ impl Store {
     /// document that fails its checks (damaged, of another case than it claims, a newer schema) is
     /// refused and reported without affecting the others.
     pub fn import(&mut self, batch: &[DocumentChanges]) -> Result<ImportReport> {
+        let (mut staged, mut report) = self.stage_all(batch);
+        let now = self.now().to_rfc3339();
+        // If the transaction fails, the staged documents are dropped (not returned to the cache),
+        // so memory never holds changes the disk does not.
+        self.write(|tx| write_staged(tx, &mut staged, &now))?;
+        self.cache_staged(staged, &mut report);
+        Ok(report)
+    }
+
+    /// Applies every document of `batch` in memory (nothing is written): the staged documents,
+    /// and a report of the unchanged and refused ones.
+    pub(super) fn stage_all(&mut self, batch: &[DocumentChanges]) -> (Vec<Staged>, ImportReport) {
         let mut report = ImportReport::default();
-        let mut staged: Vec<(RecordDoc, Option<Vec<ChangeHash>>)> = Vec::new();
+        let mut staged = Vec::new();
         for dc in batch {
             match self.stage(dc) {
                 Ok(Some(staged_doc)) => staged.push(staged_doc),
@@ -111,18 +106,11 @@ impl Store {
                 Err(e) => report.rejected.push((dc.id.clone(), e.to_string())),
             }
         }
-        let now = self.now().to_rfc3339();
-        // If the transaction fails, the staged documents are dropped (not returned to the cache),
-        // so memory never holds changes the disk does not.
-        self.write(|tx| {
-            for (doc, before) in staged.iter_mut() {
-                match before {
-                    None => insert_document(tx, doc, &now)?,
-                    Some(before) => persist_changes(tx, doc, before, true, &now)?,
-                }
-            }
-            Ok(())
-        })?;
+        (staged, report)
+    }
+
+    /// After the commit: the staged documents go back to the cache and into the report.
+    pub(super) fn cache_staged(&mut self, staged: Vec<Staged>, report: &mut ImportReport) {
         for (doc, before) in staged {
             let id = doc.id().to_string();
             if before.is_none() {
@@ -132,14 +120,10 @@ impl Store {
             }
             self.cache.put(id, doc);
         }
-        Ok(report)
     }
 
     /// Applies one document's changes in memory; `None` when nothing was new.
-    fn stage(
-        &mut self,
-        dc: &DocumentChanges,
-    ) -> Result<Option<(RecordDoc, Option<Vec<ChangeHash>>)>> {
+    fn stage(&mut self, dc: &DocumentChanges) -> Result<Option<Staged>> {
         // Only "no such row" means a new document: any other database error is an error, not
         // a reason to load the incoming changes as a fresh document over the stored one.
         let exists = self
@@ -170,18 +154,9 @@ impl Store {
     /// document). Unknown documents are skipped; returns how many were recorded.
     pub fn mark_acknowledged_all(&mut self, acks: &[(String, Vec<ChangeHash>)]) -> Result<usize> {
         let now = self.now().to_rfc3339();
-        let tx = self.conn.transaction()?;
-        let mut n = 0;
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE documents SET acked_heads = ?2, acked_at = ?3 WHERE id = ?1",
-            )?;
-            for (id, heads) in acks {
-                n += stmt.execute(params![id, encode_heads(heads), now])?;
-            }
-        }
-        tx.commit()?;
-        Ok(n)
+        self.write(|tx| {
+            write_acks(tx, acks.iter().map(|(id, h)| (id.as_str(), encode_heads(h))), &now)
+        })
     }
 
     /// Records that the server holds `heads` of document `id` (the sync acknowledgement).
@@ -196,6 +171,36 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A document changed in memory, and its heads before (`None`: new to the store).
+pub(super) type Staged = (RecordDoc, Option<Vec<ChangeHash>>);
+
+/// Writes staged documents inside the caller's transaction.
+pub(super) fn write_staged(tx: &Transaction<'_>, staged: &mut [Staged], now: &str) -> Result<()> {
+    for (doc, before) in staged.iter_mut() {
+        match before {
+            None => insert_document(tx, doc, now)?,
+            Some(before) => persist_changes(tx, doc, before, true, now)?,
+        }
+    }
+    Ok(())
+}
+
+/// Records acknowledgements (`id`, encoded heads) inside the caller's transaction; unknown
+/// documents are skipped. Returns how many were recorded.
+pub(super) fn write_acks<'a>(
+    tx: &Transaction<'_>,
+    acks: impl IntoIterator<Item = (&'a str, Vec<u8>)>,
+    now: &str,
+) -> Result<usize> {
+    let mut stmt =
+        tx.prepare_cached("UPDATE documents SET acked_heads = ?2, acked_at = ?3 WHERE id = ?1")?;
+    let mut n = 0;
+    for (id, heads) in acks {
+        n += stmt.execute(params![id, heads, now])?;
+    }
+    Ok(n)
 }
 
 /// A document must be what it claims: same id, kind and case as announced, and no change may move

@@ -23,7 +23,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use exchange::{DocumentChanges, ImportReport};
 pub use queries::{CaseRow, RecordRow, StoredBytes};
-pub use sync_state::Delivery;
+pub use sync_state::{Applied, Delivery, ExchangePlan, Outbox, OutboxQuery};
 
 use crate::document::{Author, RecordDoc};
 use crate::error::Result;

@@ -1,18 +1,33 @@
-//! What the sync client needs from the store: the changes the server has not acknowledged, the
-//! cursor, acknowledgements, received documents, and the purge of revoked cases. The decisions
-//! live in `crate::sync`; this module only reads and writes.
+//! The store's sync primitives: what the sync client reads before an exchange (`outbox`) and the
+//! one write that commits a response (`apply_exchange`). The decisions (what to ask for, what a
+//! response means) live in `crate::sync::session`, which is pure; this module only reads and
+//! writes, and each primitive is one SQLite transaction.
+//!
+//! **Why one transaction per response.** Acknowledgements, received documents, purges of revoked
+//! cases and the new cursor of one response are committed together. A crash (app kill, power
+//! loss) before the commit leaves the store as it was before the exchange: the cursor has not
+//! moved, the pushes are still pending, so the next sync repeats the exchange, which is
+//! idempotent (changes already held are no-ops on both sides, acknowledgements are of named
+//! heads). A crash after the commit leaves all of it applied. No state in between exists, so
+//! nothing acknowledged can be lost (an ack is never on disk without the cursor that follows
+//! it, nor a cursor without the documents before it) and nothing is imported twice. Inside the
+//! transaction the order still matters: acknowledgements first (a document pushed and changed
+//! by others in the same exchange is then "in sync before" the import, and ends acknowledged at
+//! its merged heads), then the documents, then the purges (a document of a revoked case that
+//! arrived in the same response does not survive), then the cursor.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use automerge::ChangeHash;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use super::documents::decode_heads;
-use super::Store;
+use super::documents::{decode_heads, encode_heads};
+use super::exchange::{write_acks, write_staged};
+use super::{ImportReport, Store};
 use crate::error::{Error, Result};
-use crate::protocol::{to_hashes, DocChanges, PushDoc};
+use crate::protocol::{to_change_hashes, to_hashes, DocChanges, DocHeads, PushDoc};
 use crate::records::RecordKind;
 
 const CURSOR: &str = "sync_cursor";
@@ -26,6 +41,53 @@ pub enum Delivery {
     Received { at: DateTime<Utc> },
 }
 
+/// What to read for the next request (decided by `sync::session`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxQuery {
+    /// Documents the server asked for in full (repair).
+    pub send_all: HashSet<String>,
+    /// Documents not to offer (refused earlier in the same sync).
+    pub skip: HashSet<String>,
+    /// Bytes of changes per request (at least one document is always included).
+    pub push_budget: usize,
+    /// Whether to list the heads of every document (the repair exchange).
+    pub check: bool,
+}
+
+/// What the store holds for the next request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outbox {
+    pub cursor: u64,
+    pub cursor_tag: u64,
+    pub push: Vec<PushDoc>,
+    /// Pending documents were left out by the budget.
+    pub push_more: bool,
+    pub check: Vec<DocHeads>,
+}
+
+/// The store operations of one response, applied in one transaction (`apply_exchange`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExchangePlan {
+    /// Documents the server now holds, at these heads.
+    pub acks: Vec<DocHeads>,
+    /// Documents received.
+    pub docs: Vec<DocChanges>,
+    /// Cases revoked: every trace of them is removed.
+    pub purge: Vec<String>,
+    /// The cursor and its tag to commit, or `None` to leave it.
+    pub cursor: Option<(u64, u64)>,
+}
+
+/// What `apply_exchange` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Acknowledgements recorded (documents the device no longer holds are skipped).
+    pub acknowledged: usize,
+    pub import: ImportReport,
+    /// Documents removed with the purged cases.
+    pub purged_docs: usize,
+}
+
 impl Store {
     /// The position in the server's feed this device has committed, and the server's tag of the
     /// entry there (stored together, as `cursor:tag`, so that one write moves both).
@@ -37,6 +99,23 @@ impl Store {
 
     pub fn set_sync_cursor(&mut self, cursor: u64, tag: u64) -> Result<()> {
         self.put_setting(CURSOR, &format!("{cursor}:{tag}"))
+    }
+
+    /// Everything the next request carries, read in one go: the cursor, the pending pushes
+    /// (`pending_pushes`) and, when asked, the heads of every document.
+    pub fn outbox(&mut self, query: &OutboxQuery) -> Result<Outbox> {
+        let (push, push_more) =
+            self.pending_pushes(&query.send_all, &query.skip, query.push_budget)?;
+        let check = if query.check {
+            self.heads_for_check()?
+                .into_iter()
+                .map(|(id, heads)| DocHeads { id, heads: to_hashes(&heads) })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let (cursor, cursor_tag) = self.sync_cursor()?;
+        Ok(Outbox { cursor, cursor_tag, push, push_more, check })
     }
 
     /// Documents with changes the server has not acknowledged, as pushes: the changes after the
@@ -85,16 +164,10 @@ impl Store {
             if bytes >= budget {
                 return Ok((out, n < ids.len()));
             }
-            let changes = self.changes_since(id, acked)?;
+            let mut changes = self.changes_since(id, acked)?;
             bytes += changes.changes.len();
-            let heads = self.heads(id)?;
-            out.push(PushDoc {
-                id: changes.id,
-                kind: changes.kind,
-                case_id: changes.case_id,
-                heads: to_hashes(&heads),
-                changes: changes.changes,
-            });
+            changes.heads = to_hashes(&self.heads(id)?);
+            out.push(changes);
         }
         Ok((out, false))
     }
@@ -104,72 +177,99 @@ impl Store {
         self.all_heads()
     }
 
-    /// Imports documents received from the server. A document that had no changes waiting to be
-    /// pushed is marked acknowledged at its new heads (the server holds all of it); one with
-    /// local changes keeps its acknowledgement, so they are still pushed.
-    pub fn receive(&mut self, docs: &[DocChanges]) -> Result<super::ImportReport> {
+    /// Imports documents received from the server, in one transaction (`apply_exchange` with
+    /// nothing else to apply).
+    pub fn receive(&mut self, docs: &[DocChanges]) -> Result<ImportReport> {
+        let plan = ExchangePlan { docs: docs.to_vec(), ..ExchangePlan::default() };
+        Ok(self.apply_exchange(&plan)?.import)
+    }
+
+    /// Commits one response in ONE transaction (see the module doc for why, and for the order):
+    /// acknowledgements, received documents, purges of revoked cases, the cursor. A received
+    /// document that had no changes waiting to be pushed (counting this plan's
+    /// acknowledgements) is marked acknowledged at its new heads, since the server holds all of
+    /// it; one with local changes keeps its acknowledgement, so they are still pushed. A
+    /// received document that fails its checks is refused and reported, without affecting the
+    /// rest. If the transaction fails nothing of the plan is applied.
+    pub fn apply_exchange(&mut self, plan: &ExchangePlan) -> Result<Applied> {
+        let encoded: Vec<(&str, Vec<u8>)> = plan
+            .acks
+            .iter()
+            .map(|a| (a.id.as_str(), encode_heads(&to_change_hashes(&a.heads))))
+            .collect();
+        let acks: HashMap<&str, &Vec<u8>> = encoded.iter().map(|(id, h)| (*id, h)).collect();
         let mut in_sync_before = HashSet::new();
-        for d in docs {
+        for d in &plan.docs {
             let row: Option<(Vec<u8>, Option<Vec<u8>>)> = self
                 .conn
                 .query_row("SELECT heads, acked_heads FROM documents WHERE id = ?1", [&d.id], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()?;
-            match row {
-                None => {
-                    in_sync_before.insert(d.id.clone());
+            let in_sync = match row {
+                None => true,
+                Some((heads, acked)) => {
+                    acks.get(d.id.as_str()).copied().or(acked.as_ref()).is_some_and(|a| *a == heads)
                 }
-                Some((heads, Some(acked))) if heads == acked => {
-                    in_sync_before.insert(d.id.clone());
-                }
-                _ => {}
+            };
+            if in_sync {
+                in_sync_before.insert(d.id.clone());
             }
         }
-        let batch: Vec<super::DocumentChanges> = docs
-            .iter()
-            .map(|d| super::DocumentChanges {
-                id: d.id.clone(),
-                kind: d.kind,
-                case_id: d.case_id.clone(),
-                changes: d.changes.clone(),
-            })
-            .collect();
-        let report = self.import(&batch)?;
+        let (mut staged, mut import) = self.stage_all(&plan.docs);
         let now = self.now().to_rfc3339();
-        let tx = self.conn.transaction()?;
-        for id in report.created.iter().chain(&report.updated) {
-            if in_sync_before.contains(id) {
+        let cursor = plan.cursor.map(|(c, tag)| format!("{c}:{tag}"));
+        let written = self.write(|tx| {
+            let acknowledged =
+                write_acks(tx, encoded.iter().map(|(id, h)| (*id, h.clone())), &now)?;
+            write_staged(tx, &mut staged, &now)?;
+            for (doc, _) in &staged {
+                if in_sync_before.contains(doc.id()) {
+                    tx.execute(
+                        "UPDATE documents SET acked_heads = heads, acked_at = ?2 WHERE id = ?1",
+                        params![doc.id(), now],
+                    )?;
+                }
+            }
+            let mut purged = Vec::new();
+            for case_id in &plan.purge {
+                let mut stmt = tx.prepare_cached("SELECT id FROM documents WHERE case_id = ?1")?;
+                let ids = stmt.query_map([case_id], |r| r.get::<_, String>(0))?;
+                for id in ids {
+                    purged.push(id?);
+                }
+                tx.execute("DELETE FROM cases WHERE case_id = ?1", [case_id])?;
+                tx.execute("DELETE FROM documents WHERE case_id = ?1", [case_id])?;
+            }
+            if let Some(cursor) = &cursor {
                 tx.execute(
-                    "UPDATE documents SET acked_heads = heads, acked_at = ?2 WHERE id = ?1",
-                    params![id, now],
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                     ON CONFLICT(key) DO UPDATE SET value = ?2",
+                    params![CURSOR, cursor],
                 )?;
             }
+            Ok((acknowledged, purged))
+        });
+        // On failure the staged documents are dropped with `staged`: memory never holds
+        // changes the disk does not.
+        let (acknowledged, purged) = written?;
+        self.cache_staged(staged, &mut import);
+        for id in &purged {
+            self.cache.pop(id);
         }
-        tx.commit()?;
-        Ok(report)
+        if !plan.purge.is_empty() {
+            // Checkpoint so the WAL no longer holds the purged pages either.
+            self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(Applied { acknowledged, import, purged_docs: purged.len() })
     }
 
     /// Removes every trace of a case from the device: documents, change chunks, snapshots,
     /// projections and the case row (SQLite's secure delete overwrites the freed pages).
     /// Returns the number of documents removed.
     pub fn purge_case(&mut self, case_id: &str) -> Result<usize> {
-        let ids: Vec<String> = {
-            let mut stmt = self.conn.prepare("SELECT id FROM documents WHERE case_id = ?1")?;
-            let ids = stmt.query_map([case_id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-            ids
-        };
-        self.write(|tx| {
-            tx.execute("DELETE FROM cases WHERE case_id = ?1", [case_id])?;
-            tx.execute("DELETE FROM documents WHERE case_id = ?1", [case_id])?;
-            Ok(())
-        })?;
-        for id in &ids {
-            self.cache.pop(id);
-        }
-        // Checkpoint so the WAL no longer holds the purged pages either.
-        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        Ok(ids.len())
+        let plan = ExchangePlan { purge: vec![case_id.to_string()], ..ExchangePlan::default() };
+        Ok(self.apply_exchange(&plan)?.purged_docs)
     }
 
     /// Whether the council has received a record's latest changes.
@@ -293,5 +393,75 @@ mod tests {
         let gone: HashSet<String> = ["not-here".to_string()].into_iter().collect();
         store.execute_batch_for_tests("UPDATE documents SET heads = acked_heads").unwrap();
         assert!(store.pending_pushes(&gone, &HashSet::new(), 1 << 20).is_ok());
+    }
+
+    /// Acknowledgements, received documents and the cursor of one response are one
+    /// transaction: a failure at the last step (the cursor) leaves none of it applied, so the
+    /// repeated exchange neither loses an acknowledgement nor imports twice. (Before, `receive`
+    /// and the acknowledgements were committed separately from the cursor.)
+    #[test]
+    fn one_response_is_applied_whole_or_not_at_all() {
+        use crate::protocol::{to_hashes, DocHeads};
+        use crate::store::{Delivery, ExchangePlan};
+
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, mine) = store_with_visit(&dir);
+        let other_dir = tempfile::tempdir().unwrap();
+        let (mut other, theirs) = store_with_visit(&other_dir);
+        let plan = ExchangePlan {
+            acks: vec![DocHeads {
+                id: mine.clone(),
+                heads: to_hashes(&store.heads(&mine).unwrap()),
+            }],
+            docs: vec![other.changes_since(&theirs, &[]).unwrap()],
+            purge: Vec::new(),
+            cursor: Some((12, 34)),
+        };
+        store
+            .execute_batch_for_tests(
+                "CREATE TRIGGER refuse_cursor BEFORE INSERT ON settings
+                 WHEN NEW.key = 'sync_cursor' BEGIN SELECT RAISE(ABORT, 'disk refused'); END;",
+            )
+            .unwrap();
+        let err = store.apply_exchange(&plan).unwrap_err();
+        assert!(err.to_string().contains("disk refused"), "{err}");
+        assert_eq!(store.pending_count().unwrap(), 1, "the acknowledgement was rolled back");
+        assert_eq!(store.kind_of(&theirs).unwrap(), None, "the received document too");
+        assert_eq!(store.sync_cursor().unwrap(), (0, 0));
+
+        store.execute_batch_for_tests("DROP TRIGGER refuse_cursor").unwrap();
+        let applied = store.apply_exchange(&plan).unwrap();
+        assert_eq!(applied.acknowledged, 1);
+        assert_eq!(applied.import.created, vec![theirs.clone()]);
+        assert_eq!(store.pending_count().unwrap(), 0, "both held by the server");
+        assert!(matches!(store.delivery(&theirs).unwrap(), Delivery::Received { .. }));
+        assert_eq!(store.sync_cursor().unwrap(), (12, 34));
+        // Repeating the same response changes nothing.
+        let again = store.apply_exchange(&plan).unwrap();
+        assert_eq!((again.import.created.len(), again.import.unchanged), (0, 1));
+    }
+
+    /// A document of a case revoked in the same response does not survive it.
+    #[test]
+    fn a_document_received_with_its_case_revoked_is_purged() {
+        use crate::store::ExchangePlan;
+
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, mine) = store_with_visit(&dir);
+        let other_dir = tempfile::tempdir().unwrap();
+        let (mut other, theirs) = store_with_visit(&other_dir);
+        let plan = ExchangePlan {
+            docs: vec![other.changes_since(&theirs, &[]).unwrap()],
+            purge: vec!["case-1".into()],
+            ..ExchangePlan::default()
+        };
+        let applied = store.apply_exchange(&plan).unwrap();
+        assert_eq!(applied.purged_docs, 2);
+        assert_eq!(store.kind_of(&theirs).unwrap(), None);
+        assert!(
+            matches!(store.heads(&mine), Err(Error::NotFound { .. })),
+            "the cache kept no copy"
+        );
+        assert!(matches!(store.heads(&theirs), Err(Error::NotFound { .. })));
     }
 }

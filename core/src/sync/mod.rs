@@ -1,24 +1,25 @@
 //! The sync client: one bounded exchange (or a few, while the server says `more`) that pushes
 //! every unacknowledged change and pulls everything new, then reports what happened.
 //!
-//! The decisions are split from the I/O: `exchange` builds the request from the store and applies
-//! the response to it; `transport` carries bytes and retries. Sync can be called from Android
-//! WorkManager or iOS BGTaskScheduler: it does a bounded amount of work and returns.
+//! The decisions are split from the I/O. `session` holds every decision as pure functions
+//! (which request to build from what the store reports, how to classify an HTTP attempt, which
+//! store operations a response means, whether another exchange follows); `transport` carries
+//! bytes; the store's sync primitives (`Store::outbox`, `Store::apply_exchange`, one transaction
+//! each) read and write. `SyncClient` is the thin driver between them. Sync can be called from
+//! Android WorkManager or iOS BGTaskScheduler: it does a bounded amount of work and returns.
 
+pub mod session;
 pub mod transport;
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{
-    decode, encode, limits, to_change_hashes, DocHeads, ErrorBody, RejectReason, SyncRequest,
-    SyncResponse, PROTOCOL_VERSION,
-};
+use crate::protocol::{encode, limits, RejectReason};
 use crate::store::Store;
-use transport::{RetryPolicy, Transport, TransportError};
+use session::{decode_response, store_failure, Attempt, Attempts, Next, Session, SessionConfig};
+use transport::{RetryPolicy, Transport};
 
 /// Supplies access tokens; the app implements it over its identity provider.
 pub trait AccessTokenProvider: Send + Sync {
@@ -249,72 +250,40 @@ impl<T: Transport> SyncClient<T> {
         self.run(StoreRef::Shared(store)).await
     }
 
+    /// The driver: each step is the session's decision, a store primitive, or the transport.
     async fn run(&self, mut store: StoreRef<'_>) -> SyncReport {
         let store = &mut store;
         self.set_status(store, SyncState::Syncing, false).await;
-        let mut report = SyncReport::default();
-        let mut send_all = HashSet::new();
-        // Documents the server refused in this call: kept on the device (nothing typed is
-        // dropped) but not offered again until the next call, so a refusal cannot loop.
-        let mut refused = HashSet::new();
-        let mut check = false;
-        for _ in 0..self.max_exchanges {
-            let before = (report.pushed, report.acknowledged, report.rejected.len());
-            match self.exchange_once(store, &mut report, &send_all, &refused, check).await {
-                Ok((response, push_more)) => {
-                    let repair_needed = !response.send_all.is_empty() || response.resync;
-                    send_all = response.send_all.into_iter().collect();
-                    refused.extend(response.rejected.iter().map(|r| r.id.clone()));
-                    report.more = response.more || push_more;
-                    report.resynced |= response.resync;
-                    check = false;
-                    // Pushes the server could neither take whole nor refuse (it lacked earlier
-                    // changes, e.g. after a restore from backup) are repaired in the next exchange.
-                    let pushed = report.pushed - before.0;
-                    let settled =
-                        (report.acknowledged - before.1) + (report.rejected.len() - before.2);
-                    let unacked = pushed > settled && !repair_needed;
-                    if !report.more && !repair_needed && !unacked {
-                        break;
-                    }
-                    // After a resync the server may have lost anything: compare every document.
-                    if unacked || response.resync {
-                        check = true;
-                    }
-                }
+        let mut session = Session::new(SessionConfig {
+            device: self.device.clone(),
+            max_exchanges: self.max_exchanges,
+            response_budget: self.response_budget,
+            push_budget: self.push_budget,
+        });
+        loop {
+            match self.exchange_once(store, &mut session).await {
+                Ok(Next::Exchange) => {}
+                Ok(Next::Done) => break,
                 Err(failure) => {
-                    report.failure = Some(failure);
+                    session.fail(failure);
                     break;
                 }
             }
         }
+        let succeeded = session.succeeded();
         let (conflicts, recorded) = store
             .with(|s| {
                 let conflicts = s.conflicted_count();
                 // Only a completed sync moves the "last synced" time the app shows.
-                let recorded = match report.failure {
-                    None => s.set_last_sync_at(s.now()),
-                    Some(_) => Ok(()),
-                };
+                let recorded = if succeeded { s.set_last_sync_at(s.now()) } else { Ok(()) };
                 (conflicts, recorded)
             })
             .await;
-        let store_failure = |e: crate::Error| SyncFailure::Store { message: e.to_string() };
-        match conflicts {
-            Ok(n) => report.conflicts = n,
-            Err(e) => {
-                report.failure.get_or_insert(store_failure(e));
-            }
-        }
         // A sync whose completion could not be recorded is not reported as a success.
-        if let Err(e) = recorded {
-            report.failure.get_or_insert(store_failure(e));
-        }
-        match &report.failure {
-            None => self.set_status(store, SyncState::Idle, true).await,
-            Some(SyncFailure::Offline) => self.set_status(store, SyncState::Offline, false).await,
-            Some(f) => self.set_status(store, SyncState::Error { reason: f.clone() }, false).await,
-        }
+        let conflicts = recorded.and(conflicts).map_err(store_failure);
+        let (report, state) = session.finish(conflicts);
+        let success = state == SyncState::Idle;
+        self.set_status(store, state, success).await;
         report
     }
 
@@ -322,139 +291,47 @@ impl<T: Transport> SyncClient<T> {
     async fn exchange_once(
         &self,
         store: &mut StoreRef<'_>,
-        report: &mut SyncReport,
-        send_all: &HashSet<String>,
-        refused: &HashSet<String>,
-        check: bool,
-    ) -> Result<(SyncResponse, bool), SyncFailure> {
-        let store_err = |e: crate::Error| SyncFailure::Store { message: e.to_string() };
-        // One store step builds the request; the lock is not held while it is on the network.
-        let (push, push_more, check, cursor, cursor_tag) = store
-            .with(|store| -> crate::Result<_> {
-                let (push, push_more) =
-                    store.pending_pushes(send_all, refused, self.push_budget)?;
-                let check = if check {
-                    store
-                        .heads_for_check()?
-                        .into_iter()
-                        .map(|(id, heads)| DocHeads {
-                            id,
-                            heads: crate::protocol::to_hashes(&heads),
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let (cursor, cursor_tag) = store.sync_cursor()?;
-                Ok((push, push_more, check, cursor, cursor_tag))
-            })
-            .await
-            .map_err(store_err)?;
-        let request = SyncRequest {
-            version: PROTOCOL_VERSION,
-            device: self.device.clone(),
-            cursor,
-            cursor_tag,
-            push,
-            check,
-            response_budget: self.response_budget,
-        };
-        let body = encode(&request);
-        let response = self.post_with_retries(body, report).await?;
-        let response: SyncResponse = decode(&response, limits::MAX_RESPONSE_BYTES)
-            .map_err(|e| SyncFailure::Protocol { message: e.to_string() })?;
-
-        // Commit acknowledgements, then what arrived, then purges, then (only then) the cursor:
-        // a crash in between repeats the exchange, which is idempotent. Acknowledgements come
-        // first so that a document pushed and updated by others in the same exchange ends in
-        // sync: once acknowledged it is "in sync before" the import, so `receive` marks the
-        // merged heads as held by the server (it holds what we pushed and what it sent us).
-        // The other order left such a document pending until a later, quiet sync.
-        report.pushed += request.push.len();
-        let acks: Vec<_> =
-            response.acks.iter().map(|a| (a.id.clone(), to_change_hashes(&a.heads))).collect();
-        // One store step applies the response (the app's calls wait at most for this step).
-        let (acknowledged, received) = store
-            .with(|store| -> crate::Result<_> {
-                let acknowledged = store.mark_acknowledged_all(&acks)?;
-                let received = store.receive(&response.docs)?;
-                for case in &response.revoked {
-                    store.purge_case(case)?;
-                }
-                store.set_sync_cursor(response.next_cursor, response.next_cursor_tag)?;
-                Ok((acknowledged, received))
-            })
-            .await
-            .map_err(store_err)?;
-        report.acknowledged += acknowledged;
-        report.pulled += received.created.len() + received.updated.len();
-        for (id, reason) in &received.rejected {
-            tracing::warn!(doc = %id, %reason, "received document refused");
-        }
-        for rejection in &response.rejected {
-            report.rejected.push((rejection.id.clone(), rejection.reason));
-        }
-        report.purged_cases.extend(response.revoked.iter().cloned());
-        report.allocated_cases.extend(response.allocated.iter().cloned());
-        Ok((response, push_more))
+        session: &mut Session,
+    ) -> Result<Next, SyncFailure> {
+        // One store step reads the request's inputs; the lock is not held on the network.
+        let query = session.query();
+        let outbox = store.with(|s| s.outbox(&query)).await.map_err(store_failure)?;
+        let (request, push_more) = session.request(outbox);
+        let body = self.post_with_retries(encode(&request), session).await?;
+        let plan = session.on_response(&request, push_more, decode_response(&body)?);
+        // One store step, one transaction, applies the response (the app's calls wait at
+        // most for this step).
+        let applied = store.with(|s| s.apply_exchange(&plan)).await.map_err(store_failure)?;
+        Ok(session.on_applied(&applied))
     }
 
-    /// Posts with the retry policy: retries network failures and busy/failed servers with
-    /// backoff; refreshes the token once on 401.
+    /// Posts `body`, retrying as `Attempts` decides (the pauses are the only waiting here).
     async fn post_with_retries(
         &self,
         body: Vec<u8>,
-        report: &mut SyncReport,
+        session: &mut Session,
     ) -> Result<Vec<u8>, SyncFailure> {
-        let mut refreshed = false;
-        let mut attempt = 0;
+        let mut attempts = Attempts::new(self.retry);
         loop {
-            let token = self.tokens.access_token(refreshed).ok_or(SyncFailure::NoToken)?;
-            report.requests += 1;
-            attempt += 1;
+            let token = self.tokens.access_token(attempts.refresh()).ok_or(SyncFailure::NoToken)?;
+            session.note_request();
             let outcome = self.transport.post(body.clone(), token).await;
-            let retryable = match outcome {
-                Ok(r) if r.status == 200 => return Ok(r.body),
-                Ok(r) if r.status == 401 && !refreshed => {
-                    refreshed = true;
-                    attempt -= 1;
-                    continue;
-                }
-                Ok(r) if r.status == 401 => return Err(SyncFailure::Unauthorized),
-                Ok(r) if r.status == 403 => {
-                    let message = decode_error(&r.body);
-                    return Err(SyncFailure::Forbidden { message });
-                }
-                Ok(r) if RetryPolicy::retry_status(r.status) => {
-                    SyncFailure::Server { status: r.status }
-                }
-                Ok(r) => {
-                    return Err(SyncFailure::Protocol {
-                        message: format!("HTTP {}: {}", r.status, decode_error(&r.body)),
-                    })
-                }
-                Err(TransportError::Offline(_)) => SyncFailure::Offline,
-                // The request may have been applied: retrying is safe because an exchange is
-                // idempotent (changes already held are no-ops; the cursor has not moved).
-                Err(TransportError::Interrupted(_)) => SyncFailure::Offline,
-            };
-            if attempt >= self.retry.attempts {
-                return Err(retryable);
+            match attempts.on_outcome(outcome) {
+                Attempt::Deliver(body) => return Ok(body),
+                Attempt::RefreshToken => {}
+                Attempt::RetryAfter(n) => tokio::time::sleep(self.retry.delay(n)).await,
+                Attempt::Fail(failure) => return Err(failure),
             }
-            tokio::time::sleep(self.retry.delay(attempt)).await;
         }
     }
-}
-
-fn decode_error(body: &[u8]) -> String {
-    ciborium::from_reader::<ErrorBody, _>(body).map(|e| e.message).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use transport::HttpResponse;
+    use crate::protocol::{SyncResponse, PROTOCOL_VERSION};
+    use transport::{HttpResponse, TransportError};
 
     /// A server that answers every exchange with "nothing new".
     struct Quiet;

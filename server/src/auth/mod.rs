@@ -215,7 +215,7 @@ fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
 /// 401 with a JSON body and the challenge RFC 6750 asks for.
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: "unauthorized".into(), message: self.to_string() };
+        let body = ErrorBody::new("unauthorized", self.to_string());
         (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body))
             .into_response()
     }

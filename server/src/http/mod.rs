@@ -15,7 +15,6 @@ mod sync;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use fieldbook_core::protocol::limits;
@@ -71,24 +70,7 @@ pub fn router(state: AppState) -> Router {
 
 /// What the caller is told of a hub error.
 pub(crate) fn hub_error(e: &HubError) -> ApiError {
-    match e {
-        HubError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
-        HubError::Invalid(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.to_string()),
-        // The items name checks and fields, never record content.
-        HubError::Unprocessable(items) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "incomplete", e.to_string())
-                .with_items(items.clone())
-        }
-        HubError::Storage(_) | HubError::Corrupt(_) | HubError::Job(_) => {
-            // The detail goes to the log (no record content is in it), not to the caller.
-            tracing::error!(error = %e, "request failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the server could not complete the request",
-            )
-        }
-    }
+    ApiError::from(e)
 }
 
 impl IntoResponse for HubError {

@@ -1,23 +1,39 @@
 //! What a device receives: allocation changes, the feed of changes to visible cases since its
 //! cursor, and the repair answers, within the response budget.
+//!
+//! Read, decide, read what the decision needs: `read` fetches the inputs of the exchange once
+//! (the head, the cursor's tag, the feed rows, the allocation events), `window` decides the
+//! cursor to hand back and the cases allocated and revoked (a plain function), then the changes
+//! of newly allocated cases and the repair answers are read and `Docs` groups them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use fieldbook_core::protocol::{DocChanges, Hash, SyncRequest, SyncResponse, PROTOCOL_VERSION};
 
 use super::{Hub, HubError, MAX_FEED_ROWS, RESPONSE_BUDGET_CAP};
-use crate::storage::{AllocationChange, Audience, StoredChange};
+use crate::storage::{AllocationChange, AllocationEvent, Audience, Storage, StoredChange};
 
-pub(super) async fn assemble(
-    hub: &Hub,
+/// What the feed half of an exchange reads from storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FeedInputs {
+    /// The feed's head, read before the feed: everything up to it is either in this response
+    /// or after the cursor handed back, so nothing committed meanwhile can be skipped.
+    pub head: u64,
+    /// The device's cursor names an entry this server does not have (restored from a backup).
+    pub resync: bool,
+    /// Where the feed starts: the device's cursor, or 0 on a resync.
+    pub cursor: u64,
+    pub feed: Vec<StoredChange>,
+    pub events: Vec<AllocationEvent>,
+}
+
+async fn read(
+    storage: &dyn Storage,
     audience: &Audience,
     request: &SyncRequest,
-    pushed: &HashSet<Hash>,
-) -> Result<SyncResponse, HubError> {
-    let storage = hub.storage.as_ref();
-    let budget = request.response_budget.clamp(1, RESPONSE_BUDGET_CAP);
-    // Read the head before the feed: everything up to it is either in this response or after the
-    // cursor we hand back, so nothing committed meanwhile can be skipped.
+    visible: &[String],
+    budget: u64,
+) -> Result<FeedInputs, HubError> {
     let head = storage.head().await?;
     // A cursor whose entry is not what the device was told it was: this server lost history
     // (restored from a backup). Start the device's feed again from the beginning; it answers
@@ -25,47 +41,97 @@ pub(super) async fn assemble(
     let resync =
         request.cursor > 0 && storage.seq_tag(request.cursor).await? != Some(request.cursor_tag);
     let cursor = if resync { 0 } else { request.cursor };
-    if resync {
-        tracing::warn!(device = %request.device, "unknown sync cursor: resync from the beginning");
+    let feed = storage.feed(cursor, visible, budget, MAX_FEED_ROWS).await?;
+    let events = storage.allocation_events(audience, cursor).await?;
+    Ok(FeedInputs { head, resync, cursor, feed, events })
+}
+
+/// Whether the visible cases, read once at the start of the exchange, disagree with the
+/// allocation events read since: a case whose latest event is an allocation but that is not
+/// visible, or the reverse. Then an allocation was committed in between, and the visible cases
+/// are read again (a revoked case's changes must never be sent, a new one never skipped).
+pub(super) fn stale(visible: &HashSet<&String>, events: &[AllocationEvent]) -> bool {
+    let mut latest: HashMap<&String, &AllocationChange> = HashMap::new();
+    for event in events {
+        latest.insert(&event.case_id, &event.change);
     }
-    let visible: Vec<String> = storage.visible_cases(audience).await?;
-    let visible_set: HashSet<&String> = visible.iter().collect();
-    let feed = storage.feed(cursor, &visible, budget, MAX_FEED_ROWS).await?;
-    let feed_bytes: u64 = feed.iter().map(|c| c.bytes.len() as u64).sum();
-    let cut = feed_bytes >= budget || feed.len() >= MAX_FEED_ROWS;
-    let next_cursor = match (cut, feed.last()) {
+    latest.into_iter().any(|(case, change)| match change {
+        AllocationChange::Allocated => !visible.contains(case),
+        AllocationChange::Revoked => visible.contains(case),
+    })
+}
+
+/// The part of the feed one response covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Window {
+    pub next_cursor: u64,
+    /// The feed was cut at its budget or row bound: the device asks again.
+    pub cut: bool,
+    /// Cases newly visible (sent in full: the device's cursor says nothing about them).
+    pub allocated: Vec<String>,
+    /// Cases no longer visible (the device purges them).
+    pub revoked: Vec<String>,
+}
+
+/// Decides the window of one response: where the cursor goes, and which allocation events up
+/// to it the device hears of.
+pub(super) fn window(inputs: &FeedInputs, visible: &HashSet<&String>, budget: u64) -> Window {
+    let feed_bytes: u64 = inputs.feed.iter().map(|c| c.bytes.len() as u64).sum();
+    let cut = feed_bytes >= budget || inputs.feed.len() >= MAX_FEED_ROWS;
+    let next_cursor = match (cut, inputs.feed.last()) {
         (true, Some(last)) => last.seq,
-        _ => head.max(feed.last().map_or(0, |c| c.seq)).max(cursor),
+        _ => inputs.head.max(inputs.feed.last().map_or(0, |c| c.seq)).max(inputs.cursor),
     };
-
-    let mut docs = Docs::default();
-    for change in feed {
-        if !pushed.contains(&Hash(change.hash)) {
-            docs.add(change);
-        }
-    }
-
-    // Allocation events up to the new cursor: newly visible cases come in full (the device's
-    // cursor says nothing about them), revoked ones are purged.
-    let mut allocated = Vec::new();
-    let mut revoked = Vec::new();
-    for event in storage.allocation_events(audience, cursor).await? {
+    let mut allocated: Vec<String> = Vec::new();
+    let mut revoked: Vec<String> = Vec::new();
+    for event in &inputs.events {
         if event.seq > next_cursor {
             break;
         }
         match event.change {
-            AllocationChange::Allocated if visible_set.contains(&event.case_id) => {
-                for change in storage.case_changes(&event.case_id).await? {
-                    docs.add(change);
-                }
+            AllocationChange::Allocated if visible.contains(&event.case_id) => {
                 revoked.retain(|c| c != &event.case_id);
-                allocated.push(event.case_id);
+                allocated.push(event.case_id.clone());
             }
-            AllocationChange::Revoked if !visible_set.contains(&event.case_id) => {
+            AllocationChange::Revoked if !visible.contains(&event.case_id) => {
                 allocated.retain(|c| c != &event.case_id);
-                revoked.push(event.case_id);
+                revoked.push(event.case_id.clone());
             }
             _ => {}
+        }
+    }
+    Window { next_cursor, cut, allocated, revoked }
+}
+
+pub(super) async fn assemble(
+    hub: &Hub,
+    audience: &Audience,
+    mut visible: Vec<String>,
+    request: &SyncRequest,
+    pushed: &HashSet<Hash>,
+) -> Result<SyncResponse, HubError> {
+    let storage = hub.storage.as_ref();
+    let budget = request.response_budget.clamp(1, RESPONSE_BUDGET_CAP);
+    let mut inputs = read(storage, audience, request, &visible, budget).await?;
+    if stale(&visible.iter().collect(), &inputs.events) {
+        visible = storage.visible_cases(audience).await?;
+        inputs = read(storage, audience, request, &visible, budget).await?;
+    }
+    if inputs.resync {
+        tracing::warn!(device = %request.device, "unknown sync cursor: resync from the beginning");
+    }
+    let visible_set: HashSet<&String> = visible.iter().collect();
+    let window = window(&inputs, &visible_set, budget);
+
+    let mut docs = Docs::default();
+    for change in inputs.feed {
+        if !pushed.contains(&Hash(change.hash)) {
+            docs.add(change);
+        }
+    }
+    for case in &window.allocated {
+        for change in storage.case_changes(case).await? {
+            docs.add(change);
         }
     }
 
@@ -74,7 +140,7 @@ pub(super) async fn assemble(
     let mut send_all = Vec::new();
     super::repair::answer(hub, &visible_set, &request.check, &mut docs, &mut send_all).await?;
 
-    let next_cursor_tag = match next_cursor {
+    let next_cursor_tag = match window.next_cursor {
         0 => 0,
         n => storage.seq_tag(n).await?.unwrap_or(0),
     };
@@ -83,13 +149,13 @@ pub(super) async fn assemble(
         acks: Vec::new(),
         rejected: Vec::new(),
         docs: docs.into_vec(),
-        allocated,
-        revoked,
+        allocated: window.allocated,
+        revoked: window.revoked,
         send_all,
-        next_cursor,
+        next_cursor: window.next_cursor,
         next_cursor_tag,
-        resync,
-        more: cut,
+        resync: inputs.resync,
+        more: window.cut,
     })
 }
 
@@ -114,6 +180,7 @@ impl Docs {
                     id: change.doc.id.clone(),
                     kind: change.doc.kind,
                     case_id: change.doc.case_id.clone(),
+                    heads: Vec::new(),
                     changes: Vec::new(),
                 },
                 order,
@@ -132,6 +199,7 @@ impl Docs {
                     id: info.id,
                     kind: info.kind,
                     case_id: info.case_id,
+                    heads: Vec::new(),
                     changes: Vec::new(),
                 },
                 order,
@@ -144,5 +212,71 @@ impl Docs {
         let mut docs: Vec<(DocChanges, u64)> = self.by_id.into_values().collect();
         docs.sort_by_key(|(_, order)| *order);
         docs.into_iter().map(|(d, _)| d).filter(|d| !d.changes.is_empty()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fieldbook_core::records::RecordKind;
+
+    use super::*;
+    use crate::storage::DocInfo;
+
+    fn change(seq: u64, bytes: usize) -> StoredChange {
+        StoredChange {
+            seq,
+            doc: DocInfo { id: format!("d{seq}"), case_id: "c1".into(), kind: RecordKind::Visit },
+            hash: [seq as u8; 32],
+            bytes: vec![0; bytes],
+        }
+    }
+
+    fn event(seq: u64, case: &str, change: AllocationChange) -> AllocationEvent {
+        AllocationEvent { seq, case_id: case.into(), change }
+    }
+
+    fn inputs(head: u64, feed: Vec<StoredChange>, events: Vec<AllocationEvent>) -> FeedInputs {
+        FeedInputs { head, resync: false, cursor: 2, feed, events }
+    }
+
+    fn set(cases: &[&'static str]) -> Vec<String> {
+        cases.iter().map(|c| c.to_string()).collect()
+    }
+
+    #[test]
+    fn the_window_goes_to_the_head_unless_the_budget_cuts_it() {
+        use AllocationChange::*;
+        let visible = set(&["c1", "c2"]);
+        let visible: HashSet<&String> = visible.iter().collect();
+        // Under budget: the cursor goes to the head (nothing up to it is skipped).
+        let w = window(&inputs(9, vec![change(3, 10), change(5, 10)], vec![]), &visible, 100);
+        assert_eq!((w.next_cursor, w.cut), (9, false));
+        // At the budget: cut after the last change sent, and the device asks again.
+        let w = window(&inputs(9, vec![change(3, 60), change(5, 60)], vec![]), &visible, 100);
+        assert_eq!((w.next_cursor, w.cut), (5, true));
+        // Nothing new: the cursor never goes back.
+        let w = window(&FeedInputs { cursor: 12, ..inputs(9, vec![], vec![]) }, &visible, 100);
+        assert_eq!(w.next_cursor, 12);
+        // Allocation events up to the cursor only; a revocation of a case visible again is
+        // not one.
+        let events = vec![
+            event(3, "c2", Allocated),
+            event(4, "c3", Revoked),
+            event(6, "c1", Revoked),
+            event(7, "c4", Allocated),
+        ];
+        let w = window(&inputs(9, vec![change(3, 60), change(5, 60)], events), &visible, 100);
+        assert_eq!((w.allocated, w.revoked), (set(&["c2"]), set(&["c3"])));
+    }
+
+    #[test]
+    fn an_allocation_committed_after_the_visible_cases_were_read_makes_them_stale() {
+        use AllocationChange::*;
+        let visible = set(&["c1"]);
+        let visible: HashSet<&String> = visible.iter().collect();
+        assert!(!stale(&visible, &[event(3, "c1", Allocated), event(4, "c2", Revoked)]));
+        assert!(stale(&visible, &[event(3, "c2", Allocated)]), "c2 allocated since");
+        assert!(stale(&visible, &[event(3, "c1", Revoked)]), "c1 revoked since");
+        assert!(!stale(&visible, &[event(3, "c2", Allocated), event(5, "c2", Revoked)]));
     }
 }

@@ -95,9 +95,13 @@ impl Hub {
         mut request: SyncRequest,
     ) -> Result<SyncResponse, HubError> {
         let audience = audience_of(who)?;
+        // Read once for both halves (the feed reads it again only if an allocation was
+        // committed meanwhile: `feed::stale`).
+        let visible = self.storage.visible_cases(&audience).await?;
         let pushes = std::mem::take(&mut request.push);
-        let pushed = push::apply(self, who, &audience, pushes).await?;
-        let mut response = feed::assemble(self, &audience, &request, &pushed.hashes).await?;
+        let pushed = push::apply(self, who, &visible, pushes).await?;
+        let mut response =
+            feed::assemble(self, &audience, visible, &request, &pushed.hashes).await?;
         response.acks = pushed.acks;
         response.rejected = pushed.rejected;
         response.version = PROTOCOL_VERSION;

@@ -14,7 +14,7 @@ use fieldbook_core::records::{id_fits, IdMisfit, RecordKind};
 
 use super::{doc_from_changes, stored_changes, Hub, HubError, Job};
 use crate::auth::{Identity, Role};
-use crate::storage::{Audience, DocInfo, NewChanges, Storage};
+use crate::storage::{DocInfo, NewChanges, Storage};
 
 /// The outcome of the push half of an exchange.
 #[derive(Debug, Default)]
@@ -28,15 +28,11 @@ pub(super) struct Pushed {
 pub(super) async fn apply(
     hub: &Hub,
     who: &Identity,
-    audience: &Audience,
+    visible: &[String],
     push: Vec<PushDoc>,
 ) -> Result<Pushed, HubError> {
     let storage = hub.storage.as_ref();
-    let mut cases = Cases {
-        who,
-        visible: storage.visible_cases(audience).await?.into_iter().collect(),
-        ever: HashMap::new(),
-    };
+    let mut cases = Cases { who, visible: visible.iter().cloned().collect(), ever: HashMap::new() };
     let mut out = Pushed::default();
     let mut batch = Vec::new();
     for doc in push {

@@ -138,7 +138,7 @@ async fn read_body_within(
 /// An error answer that also closes the connection: what is left of the body is not worth
 /// reading, and the connection cannot carry another request before it is.
 fn closing(cbor: bool, status: StatusCode, error: &str, message: &str) -> Response {
-    let body = ErrorBody { error: error.into(), message: message.into() };
+    let body = ErrorBody::new(error, message);
     if cbor {
         let bytes = fieldbook_core::protocol::encode(&body);
         let content_type = fieldbook_core::protocol::CONTENT_TYPE;
