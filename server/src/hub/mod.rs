@@ -16,7 +16,7 @@
 
 mod cases;
 mod feed;
-mod pool;
+pub(crate) mod pool;
 mod push;
 mod repair;
 
@@ -87,6 +87,15 @@ impl Hub {
         &self.storage
     }
 
+    /// Runs Automerge work of the oversight projections and pages on the hub's pool.
+    pub(crate) async fn run_job<T: Send + 'static>(
+        &self,
+        job: Job,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HubError> {
+        self.pool.run(job, f).await
+    }
+
     /// One sync exchange for an authenticated device.
     pub async fn sync(
         &self,
@@ -110,7 +119,9 @@ pub fn audience_of(who: &Identity) -> Result<Audience, HubError> {
         (Role::Worker, _) => Ok(Audience::Worker(who.subject.clone())),
         (Role::Manager, Some(team)) => Ok(Audience::Team(team.clone())),
         (Role::Manager, None) => Err(HubError::Forbidden("sync without a team")),
-        (Role::Integration | Role::Operator, _) => Err(HubError::Forbidden("sync a device")),
+        (Role::Integration | Role::Operator | Role::Senior, _) => {
+            Err(HubError::Forbidden("sync a device"))
+        }
     }
 }
 

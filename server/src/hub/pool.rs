@@ -25,6 +25,9 @@ pub enum Job {
     Upsert,
     /// Reading one merged record for the export feed.
     Export,
+    /// Deriving a document's oversight projection, or writing a manager's decision from the
+    /// oversight pages (`crate::oversight`).
+    Oversight,
 }
 
 /// A step of a job, reported to the hook.

@@ -1,0 +1,6 @@
+//! Oversight: the managers' and the board's view of timeliness, caseloads and sign-off
+//! (issue #15, `docs/oversight.md`). Server-rendered pages over projections of the records
+//! (`projection`), figures computed by the core's rules (`figures`), and the manager's decision
+//! written as an Automerge change through the core's lifecycle function (`decision`).
+
+pub mod projection;
