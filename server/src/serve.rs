@@ -90,6 +90,7 @@ pub fn app_state(storage: Arc<dyn Storage>, auth: &AuthConfig) -> Result<AppStat
         hub: Hub::new(storage),
         auth: Arc::new(auth),
         metrics: Arc::new(Metrics::default()),
+        sessions: Arc::default(),
     })
 }
 

@@ -4,3 +4,14 @@
 //! written as an Automerge change through the core's lifecycle function (`decision`).
 
 pub mod projection;
+pub mod figures;
+pub mod board;
+pub mod charts;
+pub mod child;
+pub mod decision;
+pub mod export;
+pub mod pages;
+pub mod queue;
+pub mod routes;
+pub mod session;
+pub mod team;
