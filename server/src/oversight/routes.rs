@@ -19,7 +19,9 @@ use super::projection::{parse_cases, parse_docs, CaseView};
 use super::session::{cookie, random_token, same, set_cookie, PageCaller, SESSION_COOKIE, SIGN_IN_COOKIE};
 use super::{board, child, decision, figures, queue, team};
 use crate::auth::{Identity, Role};
+use crate::http::errors::ApiError;
 use crate::http::AppState;
+use fieldbook_core::protocol::ErrorBody;
 use crate::hub::{doc_from_changes, stored_changes, Job};
 use crate::storage::{DocInfo, ProjectionScope};
 
@@ -301,25 +303,36 @@ pub async fn timeliness_csv(State(state): State<AppState>, c: PageCaller, Query(
     Ok(attachment("text/csv; charset=utf-8", "timeliness.csv", export::timeliness_csv(&rows).into_bytes()))
 }
 
-/// The JSON API's callers: the case system and the senior role.
-fn reads_lists(who: &Identity) -> Result<(), PageError> {
-    if matches!(who.role, Role::Integration | Role::Senior) { Ok(()) } else { Err(PageError::Forbidden) }
+/// The JSON API's callers: the case system and the senior role. Errors are the API's
+/// `ErrorBody` JSON, as everywhere under `/api`.
+fn reads_lists(who: &Identity) -> Result<(), ApiError> {
+    if matches!(who.role, Role::Integration | Role::Senior) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this role may not read the oversight lists"))
+    }
+}
+
+async fn council_api(state: &AppState) -> Result<(Vec<CaseView>, Vec<super::projection::DocFacts>), ApiError> {
+    council(state).await.map_err(|_| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not complete the request")
+    })
 }
 
 /// An Annex A style list as JSON, for the case system.
 #[utoipa::path(get, path = "/api/v1/oversight/annex-a", tag = "oversight", params(ListQuery),
-    responses((status = 200, description = "the list's rows", body = Vec<AnnexRow>), (status = 401, description = "no valid token", content_type = "text/html"), (status = 403, description = "not the case system or the senior role", content_type = "text/html")))]
-pub async fn annex_json(State(state): State<AppState>, c: PageCaller, Query(q): Query<ListQuery>) -> Result<Json<Vec<AnnexRow>>, PageError> {
-    reads_lists(&c.who)?;
-    let (cases, _) = council(&state).await?;
+    responses((status = 200, description = "the list's rows", body = Vec<AnnexRow>), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "not the case system or the senior role", body = ErrorBody)))]
+pub async fn annex_json(State(state): State<AppState>, who: Identity, Query(q): Query<ListQuery>) -> Result<Json<Vec<AnnexRow>>, ApiError> {
+    reads_lists(&who)?;
+    let (cases, _) = council_api(&state).await?;
     Ok(Json(export::annex_rows(&cases, q.list)))
 }
 
 /// The monthly timeliness figures as JSON, for the case system.
 #[utoipa::path(get, path = "/api/v1/oversight/timeliness", tag = "oversight", params(OnDay),
-    responses((status = 200, description = "each figure by month", body = Vec<TimelinessRow>), (status = 401, description = "no valid token", content_type = "text/html"), (status = 403, description = "not the case system or the senior role", content_type = "text/html")))]
-pub async fn timeliness_json(State(state): State<AppState>, c: PageCaller, Query(on): Query<OnDay>) -> Result<Json<Vec<TimelinessRow>>, PageError> {
-    reads_lists(&c.who)?;
-    let (cases, docs) = council(&state).await?;
+    responses((status = 200, description = "each figure by month", body = Vec<TimelinessRow>), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "not the case system or the senior role", body = ErrorBody)))]
+pub async fn timeliness_json(State(state): State<AppState>, who: Identity, Query(on): Query<OnDay>) -> Result<Json<Vec<TimelinessRow>>, ApiError> {
+    reads_lists(&who)?;
+    let (cases, docs) = council_api(&state).await?;
     Ok(Json(export::timeliness_rows(&figures::board(&cases, &docs, on.day()))))
 }
