@@ -352,3 +352,7 @@ pub fn board(cases: &[CaseView], docs: &[DocFacts], today: NaiveDate) -> BoardFi
     }
     BoardFigures { months, by_figure, caseloads }
 }
+
+#[cfg(test)]
+#[path = "figures_tests.rs"]
+mod tests;
