@@ -339,17 +339,23 @@ async fn oversight_projections_by_scope_and_status(b: &dyn Backend) {
         .unwrap();
     let ids = |rows: Vec<ProjectedDoc>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
     let north = ProjectionScope::Team("north".into());
-    assert_eq!(ids(s.projected_docs(&ProjectionScope::All, None).await.unwrap()), ["d1", "d2", "d3", "d4"]);
+    assert_eq!(
+        ids(s.projected_docs(&ProjectionScope::All, None).await.unwrap()),
+        ["d1", "d2", "d3", "d4"]
+    );
     assert_eq!(ids(s.projected_docs(&north, None).await.unwrap()), ["d1", "d2", "d3"]);
     assert_eq!(
         ids(s.projected_docs(&north, Some(RecordStatus::Submitted)).await.unwrap()),
         ["d1", "d3"]
     );
     let c1 = s.projected_docs(&ProjectionScope::Case("c1".into()), None).await.unwrap();
-    assert_eq!(c1, vec![
-        projected("d1", "c1", RecordStatus::Submitted, "one"),
-        projected("d2", "c1", RecordStatus::Authorised, "two"),
-    ]);
+    assert_eq!(
+        c1,
+        vec![
+            projected("d1", "c1", RecordStatus::Submitted, "one"),
+            projected("d2", "c1", RecordStatus::Authorised, "two"),
+        ]
+    );
     // Cases come with their allocation; a re-allocation moves a case between teams.
     let cases = s.projected_cases(&ProjectionScope::All).await.unwrap();
     assert_eq!(cases.len(), 2);

@@ -68,7 +68,8 @@ async fn world() -> World {
         ("case-c", on_plan("LC1", "carol", "south")),
     ] {
         let s = &summary;
-        let status = env.put_case(&token_of("case-system"), case, s, &s.allocated_worker, &s.team).await;
+        let status =
+            env.put_case(&token_of("case-system"), case, s, &s.allocated_worker, &s.team).await;
         assert_eq!(status, 204, "{case}");
     }
     World { env, storage }
@@ -79,8 +80,15 @@ async fn get(env: &SyncEnv, path: &str, token: Option<&str>) -> (u16, String) {
     (status, String::from_utf8(body).unwrap())
 }
 
-async fn post_form(env: &SyncEnv, path: &str, token: Option<&str>, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+async fn post_form(
+    env: &SyncEnv,
+    path: &str,
+    token: Option<&str>,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut req = client.post(format!("{}{path}", env.url)).form(form);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -150,7 +158,9 @@ async fn team_overdue_items_are_the_union_of_the_devices_worklists_and_a_rebuild
     let cases = w.storage.projected_cases(&ProjectionScope::All).await.unwrap();
     assert_eq!((docs.len(), cases.len()), (6, 3));
     let (n_docs, n_cases) =
-        fieldbook_server::oversight::projection::rebuild(&Hub::new(w.storage.clone())).await.unwrap();
+        fieldbook_server::oversight::projection::rebuild(&Hub::new(w.storage.clone()))
+            .await
+            .unwrap();
     assert_eq!((n_docs, n_cases), (6, 3));
     assert_eq!(w.storage.projected_docs(&ProjectionScope::All, None).await.unwrap(), docs);
     assert_eq!(w.storage.projected_cases(&ProjectionScope::All).await.unwrap(), cases);
@@ -179,14 +189,25 @@ async fn a_manager_authorises_from_the_queue_and_it_merges_with_the_workers_offl
 
     // C5: the rationale is required.
     let path = format!("/oversight/records/{id}/decision");
-    let r = post_form(env, &path, Some(&mina), None, &[("decision", "authorise"), ("rationale", " ")]).await;
+    let r =
+        post_form(env, &path, Some(&mina), None, &[("decision", "authorise"), ("rationale", " ")])
+            .await;
     assert_eq!(r.status(), 422);
-    let r = post_form(env, &path, Some(&mina), None, &[("decision", "authorise"), ("rationale", "Plan is safe; visits on time.")]).await;
+    let r = post_form(
+        env,
+        &path,
+        Some(&mina),
+        None,
+        &[("decision", "authorise"), ("rationale", "Plan is safe; visits on time.")],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let (_, html) = get(env, "/oversight/teams/north/queue", Some(&mina)).await;
     assert!(!html.contains(&format!("data-record=\"{id}\"")), "authorised: out of the queue");
     // A second decision on a record no longer submitted is refused.
-    let r = post_form(env, &path, Some(&mina), None, &[("decision", "return"), ("rationale", "again")]).await;
+    let r =
+        post_form(env, &path, Some(&mina), None, &[("decision", "return"), ("rationale", "again")])
+            .await;
     assert_eq!(r.status(), 409);
 
     // The tablet's next sync brings the decision, merged with the offline edit.
@@ -194,7 +215,10 @@ async fn a_manager_authorises_from_the_queue_and_it_merges_with_the_workers_offl
     let record = amara.store.record(&id).unwrap();
     assert_eq!(record.meta.status, RecordStatus::Authorised);
     let oversight = record.meta.oversight.unwrap();
-    assert_eq!((oversight.manager.as_str(), oversight.decision), ("mina", OversightDecision::Authorise));
+    assert_eq!(
+        (oversight.manager.as_str(), oversight.decision),
+        ("mina", OversightDecision::Authorise)
+    );
     assert_eq!(oversight.rationale, "Plan is safe; visits on time.");
     let RecordBody::Visit(v) = record.body else { panic!() };
     assert_eq!(v.analysis, edited.analysis, "the worker's offline edit is kept");
@@ -206,7 +230,14 @@ async fn a_manager_authorises_from_the_queue_and_it_merges_with_the_workers_offl
     amara.store.submit(&id2).unwrap();
     assert!(amara.sync().await.failure.is_none());
     let path2 = format!("/oversight/records/{id2}/decision");
-    let r = post_form(env, &path2, Some(&mina), None, &[("decision", "return"), ("rationale", "Add the school's view.")]).await;
+    let r = post_form(
+        env,
+        &path2,
+        Some(&mina),
+        None,
+        &[("decision", "return"), ("rationale", "Add the school's view.")],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert!(amara.sync().await.failure.is_none());
     assert_eq!(amara.store.record(&id2).unwrap().meta.status, RecordStatus::Draft);
@@ -217,7 +248,14 @@ async fn a_manager_authorises_from_the_queue_and_it_merges_with_the_workers_offl
     let own = mina_tablet.store.create_record("case-b", &visit_body(realistic_visit(9))).unwrap();
     mina_tablet.store.submit(&own).unwrap();
     assert!(mina_tablet.sync().await.failure.is_none());
-    let r = post_form(env, &format!("/oversight/records/{own}/decision"), Some(&mina), None, &[("decision", "authorise"), ("rationale", "Fine.")]).await;
+    let r = post_form(
+        env,
+        &format!("/oversight/records/{own}/decision"),
+        Some(&mina),
+        None,
+        &[("decision", "authorise"), ("rationale", "Fine.")],
+    )
+    .await;
     assert_eq!(r.status(), 422);
     let body = r.text().await.unwrap();
     assert!(body.contains("C5"), "the refusal names the rule");
@@ -249,7 +287,14 @@ async fn a_manager_sees_only_their_team_and_a_worker_no_team_page() {
             assert!(!html.contains(secret), "{path}: {secret} shown");
         }
     }
-    let r = post_form(env, &format!("/oversight/records/{south}/decision"), Some(&mina), None, &[("decision", "authorise"), ("rationale", "x")]).await;
+    let r = post_form(
+        env,
+        &format!("/oversight/records/{south}/decision"),
+        Some(&mina),
+        None,
+        &[("decision", "authorise"), ("rationale", "x")],
+    )
+    .await;
     assert_eq!(r.status(), 403);
     assert!(carol.sync().await.failure.is_none());
     assert_eq!(carol.store.record(&south).unwrap().meta.status, RecordStatus::Submitted);
@@ -303,23 +348,54 @@ async fn sign_in_sets_a_strict_cookie_and_every_form_checks_its_csrf_token() {
     amara.store.submit(&id).unwrap();
     assert!(amara.sync().await.failure.is_none());
 
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let form = client.get(format!("{}/oversight/sign-in", env.url)).send().await.unwrap();
     let (pre, pre_header) = set_cookie_value(&form, "fb_sign_in");
-    assert!(pre_header.contains("HttpOnly") && pre_header.contains("Secure") && pre_header.contains("SameSite=Strict"));
+    assert!(
+        pre_header.contains("HttpOnly")
+            && pre_header.contains("Secure")
+            && pre_header.contains("SameSite=Strict")
+    );
     let html = form.text().await.unwrap();
     assert!(html.contains("<label for=\"token\">"), "the field has a label");
     let csrf = csrf_of(&html);
     let mina = token_of("mina");
     // A forged sign-in (no matching double-submit token) is refused.
-    let r = post_form(env, "/oversight/sign-in", None, Some(&format!("fb_sign_in={pre}")), &[("token", &mina), ("csrf", "forged")]).await;
+    let r = post_form(
+        env,
+        "/oversight/sign-in",
+        None,
+        Some(&format!("fb_sign_in={pre}")),
+        &[("token", &mina), ("csrf", "forged")],
+    )
+    .await;
     assert_eq!(r.status(), 403);
-    let r = post_form(env, "/oversight/sign-in", None, Some(&format!("fb_sign_in={pre}")), &[("token", "not-a-token"), ("csrf", &csrf)]).await;
+    let r = post_form(
+        env,
+        "/oversight/sign-in",
+        None,
+        Some(&format!("fb_sign_in={pre}")),
+        &[("token", "not-a-token"), ("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(r.status(), 401);
-    let r = post_form(env, "/oversight/sign-in", None, Some(&format!("fb_sign_in={pre}")), &[("token", &mina), ("csrf", &csrf)]).await;
+    let r = post_form(
+        env,
+        "/oversight/sign-in",
+        None,
+        Some(&format!("fb_sign_in={pre}")),
+        &[("token", &mina), ("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let (session, header) = set_cookie_value(&r, "fb_session");
-    assert!(header.contains("HttpOnly") && header.contains("Secure") && header.contains("SameSite=Strict"), "{header}");
+    assert!(
+        header.contains("HttpOnly")
+            && header.contains("Secure")
+            && header.contains("SameSite=Strict"),
+        "{header}"
+    );
     assert!(!header.contains(&mina), "the cookie is not the token");
     let cookie = format!("fb_session={session}");
 
@@ -334,18 +410,45 @@ async fn sign_in_sets_a_strict_cookie_and_every_form_checks_its_csrf_token() {
     let session_csrf = csrf_of(&html);
     let path = format!("/oversight/records/{id}/decision");
     // Without the form's token, or with another, a cookie-authenticated post is refused.
-    let r = post_form(env, &path, None, Some(&cookie), &[("decision", "authorise"), ("rationale", "ok")]).await;
+    let r = post_form(
+        env,
+        &path,
+        None,
+        Some(&cookie),
+        &[("decision", "authorise"), ("rationale", "ok")],
+    )
+    .await;
     assert_eq!(r.status(), 403);
-    let r = post_form(env, &path, None, Some(&cookie), &[("decision", "authorise"), ("rationale", "ok"), ("csrf", &csrf)]).await;
+    let r = post_form(
+        env,
+        &path,
+        None,
+        Some(&cookie),
+        &[("decision", "authorise"), ("rationale", "ok"), ("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(r.status(), 403);
     assert!(amara.sync().await.failure.is_none());
     assert_eq!(amara.store.record(&id).unwrap().meta.status, RecordStatus::Submitted);
-    let r = post_form(env, &path, None, Some(&cookie), &[("decision", "authorise"), ("rationale", "Seen and safe."), ("csrf", &session_csrf)]).await;
+    let r = post_form(
+        env,
+        &path,
+        None,
+        Some(&cookie),
+        &[("decision", "authorise"), ("rationale", "Seen and safe."), ("csrf", &session_csrf)],
+    )
+    .await;
     assert_eq!(r.status(), 303);
 
     // Sign-out ends the session.
-    let r = post_form(env, "/oversight/sign-out", None, Some(&cookie), &[("csrf", &session_csrf)]).await;
+    let r = post_form(env, "/oversight/sign-out", None, Some(&cookie), &[("csrf", &session_csrf)])
+        .await;
     assert_eq!(r.status(), 303);
-    let after = client.get(format!("{}/oversight/teams/north", env.url)).header("cookie", &cookie).send().await.unwrap();
+    let after = client
+        .get(format!("{}/oversight/teams/north", env.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(after.status(), 401);
 }

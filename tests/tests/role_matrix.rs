@@ -101,22 +101,47 @@ const MATRIX: &[Row] = &[
     Row { method: "GET", path: "/oversight/sign-in", cells: [PUBLIC; 6] },
     // Posted without the sign-in form's own token: refused, whoever posts it.
     Row { method: "POST", path: "/oversight/sign-in", cells: [FORBIDDEN; 6] },
-    Row { method: "POST", path: "/oversight/sign-out", cells: [NONE, SEE_OTHER, SEE_OTHER, SEE_OTHER, SEE_OTHER, SEE_OTHER] },
+    Row {
+        method: "POST",
+        path: "/oversight/sign-out",
+        cells: [NONE, SEE_OTHER, SEE_OTHER, SEE_OTHER, SEE_OTHER, SEE_OTHER],
+    },
     Row { method: "GET", path: "/oversight/teams/{team}", cells: MANAGER_ONLY },
     Row {
         method: "GET",
         path: "/oversight/teams/{team}/workers/{worker}",
-        cells: [NONE, FORBIDDEN, (200, Sees::Children(&["case-a"], "worker's children")), FORBIDDEN, FORBIDDEN, FORBIDDEN],
+        cells: [
+            NONE,
+            FORBIDDEN,
+            (200, Sees::Children(&["case-a"], "worker's children")),
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+        ],
     },
     Row {
         method: "GET",
         path: "/oversight/teams/{team}/queue",
-        cells: [NONE, FORBIDDEN, (200, Sees::Children(&["case-a"], "team's submitted records")), FORBIDDEN, FORBIDDEN, FORBIDDEN],
+        cells: [
+            NONE,
+            FORBIDDEN,
+            (200, Sees::Children(&["case-a"], "team's submitted records")),
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+        ],
     },
     Row {
         method: "GET",
         path: "/oversight/cases/{case_id}",
-        cells: [NONE, FORBIDDEN, (200, Sees::Children(&["case-a"], "the child")), FORBIDDEN, FORBIDDEN, FORBIDDEN],
+        cells: [
+            NONE,
+            FORBIDDEN,
+            (200, Sees::Children(&["case-a"], "the child")),
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+        ],
     },
     Row {
         method: "GET",
@@ -166,18 +191,26 @@ fn cell_text((status, sees): (u16, Sees)) -> String {
 fn request_of(row: &Row, record: &str) -> (String, Option<Vec<u8>>) {
     let form = |s: &str| Some(s.as_bytes().to_vec());
     match row.path {
-        "/oversight/sign-in" if row.method == "POST" => (row.path.into(), form("token=tok-mgr&csrf=none")),
+        "/oversight/sign-in" if row.method == "POST" => {
+            (row.path.into(), form("token=tok-mgr&csrf=none"))
+        }
         "/oversight/sign-out" => (row.path.into(), form("csrf=")),
         "/oversight/teams/{team}" => ("/oversight/teams/north".into(), None),
-        "/oversight/teams/{team}/workers/{worker}" => ("/oversight/teams/north/workers/amara".into(), None),
+        "/oversight/teams/{team}/workers/{worker}" => {
+            ("/oversight/teams/north/workers/amara".into(), None)
+        }
         "/oversight/teams/{team}/queue" => ("/oversight/teams/north/queue".into(), None),
         "/oversight/cases/{case_id}" => ("/oversight/cases/case-a".into(), None),
         "/oversight/records/{record_id}" => (format!("/oversight/records/{record}"), None),
         "/oversight/records/{record_id}/decision" => {
             (format!("/oversight/records/{record}/decision"), form("decision=authorise&rationale="))
         }
-        "/oversight/exports/annex-a.csv" => ("/oversight/exports/annex-a.csv?list=child_in_need".into(), None),
-        "/api/v1/oversight/annex-a" => ("/api/v1/oversight/annex-a?list=child_in_need".into(), None),
+        "/oversight/exports/annex-a.csv" => {
+            ("/oversight/exports/annex-a.csv?list=child_in_need".into(), None)
+        }
+        "/api/v1/oversight/annex-a" => {
+            ("/api/v1/oversight/annex-a?list=child_in_need".into(), None)
+        }
         "/v1/sync" => {
             let request = SyncRequest {
                 version: PROTOCOL_VERSION,

@@ -88,7 +88,9 @@ impl Store {
         let now = self.now();
         let calendar = self.calendar()?;
         let settings = self.local_settings()?;
-        self.edit_doc(id, |doc| decide_on(doc, &author, decision, rationale, now, &calendar, &settings))
+        self.edit_doc(id, |doc| {
+            decide_on(doc, &author, decision, rationale, now, &calendar, &settings)
+        })
     }
 
     /// Authorises a submitted record with the manager's rationale.

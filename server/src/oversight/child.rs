@@ -23,7 +23,8 @@ fn yes_no(v: Option<bool>) -> &'static str {
 
 pub fn child_page(c: &PageCaller, case: &CaseView, docs: &[DocFacts], today: NaiveDate) -> Markup {
     let f = &case.facts;
-    let mut timeline: Vec<&DocFacts> = docs.iter().filter(|d| d.kind != RecordKind::CaseSummary).collect();
+    let mut timeline: Vec<&DocFacts> =
+        docs.iter().filter(|d| d.kind != RecordKind::CaseSummary).collect();
     timeline.sort_by(|a, b| b.occurred_on.cmp(&a.occurred_on).then(a.id.cmp(&b.id)));
     layout(
         &f.summary.name,
@@ -101,7 +102,12 @@ fn value(v: &serde_json::Value) -> Markup {
     }
 }
 
-pub fn record_page(c: &PageCaller, record: &Record, history: &[HistoryEntry], child_name: &str) -> Markup {
+pub fn record_page(
+    c: &PageCaller,
+    record: &Record,
+    history: &[HistoryEntry],
+    child_name: &str,
+) -> Markup {
     let meta = &record.meta;
     let body = serde_json::to_value(&record.body).unwrap_or_default();
     layout(

@@ -44,7 +44,9 @@ pub async fn decide(
     let changes = match outcome {
         Ok(changes) => changes,
         Err(fieldbook_core::Error::Incomplete(items)) => {
-            return Err(PageError::Incomplete(items.iter().map(|i| format!("{:?}: {}", i.check, i.message)).collect()))
+            return Err(PageError::Incomplete(
+                items.iter().map(|i| format!("{:?}: {}", i.check, i.message)).collect(),
+            ))
         }
         Err(fieldbook_core::Error::InvalidTransition { .. }) => return Err(PageError::Conflict),
         Err(e) => return Err(HubError::Corrupt(format!("document {}: {e}", info.id)).into()),

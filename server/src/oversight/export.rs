@@ -177,7 +177,9 @@ pub struct TimelinessRow {
 pub fn timeliness_rows(f: &BoardFigures) -> Vec<TimelinessRow> {
     let mut out = Vec::new();
     for figure in Figure::ALL {
-        for (m, r) in f.months.iter().zip(f.by_figure.get(&figure).map(Vec::as_slice).unwrap_or(&[])) {
+        for (m, r) in
+            f.months.iter().zip(f.by_figure.get(&figure).map(Vec::as_slice).unwrap_or(&[]))
+        {
             out.push(TimelinessRow {
                 month: format!("{}-{:02}", m.0, m.1),
                 figure: figure.slug().to_string(),

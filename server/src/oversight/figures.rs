@@ -68,7 +68,9 @@ pub fn team(cases: &[CaseView], submitted: &[DocFacts], today: NaiveDate) -> Tea
     let week_end = today + Duration::days(6);
     for case in cases {
         let worker = case.worker.clone().unwrap_or_default();
-        let row = rows.entry(worker.clone()).or_insert_with(|| WorkerRow { worker, ..Default::default() });
+        let row = rows
+            .entry(worker.clone())
+            .or_insert_with(|| WorkerRow { worker, ..Default::default() });
         row.children += 1;
         for d in &case.facts.due {
             if overdue_on(d, today) {
@@ -244,8 +246,13 @@ pub struct BoardFigures {
 impl BoardFigures {
     /// Caseload distribution: (label, workers) for each band of children allocated.
     pub fn caseload_bands(&self) -> Vec<(&'static str, usize)> {
-        const BANDS: [(&str, usize, usize); 5] =
-            [("1-10", 1, 10), ("11-15", 11, 15), ("16-20", 16, 20), ("21-25", 21, 25), ("26+", 26, usize::MAX)];
+        const BANDS: [(&str, usize, usize); 5] = [
+            ("1-10", 1, 10),
+            ("11-15", 11, 15),
+            ("16-20", 16, 20),
+            ("21-25", 21, 25),
+            ("26+", 26, usize::MAX),
+        ];
         BANDS
             .iter()
             .map(|(label, lo, hi)| {
@@ -289,7 +296,11 @@ pub fn board(cases: &[CaseView], docs: &[DocFacts], today: NaiveDate) -> BoardFi
             RecordKind::Assessment => {
                 if let Some(on) = d.authorised_on {
                     let start = d.occurred_on.unwrap_or(d.recorded_on);
-                    count(Figure::AssessmentsIn45Days, on, on <= assessment_due(cal, settings, start).due);
+                    count(
+                        Figure::AssessmentsIn45Days,
+                        on,
+                        on <= assessment_due(cal, settings, start).due,
+                    );
                 }
             }
             RecordKind::Visit if d.child_seen == Some(true) => {
@@ -314,8 +325,15 @@ pub fn board(cases: &[CaseView], docs: &[DocFacts], today: NaiveDate) -> BoardFi
         if let Some(plan) = &s.child_protection {
             // T6: each visit within the interval from the one before (or the plan's start).
             let mut last = None;
-            for on in seen_visits(docs, VisitKind::ChildProtection).into_iter().filter(|d| *d >= plan.start_date) {
-                count(Figure::CpVisitsInInterval, on, on <= cp_visit_due(cal, settings, plan, last).due);
+            for on in seen_visits(docs, VisitKind::ChildProtection)
+                .into_iter()
+                .filter(|d| *d >= plan.start_date)
+            {
+                count(
+                    Figure::CpVisitsInInterval,
+                    on,
+                    on <= cp_visit_due(cal, settings, plan, last).due,
+                );
                 last = Some(on);
             }
             // T5: each review conference by the date the reviews before it made it due.
@@ -335,7 +353,10 @@ pub fn board(cases: &[CaseView], docs: &[DocFacts], today: NaiveDate) -> BoardFi
         if let Some(la) = &s.looked_after {
             // L1-L3: each visit within the regime's interval from the one before.
             let mut last = None;
-            for on in seen_visits(docs, VisitKind::LookedAfter).into_iter().filter(|d| *d >= la.placement_start) {
+            for on in seen_visits(docs, VisitKind::LookedAfter)
+                .into_iter()
+                .filter(|d| *d >= la.placement_start)
+            {
                 count(Figure::LacVisitsInReg28, on, on <= looked_after_visit_due(la, last).due);
                 last = Some(on);
             }
@@ -346,7 +367,11 @@ pub fn board(cases: &[CaseView], docs: &[DocFacts], today: NaiveDate) -> BoardFi
             for (i, on) in reviews.iter().enumerate() {
                 let mut before = la.clone();
                 before.review_dates = reviews[..i].to_vec();
-                count(Figure::ReviewsOnTime, *on, *on <= looked_after_review_due(cal, settings, &before).due);
+                count(
+                    Figure::ReviewsOnTime,
+                    *on,
+                    *on <= looked_after_review_due(cal, settings, &before).due,
+                );
             }
         }
     }

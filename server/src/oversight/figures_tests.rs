@@ -57,7 +57,14 @@ fn doc(id: &str, case_id: &str, kind: RecordKind) -> DocFacts {
     }
 }
 
-fn visit(id: &str, case_id: &str, kind: VisitKind, on: NaiveDate, alone: bool, views: bool) -> DocFacts {
+fn visit(
+    id: &str,
+    case_id: &str,
+    kind: VisitKind,
+    on: NaiveDate,
+    alone: bool,
+    views: bool,
+) -> DocFacts {
     DocFacts {
         occurred_on: Some(on),
         visit_kind: Some(kind),
@@ -69,7 +76,11 @@ fn visit(id: &str, case_id: &str, kind: VisitKind, on: NaiveDate, alone: bool, v
 }
 
 fn assessment(id: &str, start: NaiveDate, authorised: Option<NaiveDate>) -> DocFacts {
-    DocFacts { occurred_on: Some(start), authorised_on: authorised, ..doc(id, "z", RecordKind::Assessment) }
+    DocFacts {
+        occurred_on: Some(start),
+        authorised_on: authorised,
+        ..doc(id, "z", RecordKind::Assessment)
+    }
 }
 
 fn fixture() -> (Vec<CaseView>, Vec<DocFacts>) {
@@ -95,7 +106,11 @@ fn fixture() -> (Vec<CaseView>, Vec<DocFacts>) {
         review_dates: vec![d(2026, 1, 30), d(2026, 5, 15)],
         end_date: None,
     });
-    let mut cases = vec![case("x", "w1", x), case("y", "w1", y), case("z", "w2", CaseSummary::new("Z1", "Child Z"))];
+    let mut cases = vec![
+        case("x", "w1", x),
+        case("y", "w1", y),
+        case("z", "w2", CaseSummary::new("Z1", "Child Z")),
+    ];
     for i in 0..11 {
         cases.push(case(&format!("w3-{i}"), "w3", CaseSummary::new(format!("W{i}"), "Child")));
     }

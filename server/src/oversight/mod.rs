@@ -3,14 +3,14 @@
 //! (`projection`), figures computed by the core's rules (`figures`), and the manager's decision
 //! written as an Automerge change through the core's lifecycle function (`decision`).
 
-pub mod projection;
-pub mod figures;
 pub mod board;
 pub mod charts;
 pub mod child;
 pub mod decision;
 pub mod export;
+pub mod figures;
 pub mod pages;
+pub mod projection;
 pub mod queue;
 pub mod routes;
 pub mod session;

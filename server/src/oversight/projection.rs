@@ -20,9 +20,9 @@ use fieldbook_core::records::{
     CaseSummary, OversightDecision, RecordBody, RecordKind, RecordStatus, VisitKind,
 };
 use fieldbook_core::rules::calendar::BankHolidayCalendar;
+use fieldbook_core::rules::local_date;
 use fieldbook_core::rules::settings::LocalSettings;
 use fieldbook_core::rules::timescales::{open_items, CaseFacts, Due, VisitFact};
-use fieldbook_core::rules::local_date;
 use serde::{Deserialize, Serialize};
 
 use crate::hub::{doc_from_changes, stored_changes, Hub, HubError, Job};
@@ -148,7 +148,8 @@ pub fn case_facts(docs: &[DocFacts]) -> Option<CaseFactsRow> {
         .filter(|d| d.kind == RecordKind::Assessment)
         .filter_map(|d| d.authorised_on)
         .collect();
-    let facts = CaseFacts { summary: &summary, visits: &visits, assessments_authorised: &authorised };
+    let facts =
+        CaseFacts { summary: &summary, visits: &visits, assessments_authorised: &authorised };
     let due = open_items(cal, settings, &facts);
     let seen_on_device = visits.iter().filter(|v| v.child_seen).map(|v| v.date).max();
     let last_seen_alone = docs
@@ -259,7 +260,8 @@ async fn refresh_cases(
     for case in cases {
         let docs = storage.projected_docs(&ProjectionScope::Case(case.to_string()), None).await?;
         if let Some(facts) = case_facts(&parse_docs(&docs)?) {
-            let data = serde_json::to_string(&facts).map_err(|e| HubError::Corrupt(e.to_string()))?;
+            let data =
+                serde_json::to_string(&facts).map_err(|e| HubError::Corrupt(e.to_string()))?;
             out.push(ProjectedCase { case_id: case.to_string(), data, allocation: None });
         }
     }

@@ -79,13 +79,18 @@ impl Sessions {
         let now = Instant::now();
         map.retain(|_, s| s.expires > now);
         if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| k.clone())
+            {
                 map.remove(&oldest);
             }
         }
         map.insert(
             id.clone(),
-            Session { token: Zeroizing::new(token.to_string()), csrf: csrf.clone(), expires: now + SESSION_TTL },
+            Session {
+                token: Zeroizing::new(token.to_string()),
+                csrf: csrf.clone(),
+                expires: now + SESSION_TTL,
+            },
         );
         Ok((id, csrf))
     }
@@ -93,7 +98,9 @@ impl Sessions {
     /// The token and CSRF token of a live session.
     fn get(&self, id: &str) -> Option<(Zeroizing<String>, String)> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(id).filter(|s| s.expires > Instant::now()).map(|s| (s.token.clone(), s.csrf.clone()))
+        map.get(id)
+            .filter(|s| s.expires > Instant::now())
+            .map(|s| (s.token.clone(), s.csrf.clone()))
     }
 
     pub fn remove(&self, id: &str) {

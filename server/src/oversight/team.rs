@@ -65,7 +65,13 @@ pub fn team_page(c: &PageCaller, team: &str, today: NaiveDate, f: &TeamFigures) 
     )
 }
 
-pub fn worker_page(c: &PageCaller, team: &str, worker: &str, today: NaiveDate, cases: &[CaseView]) -> Markup {
+pub fn worker_page(
+    c: &PageCaller,
+    team: &str,
+    worker: &str,
+    today: NaiveDate,
+    cases: &[CaseView],
+) -> Markup {
     let title = format!("{worker}'s cases");
     layout(
         &title,

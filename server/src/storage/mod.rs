@@ -222,8 +222,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
 
     /// Writes (creates or replaces) oversight projections of documents and cases, in one
     /// transaction.
-    async fn put_projections(&self, docs: Vec<ProjectedDoc>, cases: Vec<ProjectedCase>)
-        -> Result<()>;
+    async fn put_projections(
+        &self,
+        docs: Vec<ProjectedDoc>,
+        cases: Vec<ProjectedCase>,
+    ) -> Result<()>;
 
     /// The document projections in `scope` (of one `status` when given), ordered by id.
     async fn projected_docs(

@@ -10,7 +10,11 @@ fn code_err(i: usize, e: fieldbook_core::codes::UnknownCode) -> rusqlite::Error 
     rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
 }
 
-pub(super) fn put(conn: &mut Connection, docs: &[ProjectedDoc], cases: &[ProjectedCase]) -> Result<()> {
+pub(super) fn put(
+    conn: &mut Connection,
+    docs: &[ProjectedDoc],
+    cases: &[ProjectedCase],
+) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for d in docs {
         tx.execute(
