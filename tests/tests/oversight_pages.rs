@@ -61,6 +61,10 @@ struct World {
 async fn world() -> World {
     let scratch = Scratch::new();
     let storage = open_storage(&Backend::sqlite(scratch.path("server.db"))).await.unwrap();
+    world_on(scratch, storage).await
+}
+
+async fn world_on(scratch: Scratch, storage: Arc<dyn Storage>) -> World {
     let env = SyncEnv::start_with(scratch, storage.clone()).await;
     for (case, summary) in [
         ("case-a", on_plan("LA1", "amara", "north")),
@@ -115,7 +119,24 @@ fn overdue_rows(html: &str) -> BTreeSet<(String, String, NaiveDate)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn team_overdue_items_are_the_union_of_the_devices_worklists_and_a_rebuild_changes_nothing() {
-    let w = world().await;
+    overdue_union_and_rebuild(world().await).await;
+}
+
+/// The same on PostgreSQL (`FIELDBOOK_TEST_POSTGRES_URL`, as the conformance suite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_on_postgres() {
+    let schema = format!("oversight_pages_{}", std::process::id());
+    let url = fieldbook_tests::sync_env::postgres_url();
+    let storage = fieldbook_server::storage::postgres::PostgresStorage::connect_with_schema(
+        &url,
+        Some(&schema),
+    )
+    .await
+    .unwrap();
+    overdue_union_and_rebuild(world_on(Scratch::new(), Arc::new(storage)).await).await;
+}
+
+async fn overdue_union_and_rebuild(w: World) {
     let env = &w.env;
     let mut amara = env.device("amara", "tablet");
     let mut ben = env.device("ben", "tablet");
