@@ -6,5 +6,6 @@ pub mod auth;
 pub mod http;
 pub mod hub;
 pub mod logging;
+pub mod oversight;
 pub mod serve;
 pub mod storage;

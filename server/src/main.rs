@@ -3,9 +3,15 @@
 //! or tokens. SIGTERM or SIGINT drains the requests in flight, then exits. The options, logging
 //! and shutdown are the library's (`fieldbook_server::serve::options`), shared with
 //! `fieldbook serve`.
+//!
+//! `fieldbook-server rebuild-projections [--sqlite F | --postgres URL]` derives every oversight
+//! projection again from the stored documents (after an upgrade that changes how they are
+//! derived, or to repair one that was not refreshed), then exits.
+
+use std::path::PathBuf;
 
 use clap::Parser;
-use fieldbook_server::serve::{run, terminate_or_interrupt, ServeOptions};
+use fieldbook_server::serve::{open_storage, run, terminate_or_interrupt, Backend, ServeOptions};
 
 #[derive(Parser, Debug)]
 #[command(name = "fieldbook-server", version, about = "Fieldbook sync server")]
@@ -14,14 +20,57 @@ struct Args {
     serve: ServeOptions,
 }
 
+/// The storage options of `rebuild-projections`: the same flags and variables as serving.
+#[derive(Parser, Debug)]
+#[command(name = "fieldbook-server rebuild-projections")]
+struct RebuildArgs {
+    #[arg(long, env = "FIELDBOOK_SQLITE", default_value = "fieldbook-server.db")]
+    sqlite: PathBuf,
+    #[arg(long, env = "FIELDBOOK_SQLITE_KEY_FILE")]
+    sqlite_key_file: Option<PathBuf>,
+    #[arg(long, env = "FIELDBOOK_POSTGRES", hide_env_values = true)]
+    postgres: Option<String>,
+    #[arg(long, env = "FIELDBOOK_LOG_JSON")]
+    log_json: bool,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("rebuild-projections") {
+        let args = RebuildArgs::parse_from(std::env::args().skip(1));
+        fieldbook_server::logging::init(args.log_json, "info");
+        return rebuild(args).await;
+    }
     let args = Args::parse();
     fieldbook_server::logging::init(args.serve.log_json, "info");
     match run(args.serve, terminate_or_interrupt()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "fieldbook-server failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn rebuild(args: RebuildArgs) -> std::process::ExitCode {
+    let backend = match args.postgres {
+        Some(url) => Backend::Postgres(url),
+        None => Backend::sqlite_with_key_file(args.sqlite, args.sqlite_key_file),
+    };
+    let result = match open_storage(&backend).await {
+        Ok(storage) => {
+            let hub = fieldbook_server::hub::Hub::new(storage);
+            fieldbook_server::oversight::projection::rebuild(&hub).await.map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok((docs, cases)) => {
+            tracing::info!(docs, cases, "oversight projections rebuilt");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rebuild-projections failed");
             std::process::ExitCode::FAILURE
         }
     }

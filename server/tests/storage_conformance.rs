@@ -9,12 +9,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use fieldbook_core::records::RecordKind;
+use fieldbook_core::records::{RecordKind, RecordStatus};
 use fieldbook_server::storage::key::default_key_file;
 use fieldbook_server::storage::postgres::PostgresStorage;
 use fieldbook_server::storage::sqlite_file::open_with_key_file;
 use fieldbook_server::storage::{
-    Allocation, AllocationChange, Audience, DocInfo, NewChanges, Storage,
+    Allocation, AllocationChange, Audience, DocInfo, NewChanges, ProjectedCase, ProjectedDoc,
+    ProjectionScope, Storage,
 };
 
 /// A backend under test and a way to open it again on the same data.
@@ -338,6 +339,80 @@ async fn attachments_resume_dedupe_and_link_per_case(b: &dyn Backend) {
     assert_eq!(s.attachment_in_case(&hash, "c2").await.unwrap(), Some(300_000));
 }
 
+fn projected(id: &str, case_id: &str, status: RecordStatus, data: &str) -> ProjectedDoc {
+    ProjectedDoc {
+        id: id.into(),
+        case_id: case_id.into(),
+        kind: RecordKind::Visit,
+        status,
+        data: data.into(),
+    }
+}
+
+fn case_row(case_id: &str, data: &str) -> ProjectedCase {
+    ProjectedCase { case_id: case_id.into(), data: data.into(), allocation: None }
+}
+
+/// The oversight projections: replaced by id, read by scope (a team through the current
+/// allocation) and status, ordered by id, cleared together; kept across a reopen.
+async fn oversight_projections_by_scope_and_status(b: &dyn Backend) {
+    let s = b.open().await;
+    s.allocate(alloc("c1", "amara", "north")).await.unwrap();
+    s.allocate(alloc("c2", "ben", "north")).await.unwrap();
+    s.allocate(alloc("c3", "carol", "south")).await.unwrap();
+    s.put_projections(
+        vec![
+            projected("d2", "c1", RecordStatus::Draft, "old"),
+            projected("d1", "c1", RecordStatus::Submitted, "one"),
+            projected("d3", "c2", RecordStatus::Submitted, "three"),
+            projected("d4", "c3", RecordStatus::Submitted, "four"),
+        ],
+        vec![case_row("c1", "case one"), case_row("c3", "case three")],
+    )
+    .await
+    .unwrap();
+    // Replaced, not duplicated.
+    s.put_projections(vec![projected("d2", "c1", RecordStatus::Authorised, "two")], vec![])
+        .await
+        .unwrap();
+    let ids = |rows: Vec<ProjectedDoc>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let north = ProjectionScope::Team("north".into());
+    assert_eq!(
+        ids(s.projected_docs(&ProjectionScope::All, None).await.unwrap()),
+        ["d1", "d2", "d3", "d4"]
+    );
+    assert_eq!(ids(s.projected_docs(&north, None).await.unwrap()), ["d1", "d2", "d3"]);
+    assert_eq!(
+        ids(s.projected_docs(&north, Some(RecordStatus::Submitted)).await.unwrap()),
+        ["d1", "d3"]
+    );
+    let c1 = s.projected_docs(&ProjectionScope::Case("c1".into()), None).await.unwrap();
+    assert_eq!(
+        c1,
+        vec![
+            projected("d1", "c1", RecordStatus::Submitted, "one"),
+            projected("d2", "c1", RecordStatus::Authorised, "two"),
+        ]
+    );
+    // Cases come with their allocation; a re-allocation moves a case between teams.
+    let cases = s.projected_cases(&ProjectionScope::All).await.unwrap();
+    assert_eq!(cases.len(), 2);
+    assert_eq!(cases[0].data, "case one");
+    assert_eq!(cases[0].allocation, Some(alloc("c1", "amara", "north")));
+    s.allocate(alloc("c3", "dan", "north")).await.unwrap();
+    let north_cases = s.projected_cases(&north).await.unwrap();
+    let got: Vec<_> = north_cases.iter().map(|c| c.case_id.as_str()).collect();
+    assert_eq!(got, ["c1", "c3"]);
+    assert_eq!(north_cases[1].allocation, Some(alloc("c3", "dan", "north")));
+    assert!(s.projected_cases(&ProjectionScope::Team("south".into())).await.unwrap().is_empty());
+    drop(s);
+    let s = b.open().await;
+    assert_eq!(s.projected_docs(&ProjectionScope::All, None).await.unwrap().len(), 4);
+    s.clear_projections().await.unwrap();
+    assert!(s.projected_docs(&ProjectionScope::All, None).await.unwrap().is_empty());
+    assert!(s.projected_cases(&ProjectionScope::All).await.unwrap().is_empty());
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -370,4 +445,5 @@ conformance!(
     every_feed_entry_has_a_stable_tag,
     concurrent_writers_never_make_a_reader_skip,
     attachments_resume_dedupe_and_link_per_case,
+    oversight_projections_by_scope_and_status,
 );

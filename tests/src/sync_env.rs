@@ -25,6 +25,8 @@ pub const PEOPLE: &[(&str, &str, &str, &str)] = &[
     ("tok-mgr", "mina", "manager", "north"),
     ("tok-cms", "case-system", "integration", "ops"),
     ("tok-ops", "olive", "operator", "ops"),
+    // Senior leaders and the Improvement Board: the oversight board view (docs/roles.md).
+    ("tok-senior", "sam", "senior", "council"),
     // The role name of earlier releases, read as `operator` (docs/roles.md).
     ("tok-admin", "admin", "admin", "ops"),
 ];

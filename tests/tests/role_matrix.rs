@@ -27,6 +27,7 @@ const CALLERS: &[(&str, Option<&str>)] = &[
     ("manager", Some("mina")),
     ("integration", Some("case-system")),
     ("operator", Some("olive")),
+    ("senior", Some("sam")),
 ];
 
 /// What record content a cell may see.
@@ -39,6 +40,10 @@ enum Sees {
     Everything,
     /// The bytes of an attachment of this case.
     Attachment(&'static str),
+    /// An oversight page showing these cases' children (their names, no record text), labelled.
+    Children(&'static [&'static str], &'static str),
+    /// The oversight page of case-a's record: its text and its child.
+    Record,
 }
 
 impl Sees {
@@ -49,6 +54,8 @@ impl Sees {
             Sees::Cases(_) => "team's cases",
             Sees::Everything => "every record",
             Sees::Attachment(_) => "the case's attachment",
+            Sees::Children(_, label) => label,
+            Sees::Record => "the record",
         }
     }
 }
@@ -57,7 +64,7 @@ impl Sees {
 struct Row {
     method: &'static str,
     path: &'static str,
-    cells: [(u16, Sees); 5],
+    cells: [(u16, Sees); 6],
 }
 
 const NONE: (u16, Sees) = (401, Sees::Nothing);
@@ -74,17 +81,18 @@ const MATRIX: &[Row] = &[
             (200, Sees::Cases(&["case-a", "case-b"])),
             FORBIDDEN,
             FORBIDDEN,
+            FORBIDDEN,
         ],
     },
     Row {
         method: "PUT",
         path: "/api/v1/cases/{case_id}",
-        cells: [NONE, FORBIDDEN, FORBIDDEN, (204, Sees::Nothing), FORBIDDEN],
+        cells: [NONE, FORBIDDEN, FORBIDDEN, (204, Sees::Nothing), FORBIDDEN, FORBIDDEN],
     },
     Row {
         method: "GET",
         path: "/api/v1/records",
-        cells: [NONE, FORBIDDEN, FORBIDDEN, (200, Sees::Everything), FORBIDDEN],
+        cells: [NONE, FORBIDDEN, FORBIDDEN, (200, Sees::Everything), FORBIDDEN, FORBIDDEN],
     },
     Row {
         method: "GET",
@@ -95,25 +103,108 @@ const MATRIX: &[Row] = &[
             (200, Sees::Attachment("case-a")),
             (200, Sees::Attachment("case-a")),
             FORBIDDEN,
+            FORBIDDEN,
         ],
     },
     Row {
         method: "PUT",
         path: "/v1/attachments/{hash}",
-        cells: [NONE, (200, Sees::Nothing), (200, Sees::Nothing), FORBIDDEN, FORBIDDEN],
+        cells: [NONE, (200, Sees::Nothing), (200, Sees::Nothing), FORBIDDEN, FORBIDDEN, FORBIDDEN],
     },
     Row {
         method: "GET",
         path: "/v1/attachments/{hash}/status",
-        cells: [NONE, (200, Sees::Nothing), (200, Sees::Nothing), FORBIDDEN, FORBIDDEN],
+        cells: [NONE, (200, Sees::Nothing), (200, Sees::Nothing), FORBIDDEN, FORBIDDEN, FORBIDDEN],
     },
-    Row { method: "GET", path: "/health", cells: [PUBLIC; 5] },
-    Row { method: "GET", path: "/metrics", cells: [PUBLIC; 5] },
-    Row { method: "GET", path: "/openapi.json", cells: [PUBLIC; 5] },
+    Row { method: "GET", path: "/health", cells: [PUBLIC; 6] },
+    Row { method: "GET", path: "/metrics", cells: [PUBLIC; 6] },
+    Row { method: "GET", path: "/openapi.json", cells: [PUBLIC; 6] },
+    // The oversight pages (docs/oversight.md): a manager's own team, the senior role's board.
+    Row {
+        method: "GET",
+        path: "/oversight",
+        cells: [NONE, FORBIDDEN, SEE_OTHER, FORBIDDEN, FORBIDDEN, SEE_OTHER],
+    },
+    Row { method: "GET", path: "/oversight/sign-in", cells: [PUBLIC; 6] },
+    // Posted without the sign-in form's own token: refused, whoever posts it.
+    Row { method: "POST", path: "/oversight/sign-in", cells: [FORBIDDEN; 6] },
+    Row {
+        method: "POST",
+        path: "/oversight/sign-out",
+        cells: [NONE, SEE_OTHER, SEE_OTHER, SEE_OTHER, SEE_OTHER, SEE_OTHER],
+    },
+    Row { method: "GET", path: "/oversight/teams/{team}", cells: MANAGER_ONLY },
+    Row {
+        method: "GET",
+        path: "/oversight/teams/{team}/workers/{worker}",
+        cells: [
+            NONE,
+            FORBIDDEN,
+            (200, Sees::Children(&["case-a"], "worker's children")),
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+        ],
+    },
+    Row {
+        method: "GET",
+        path: "/oversight/teams/{team}/queue",
+        cells: [
+            NONE,
+            FORBIDDEN,
+            (200, Sees::Children(&["case-a"], "team's submitted records")),
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+        ],
+    },
+    Row {
+        method: "GET",
+        path: "/oversight/cases/{case_id}",
+        cells: [
+            NONE,
+            FORBIDDEN,
+            (200, Sees::Children(&["case-a"], "the child")),
+            FORBIDDEN,
+            FORBIDDEN,
+            FORBIDDEN,
+        ],
+    },
+    Row {
+        method: "GET",
+        path: "/oversight/records/{record_id}",
+        cells: [NONE, FORBIDDEN, (200, Sees::Record), FORBIDDEN, FORBIDDEN, FORBIDDEN],
+    },
+    // Posted with no rationale: the manager is told C5 needs one, and nothing is written.
+    Row {
+        method: "POST",
+        path: "/oversight/records/{record_id}/decision",
+        cells: [NONE, FORBIDDEN, (422, Sees::Nothing), FORBIDDEN, FORBIDDEN, FORBIDDEN],
+    },
+    Row { method: "GET", path: "/oversight/board", cells: SENIOR_ONLY },
+    Row { method: "GET", path: "/oversight/exports/annex-a.csv", cells: SENIOR_ONLY },
+    Row { method: "GET", path: "/oversight/exports/annex-a.xlsx", cells: SENIOR_ONLY },
+    Row { method: "GET", path: "/oversight/exports/timeliness.csv", cells: SENIOR_ONLY },
+    Row { method: "GET", path: "/api/v1/oversight/annex-a", cells: LISTS },
+    Row { method: "GET", path: "/api/v1/oversight/timeliness", cells: LISTS },
 ];
 
 /// Case-a's attachment: (its hash, the record that refers to it, its bytes).
 static ATTACHMENT: OnceLock<(String, String, Vec<u8>)> = OnceLock::new();
+
+const SEE_OTHER: (u16, Sees) = (303, Sees::Nothing);
+const OK: (u16, Sees) = (200, Sees::Nothing);
+const MANAGER_ONLY: [(u16, Sees); 6] = [NONE, FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN];
+const SENIOR_ONLY: [(u16, Sees); 6] = [NONE, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK];
+const LISTS: [(u16, Sees); 6] = [NONE, FORBIDDEN, FORBIDDEN, OK, FORBIDDEN, OK];
+
+fn is_page(path: &str) -> bool {
+    path.starts_with("/oversight")
+}
+
+fn child_name(case: &str) -> String {
+    format!("Child L{}", case[5..].to_uppercase())
+}
 
 fn canary(case: &str) -> String {
     format!("PLANTED-ROLE-MATRIX-{case}")
@@ -126,9 +217,30 @@ fn cell_text((status, sees): (u16, Sees)) -> String {
     }
 }
 
-/// The request a row sends: a concrete path and body.
-fn request_of(row: &Row) -> (String, Option<Vec<u8>>) {
+/// The request a row sends: a concrete path and body (`record`: case-a's submitted record).
+fn request_of(row: &Row, record: &str) -> (String, Option<Vec<u8>>) {
+    let form = |s: &str| Some(s.as_bytes().to_vec());
     match row.path {
+        "/oversight/sign-in" if row.method == "POST" => {
+            (row.path.into(), form("token=tok-mgr&csrf=none"))
+        }
+        "/oversight/sign-out" => (row.path.into(), form("csrf=")),
+        "/oversight/teams/{team}" => ("/oversight/teams/north".into(), None),
+        "/oversight/teams/{team}/workers/{worker}" => {
+            ("/oversight/teams/north/workers/amara".into(), None)
+        }
+        "/oversight/teams/{team}/queue" => ("/oversight/teams/north/queue".into(), None),
+        "/oversight/cases/{case_id}" => ("/oversight/cases/case-a".into(), None),
+        "/oversight/records/{record_id}" => (format!("/oversight/records/{record}"), None),
+        "/oversight/records/{record_id}/decision" => {
+            (format!("/oversight/records/{record}/decision"), form("decision=authorise&rationale="))
+        }
+        "/oversight/exports/annex-a.csv" => {
+            ("/oversight/exports/annex-a.csv?list=child_in_need".into(), None)
+        }
+        "/api/v1/oversight/annex-a" => {
+            ("/api/v1/oversight/annex-a?list=child_in_need".into(), None)
+        }
         "/v1/sync" => {
             let request = SyncRequest {
                 version: PROTOCOL_VERSION,
@@ -171,11 +283,31 @@ fn check_content(row: &Row, caller: &str, status: u16, sees: Sees, bytes: &[u8])
     let text = String::from_utf8_lossy(bytes);
     let all: Vec<&str> = CASES.iter().map(|c| c.0).collect();
     let visible: Vec<&str> = match sees {
-        Sees::Nothing => vec![],
+        Sees::Nothing | Sees::Children(..) => vec![],
         Sees::Cases(cases) => cases.to_vec(),
         Sees::Everything => all.clone(),
         Sees::Attachment(case) => vec![case],
+        Sees::Record => vec!["case-a"],
     };
+    if is_page(row.path) {
+        // A page shows the children it is about by name and no one else; record text only on
+        // the record's own page.
+        let children: Vec<&str> = match sees {
+            Sees::Children(cases, _) => cases.to_vec(),
+            Sees::Record => vec!["case-a"],
+            _ => vec![],
+        };
+        for case in &all {
+            let shown = text.contains(&child_name(case));
+            assert_eq!(shown, children.contains(case), "{at}: child of {case} shown: {shown}");
+            let planted = text.contains(&canary(case));
+            assert_eq!(planted, visible.contains(case), "{at}: record text of {case} shown");
+        }
+        if status >= 400 {
+            assert!(text.contains("<h1>"), "{at}: an HTML error page: {text}");
+        }
+        return;
+    }
     if row.path == "/v1/sync" && status == 200 {
         let response: SyncResponse = decode(bytes, 1 << 26).unwrap();
         let got: BTreeSet<&str> = response.docs.iter().map(|d| d.case_id.as_str()).collect();
@@ -227,6 +359,7 @@ fn documented_matrix() -> Vec<(String, Vec<String>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_role_on_every_endpoint_as_documented() {
     let env = SyncEnv::start().await;
+    let mut record = String::new();
     for (case, worker, team) in CASES {
         env.upsert_case(case, &format!("L{}", &case[5..]).to_uppercase(), worker, team).await;
         let mut d = env.device(worker, "tablet");
@@ -238,6 +371,9 @@ async fn every_role_on_every_endpoint_as_documented() {
             let bytes = canary(case).repeat(200).into_bytes();
             let r = d.store.attach(&id, &bytes, "image/png", "", chrono::Utc::now()).unwrap();
             ATTACHMENT.set((r.hash, id.clone(), bytes)).unwrap();
+            // Submitted: in the queue, and the decision row has something to decide on.
+            d.store.submit(&id).unwrap();
+            record = id;
         }
         assert!(d.sync().await.failure.is_none());
         if *case == "case-a" {
@@ -285,20 +421,46 @@ async fn every_role_on_every_endpoint_as_documented() {
         let method = Method::from_bytes(row.method.as_bytes()).unwrap();
         for ((caller, subject), (status, sees)) in CALLERS.iter().zip(row.cells) {
             let token = subject.map(token_of);
-            let (path, body) = request_of(row);
-            let (got, bytes) = env.call(method.clone(), &path, token.as_deref(), body).await;
+            let (path, body) = request_of(row, &record);
+            let (got, bytes) = call(&env, row, method.clone(), &path, token.as_deref(), body).await;
             assert_eq!(got, status, "{} {} as {caller}", row.method, row.path);
             check_content(row, caller, got, sees, &bytes);
             cells += 1;
         }
         // `admin`, the old name of the operator role, has exactly the operator's rights.
-        let (path, body) = request_of(row);
-        let (got, bytes) = env.call(method, &path, Some("tok-admin"), body).await;
+        let (path, body) = request_of(row, &record);
+        let (got, bytes) = call(&env, row, method, &path, Some("tok-admin"), body).await;
         assert_eq!(got, row.cells[4].0, "{} {} as admin", row.method, row.path);
         check_content(row, "admin", got, row.cells[4].1, &bytes);
     }
     println!("role matrix cells walked: {cells}");
     assert_eq!(cells, MATRIX.len() * CALLERS.len());
+}
+
+/// A call as the row's caller makes it: pages and their forms without following redirects (a
+/// 303 is the answer), the API as JSON.
+async fn call(
+    env: &SyncEnv,
+    row: &Row,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> (u16, Vec<u8>) {
+    if !is_page(row.path) {
+        return env.call(method, path, token, body).await;
+    }
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut req = client.request(method, format!("{}{path}", env.url));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.header("content-type", "application/x-www-form-urlencoded").body(b);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
 }
 
 /// The document served is the one generated from the handlers, and the sync endpoint's errors

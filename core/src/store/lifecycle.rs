@@ -1,12 +1,16 @@
 //! Writing records: create, edit as whole values, and the `draft -> submitted -> authorised`
 //! lifecycle with its completeness checks.
 
-use crate::document::RecordDoc;
+use chrono::{DateTime, Utc};
+
+use crate::document::{Author, RecordDoc};
 use crate::error::{Error, Result};
 use crate::records::{
     new_id, CaseSummary, Oversight, OversightDecision, RecordBody, RecordKind, RecordStatus,
 };
+use crate::rules::calendar::BankHolidayCalendar;
 use crate::rules::completeness::{self, MissingItem};
+use crate::rules::settings::LocalSettings;
 
 use super::Store;
 
@@ -92,40 +96,7 @@ impl Store {
         let calendar = self.calendar()?;
         let settings = self.local_settings()?;
         self.edit_doc(id, |doc| {
-            let mut meta = doc.meta().clone();
-            if meta.status != RecordStatus::Submitted {
-                return Err(Error::InvalidTransition { status: meta.status, action: "authorised" });
-            }
-            let mut missing = completeness::check_oversight(
-                decision,
-                rationale,
-                &author.worker,
-                &meta.created_by,
-            );
-            if let (RecordBody::Assessment(a), true) =
-                (doc.body(), decision != OversightDecision::ReturnForWork)
-            {
-                let due =
-                    crate::rules::timescales::assessment_due(&calendar, &settings, a.start_date);
-                // Late by the Europe/London date of the decision: 00:30 BST on the day after
-                // the due date is late, though in UTC it is still the due date.
-                let late = crate::rules::local_date(now) > due.due;
-                missing.extend(completeness::check_assessment_delay(a, late));
-            }
-            if !missing.is_empty() {
-                return Err(Error::Incomplete(missing));
-            }
-            meta.status = match decision {
-                OversightDecision::ReturnForWork => RecordStatus::Draft,
-                OversightDecision::Authorise | OversightDecision::Close => RecordStatus::Authorised,
-            };
-            meta.oversight = Some(Oversight {
-                manager: author.worker.clone(),
-                at: now,
-                decision,
-                rationale: rationale.to_string(),
-            });
-            doc.update_meta(&author, meta, decision.code(), now)
+            decide_on(doc, &author, decision, rationale, now, &calendar, &settings)
         })
     }
 
@@ -142,4 +113,49 @@ fn missing_for_submit(body: &RecordBody) -> Result<Vec<MissingItem>> {
         RecordBody::CaseNote(_) => Vec::new(),
         RecordBody::CaseSummary(s) => completeness::check_case_summary(s),
     })
+}
+
+/// A manager's oversight decision on a submitted record, written as one change by `author` (the
+/// manager): the C5 checks (a rationale; never on one's own record), the assessment-delay check
+/// when it is authorised late, then the lifecycle step. The one implementation of the decision,
+/// used by the device's store and by the server's oversight pages alike, so a decision made in
+/// a browser merges with the worker's offline edits exactly like one made on a tablet.
+pub fn decide_on(
+    doc: &mut RecordDoc,
+    author: &Author,
+    decision: OversightDecision,
+    rationale: &str,
+    now: DateTime<Utc>,
+    calendar: &BankHolidayCalendar,
+    settings: &LocalSettings,
+) -> Result<()> {
+    let mut meta = doc.meta().clone();
+    if meta.status != RecordStatus::Submitted {
+        return Err(Error::InvalidTransition { status: meta.status, action: "authorised" });
+    }
+    let mut missing =
+        completeness::check_oversight(decision, rationale, &author.worker, &meta.created_by);
+    if let (RecordBody::Assessment(a), true) =
+        (doc.body(), decision != OversightDecision::ReturnForWork)
+    {
+        let due = crate::rules::timescales::assessment_due(calendar, settings, a.start_date);
+        // Late by the Europe/London date of the decision: 00:30 BST on the day after
+        // the due date is late, though in UTC it is still the due date.
+        let late = crate::rules::local_date(now) > due.due;
+        missing.extend(completeness::check_assessment_delay(a, late));
+    }
+    if !missing.is_empty() {
+        return Err(Error::Incomplete(missing));
+    }
+    meta.status = match decision {
+        OversightDecision::ReturnForWork => RecordStatus::Draft,
+        OversightDecision::Authorise | OversightDecision::Close => RecordStatus::Authorised,
+    };
+    meta.oversight = Some(Oversight {
+        manager: author.worker.clone(),
+        at: now,
+        decision,
+        rationale: rationale.to_string(),
+    });
+    doc.update_meta(author, meta, decision.code(), now)
 }

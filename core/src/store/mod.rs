@@ -22,6 +22,7 @@ use lru::LruCache;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use exchange::{DocumentChanges, ImportReport};
+pub use lifecycle::decide_on;
 pub use queries::{CaseRow, RecordRow, StoredBytes};
 pub use sync_state::{Applied, Delivery, ExchangePlan, Outbox, OutboxQuery};
 

@@ -42,11 +42,15 @@ pub enum Role {
     /// the static tokens file) and has the same, content-free, rights.
     #[serde(alias = "admin")]
     Operator,
+    /// Senior leaders and the Improvement Board: the oversight board view and the exports of the
+    /// whole council, figures and dates only, never record text (`docs/oversight.md`).
+    Senior,
 }
 
 impl Role {
     /// Every role, for the role matrix and its test.
-    pub const ALL: [Role; 4] = [Role::Worker, Role::Manager, Role::Integration, Role::Operator];
+    pub const ALL: [Role; 5] =
+        [Role::Worker, Role::Manager, Role::Integration, Role::Operator, Role::Senior];
 }
 
 /// An authenticated caller. `subject` is the worker id for workers and managers.

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-pub(super) const ROUTES: [&str; 9] = [
+pub(super) const ROUTES: [&str; 24] = [
     "/v1/sync",
     "/v1/attachments/{hash}",
     "/v1/attachments/{hash}/status",
@@ -20,13 +20,28 @@ pub(super) const ROUTES: [&str; 9] = [
     "/health",
     "/metrics",
     "/openapi.json",
+    "/oversight",
+    "/oversight/sign-in",
+    "/oversight/sign-out",
+    "/oversight/teams/{team}",
+    "/oversight/teams/{team}/workers/{worker}",
+    "/oversight/teams/{team}/queue",
+    "/oversight/cases/{case_id}",
+    "/oversight/records/{record_id}",
+    "/oversight/records/{record_id}/decision",
+    "/oversight/board",
+    "/oversight/exports/annex-a.csv",
+    "/oversight/exports/annex-a.xlsx",
+    "/oversight/exports/timeliness.csv",
+    "/api/v1/oversight/annex-a",
+    "/api/v1/oversight/timeliness",
     "other",
 ];
 const CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: [[AtomicU64; 4]; 9],
+    requests: [[AtomicU64; 4]; ROUTES.len()],
     sync_buckets: [AtomicU64; 11],
     sync_count: AtomicU64,
     sync_micros: AtomicU64,

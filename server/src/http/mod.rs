@@ -23,6 +23,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Authenticator;
 use crate::hub::{Hub, HubError};
+use crate::oversight::routes as oversight;
 use errors::ApiError;
 use metrics::Metrics;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The largest attachment accepted (`--max-attachment-bytes`); 413 beyond it.
     pub max_attachment_bytes: u64,
+    /// The oversight pages' sign-in sessions.
+    pub sessions: Arc<crate::oversight::session::Sessions>,
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {
@@ -55,6 +58,21 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::health))
         .routes(routes!(metrics::render))
         .routes(routes!(ops::openapi_json))
+        .routes(routes!(oversight::home))
+        .routes(routes!(oversight::sign_in_form, oversight::sign_in))
+        .routes(routes!(oversight::sign_out))
+        .routes(routes!(oversight::team_page))
+        .routes(routes!(oversight::worker_page))
+        .routes(routes!(oversight::queue_page))
+        .routes(routes!(oversight::child_page))
+        .routes(routes!(oversight::record_page))
+        .routes(routes!(oversight::decide))
+        .routes(routes!(oversight::board_page))
+        .routes(routes!(oversight::annex_csv))
+        .routes(routes!(oversight::annex_xlsx))
+        .routes(routes!(oversight::timeliness_csv))
+        .routes(routes!(oversight::annex_json))
+        .routes(routes!(oversight::timeliness_json))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -135,11 +135,8 @@ impl Hub {
             .pool
             .run(Job::Upsert, move || summary_changes(&job_id, &job_case, &stored, summary))
             .await??;
-        storage
-            .append(vec![NewChanges {
-                doc: DocInfo { id, case_id: case_id.to_string(), kind: RecordKind::CaseSummary },
-                changes,
-            }])
+        let doc = DocInfo { id, case_id: case_id.to_string(), kind: RecordKind::CaseSummary };
+        crate::oversight::projection::append_and_project(self, vec![NewChanges { doc, changes }])
             .await?;
         storage
             .allocate(Allocation {

@@ -17,7 +17,7 @@
 pub mod attachments;
 mod cases;
 mod feed;
-mod pool;
+pub(crate) mod pool;
 mod push;
 mod repair;
 
@@ -88,6 +88,15 @@ impl Hub {
         &self.storage
     }
 
+    /// Runs Automerge work of the oversight projections and pages on the hub's pool.
+    pub(crate) async fn run_job<T: Send + 'static>(
+        &self,
+        job: Job,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HubError> {
+        self.pool.run(job, f).await
+    }
+
     /// One sync exchange for an authenticated device.
     pub async fn sync(
         &self,
@@ -115,7 +124,9 @@ pub fn audience_of(who: &Identity) -> Result<Audience, HubError> {
         (Role::Worker, _) => Ok(Audience::Worker(who.subject.clone())),
         (Role::Manager, Some(team)) => Ok(Audience::Team(team.clone())),
         (Role::Manager, None) => Err(HubError::Forbidden("sync without a team")),
-        (Role::Integration | Role::Operator, _) => Err(HubError::Forbidden("sync a device")),
+        (Role::Integration | Role::Operator | Role::Senior, _) => {
+            Err(HubError::Forbidden("sync a device"))
+        }
     }
 }
 

@@ -27,6 +27,9 @@ pub enum Job {
     Export,
     /// Checking that a record refers to an attachment being uploaded.
     Attachment,
+    /// Deriving a document's oversight projection, or writing a manager's decision from the
+    /// oversight pages (`crate::oversight`).
+    Oversight,
 }
 
 /// A step of a job, reported to the hook.

@@ -68,7 +68,7 @@ pub(super) async fn apply(
     // All accepted documents are committed together: an acknowledgement is only sent for what
     // is durably stored.
     if !batch.is_empty() {
-        storage.append(batch).await?;
+        crate::oversight::projection::append_and_project(hub, batch).await?;
     }
     Ok(out)
 }

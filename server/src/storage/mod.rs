@@ -13,16 +13,18 @@ pub mod attachments;
 pub mod key;
 pub mod postgres;
 mod postgres_attachments;
+mod postgres_projection;
 pub mod postgres_schema;
 pub mod sqlite;
 mod sqlite_attachments;
 pub mod sqlite_file;
+mod sqlite_projection;
 pub mod sqlite_schema;
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use fieldbook_core::records::RecordKind;
+use fieldbook_core::records::{RecordKind, RecordStatus};
 
 pub type Hash = [u8; 32];
 
@@ -126,6 +128,39 @@ pub struct Allocation {
     pub team: String,
 }
 
+/// One document's oversight projection (`crate::oversight::projection`): the columns the pages
+/// filter on, and the rest as the JSON the oversight module writes and reads (storage does not
+/// look inside it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectedDoc {
+    pub id: String,
+    pub case_id: String,
+    pub kind: RecordKind,
+    pub status: RecordStatus,
+    pub data: String,
+}
+
+/// One case's oversight projection (its summary's dates and its due items, as JSON), and, when
+/// read, the case's current allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectedCase {
+    pub case_id: String,
+    pub data: String,
+    /// Filled when read; ignored when written (the allocation is `allocate`'s).
+    pub allocation: Option<Allocation>,
+}
+
+/// Which projections to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectionScope {
+    /// The whole council.
+    All,
+    /// The cases allocated to a team now.
+    Team(String),
+    /// One case.
+    Case(String),
+}
+
 #[async_trait]
 pub trait Storage:
     attachments::AttachmentStorage + Send + Sync + std::fmt::Debug + 'static
@@ -189,6 +224,27 @@ pub trait Storage:
     /// The export feed for the case system: documents with a change after `cursor`, each once
     /// with its latest sequence number, in sequence order, at most `limit`.
     async fn changed_docs(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, DocInfo)>>;
+
+    /// Writes (creates or replaces) oversight projections of documents and cases, in one
+    /// transaction.
+    async fn put_projections(
+        &self,
+        docs: Vec<ProjectedDoc>,
+        cases: Vec<ProjectedCase>,
+    ) -> Result<()>;
+
+    /// The document projections in `scope` (of one `status` when given), ordered by id.
+    async fn projected_docs(
+        &self,
+        scope: &ProjectionScope,
+        status: Option<RecordStatus>,
+    ) -> Result<Vec<ProjectedDoc>>;
+
+    /// The case projections in `scope`, each with its current allocation, ordered by case id.
+    async fn projected_cases(&self, scope: &ProjectionScope) -> Result<Vec<ProjectedCase>>;
+
+    /// Deletes every oversight projection (before a rebuild from the documents).
+    async fn clear_projections(&self) -> Result<()>;
 }
 
 /// A change's feed tag: the first 8 bytes of its hash.

@@ -5,13 +5,13 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use fieldbook_core::records::RecordKind;
+use fieldbook_core::records::{RecordKind, RecordStatus};
 use tokio_postgres::{NoTls, Row};
 
-use super::postgres_schema;
+use super::{postgres_projection, postgres_schema};
 use super::{
-    Allocation, AllocationChange, AllocationEvent, Audience, DocInfo, NewChanges, Result, Storage,
-    StorageError, StoredChange,
+    Allocation, AllocationChange, AllocationEvent, Audience, DocInfo, NewChanges, ProjectedCase,
+    ProjectedDoc, ProjectionScope, Result, Storage, StorageError, StoredChange,
 };
 
 /// Serialises writers: a sequence number is taken and committed under this lock, so a reader that
@@ -428,6 +428,30 @@ impl Storage for PostgresStorage {
             )
             .await?;
         rows.iter().map(|r| Ok((r.try_get::<_, i64>(0)? as u64, info(r, 1)?))).collect()
+    }
+
+    async fn put_projections(
+        &self,
+        docs: Vec<ProjectedDoc>,
+        cases: Vec<ProjectedCase>,
+    ) -> Result<()> {
+        postgres_projection::put(&mut self.client().await?, &docs, &cases).await
+    }
+
+    async fn projected_docs(
+        &self,
+        scope: &ProjectionScope,
+        status: Option<RecordStatus>,
+    ) -> Result<Vec<ProjectedDoc>> {
+        postgres_projection::docs(&self.client().await?, scope, status).await
+    }
+
+    async fn projected_cases(&self, scope: &ProjectionScope) -> Result<Vec<ProjectedCase>> {
+        postgres_projection::cases(&self.client().await?, scope).await
+    }
+
+    async fn clear_projections(&self) -> Result<()> {
+        postgres_projection::clear(&mut self.client().await?).await
     }
 }
 

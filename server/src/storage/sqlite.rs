@@ -8,14 +8,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use fieldbook_core::records::RecordKind;
+use fieldbook_core::records::{RecordKind, RecordStatus};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::key::SqliteKey;
-use super::sqlite_schema;
+use super::{sqlite_projection, sqlite_schema};
 use super::{
-    Allocation, AllocationChange, AllocationEvent, Audience, DocInfo, NewChanges, Result, Storage,
-    StorageError, StoredChange,
+    Allocation, AllocationChange, AllocationEvent, Audience, DocInfo, NewChanges, ProjectedCase,
+    ProjectedDoc, ProjectionScope, Result, Storage, StorageError, StoredChange,
 };
 
 #[derive(Debug, Clone)]
@@ -423,5 +423,31 @@ impl Storage for SqliteStorage {
             Ok(rows)
         })
         .await
+    }
+
+    async fn put_projections(
+        &self,
+        docs: Vec<ProjectedDoc>,
+        cases: Vec<ProjectedCase>,
+    ) -> Result<()> {
+        self.with(move |c| sqlite_projection::put(c, &docs, &cases)).await
+    }
+
+    async fn projected_docs(
+        &self,
+        scope: &ProjectionScope,
+        status: Option<RecordStatus>,
+    ) -> Result<Vec<ProjectedDoc>> {
+        let scope = scope.clone();
+        self.with(move |c| sqlite_projection::docs(c, &scope, status)).await
+    }
+
+    async fn projected_cases(&self, scope: &ProjectionScope) -> Result<Vec<ProjectedCase>> {
+        let scope = scope.clone();
+        self.with(move |c| sqlite_projection::cases(c, &scope)).await
+    }
+
+    async fn clear_projections(&self) -> Result<()> {
+        self.with(sqlite_projection::clear).await
     }
 }

@@ -75,6 +75,24 @@ CREATE TABLE attachment_uploads (
     PRIMARY KEY (hash, case_id, offset)
 );
 "#,
+    // 3: the oversight projections (`crate::oversight::projection`), derived from the documents
+    // when changes are accepted and rebuilt by `fieldbook-server rebuild-projections`.
+    r#"
+CREATE TABLE oversight_docs (
+    id      TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    status  TEXT NOT NULL,
+    data    TEXT NOT NULL
+);
+CREATE INDEX oversight_docs_case ON oversight_docs(case_id);
+CREATE INDEX oversight_docs_status ON oversight_docs(status, case_id);
+CREATE TABLE oversight_cases (
+    case_id TEXT PRIMARY KEY,
+    data    TEXT NOT NULL
+);
+CREATE INDEX allocations_team ON allocations(team, case_id);
+"#,
 ];
 
 /// The schema version this build writes.

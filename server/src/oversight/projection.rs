@@ -1,0 +1,306 @@
+//! The oversight projections: what the pages need of each record and case, derived from the
+//! documents when the hub accepts changes (`append_and_project`, the one call in the hub's write
+//! paths), so that no page loads an Automerge document to list or count. `rebuild` derives them
+//! all again from the documents (`fieldbook-server rebuild-projections`); it runs the same
+//! functions, so a rebuild gives the rows the incremental path wrote
+//! (`server/tests/oversight_projection.rs`).
+//!
+//! A record's projection copies what the device's own projection copies
+//! (`fieldbook_core::store` `projection.rs`: the event date as a Europe/London date, the visit
+//! kind, child seen, seen alone, the authorisation date), so the due items computed from it by
+//! the core's rules (`rules::timescales::open_items`) are the tablets' due items. A case's
+//! projection is derived from its records' projections only: its summary and its due items.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use chrono::NaiveDate;
+use fieldbook_core::document::RecordDoc;
+use fieldbook_core::records::{
+    CaseSummary, OversightDecision, RecordBody, RecordKind, RecordStatus, VisitKind,
+};
+use fieldbook_core::rules::calendar::BankHolidayCalendar;
+use fieldbook_core::rules::local_date;
+use fieldbook_core::rules::settings::LocalSettings;
+use fieldbook_core::rules::timescales::{open_items, CaseFacts, Due, VisitFact};
+use serde::{Deserialize, Serialize};
+
+use crate::hub::{doc_from_changes, stored_changes, Hub, HubError, Job};
+use crate::storage::{DocInfo, NewChanges, ProjectedCase, ProjectedDoc, ProjectionScope, Storage};
+
+/// What the oversight pages know of one record, without its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocFacts {
+    pub id: String,
+    pub case_id: String,
+    pub kind: RecordKind,
+    pub status: RecordStatus,
+    pub created_by: String,
+    /// The date it was first recorded (Europe/London).
+    pub recorded_on: NaiveDate,
+    pub submitted_by: Option<String>,
+    pub submitted_on: Option<NaiveDate>,
+    /// The event's date: a visit's start, an assessment's start, a note's occurrence.
+    pub occurred_on: Option<NaiveDate>,
+    pub visit_kind: Option<VisitKind>,
+    pub child_seen: Option<bool>,
+    pub seen_alone: Option<bool>,
+    /// At least one of the child's views is recorded (visits and assessments).
+    pub views_recorded: Option<bool>,
+    /// An assessment's authorisation date, else the date of the manager's authorisation.
+    pub authorised_on: Option<NaiveDate>,
+    pub decision: Option<OversightDecision>,
+    pub decided_by: Option<String>,
+    pub decided_on: Option<NaiveDate>,
+    /// Edits made after authorisation.
+    pub amendments: usize,
+    /// The case summary, for the summary's own record.
+    pub summary: Option<CaseSummary>,
+}
+
+/// What the oversight pages know of one case: its summary and its open timescales.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseFactsRow {
+    pub case_id: String,
+    pub summary: CaseSummary,
+    /// Every open timescale with its due date (`open_items`): whether one is overdue is a
+    /// matter of the day the page is looked at.
+    pub due: Vec<Due>,
+    /// The last date the child was seen (a visit recorded on a device, or the case system's).
+    pub last_seen: Option<NaiveDate>,
+    /// The last visit at which the child was seen alone.
+    pub last_seen_alone: Option<NaiveDate>,
+    /// The last statutory visit (child in need, protection, looked after, private fostering).
+    pub last_statutory_visit: Option<NaiveDate>,
+}
+
+/// The calendar and settings the server's figures are computed with: the rules' defaults, the
+/// same the devices use unless a council changes them.
+pub fn rules() -> &'static (BankHolidayCalendar, LocalSettings) {
+    static RULES: OnceLock<(BankHolidayCalendar, LocalSettings)> = OnceLock::new();
+    RULES.get_or_init(|| (BankHolidayCalendar::england_and_wales(), LocalSettings::default()))
+}
+
+/// A record's facts, as the device's projection derives them.
+pub fn doc_facts(doc: &RecordDoc) -> DocFacts {
+    let meta = doc.meta();
+    let mut f = DocFacts {
+        id: meta.id.clone(),
+        case_id: meta.case_id.clone(),
+        kind: meta.kind,
+        status: meta.status,
+        created_by: meta.created_by.clone(),
+        recorded_on: local_date(meta.created_at),
+        submitted_by: meta.submitted_by.clone(),
+        submitted_on: meta.submitted_at.map(local_date),
+        occurred_on: None,
+        visit_kind: None,
+        child_seen: None,
+        seen_alone: None,
+        views_recorded: None,
+        authorised_on: None,
+        decision: meta.oversight.as_ref().map(|o| o.decision),
+        decided_by: meta.oversight.as_ref().map(|o| o.manager.clone()),
+        decided_on: meta.oversight.as_ref().map(|o| local_date(o.at)),
+        amendments: meta.amendments.len(),
+        summary: None,
+    };
+    match doc.body() {
+        RecordBody::Visit(v) => {
+            f.occurred_on = Some(local_date(v.started_at));
+            f.visit_kind = Some(v.kind);
+            f.child_seen = v.child_seen;
+            f.seen_alone = v.seen_alone;
+            f.views_recorded = Some(!v.child_views.is_empty());
+        }
+        RecordBody::Assessment(a) => {
+            f.occurred_on = Some(a.start_date);
+            f.child_seen = a.child_seen;
+            f.views_recorded = Some(!a.child_views.is_empty());
+            f.authorised_on = a.authorisation_date;
+        }
+        RecordBody::CaseNote(n) => f.occurred_on = Some(local_date(n.occurred_at)),
+        RecordBody::CaseSummary(s) => f.summary = Some(s.clone()),
+    }
+    if meta.status == RecordStatus::Authorised && f.authorised_on.is_none() {
+        f.authorised_on = meta.oversight.as_ref().map(|o| local_date(o.at));
+    }
+    f
+}
+
+/// A case's facts from its records' facts; `None` while the server holds no summary for it.
+pub fn case_facts(docs: &[DocFacts]) -> Option<CaseFactsRow> {
+    let summary_doc = docs.iter().find(|d| d.kind == RecordKind::CaseSummary)?;
+    let summary = summary_doc.summary.clone()?;
+    let (cal, settings) = rules();
+    // As the device's worklist reads its rows: visits with a date, "seen" when recorded so.
+    let visits: Vec<VisitFact> = docs
+        .iter()
+        .filter_map(|d| match (d.kind, d.occurred_on, d.visit_kind) {
+            (RecordKind::Visit, Some(date), Some(kind)) => {
+                Some(VisitFact { date, kind, child_seen: d.child_seen.unwrap_or(false) })
+            }
+            _ => None,
+        })
+        .collect();
+    let authorised: Vec<NaiveDate> = docs
+        .iter()
+        .filter(|d| d.kind == RecordKind::Assessment)
+        .filter_map(|d| d.authorised_on)
+        .collect();
+    let facts =
+        CaseFacts { summary: &summary, visits: &visits, assessments_authorised: &authorised };
+    let due = open_items(cal, settings, &facts);
+    let seen_on_device = visits.iter().filter(|v| v.child_seen).map(|v| v.date).max();
+    let last_seen_alone = docs
+        .iter()
+        .filter(|d| d.kind == RecordKind::Visit && d.seen_alone == Some(true))
+        .filter_map(|d| d.occurred_on)
+        .max();
+    let last_statutory_visit = visits
+        .iter()
+        .filter(|v| v.kind.is_statutory())
+        .map(|v| v.date)
+        .max()
+        .max(summary.last_visit_date);
+    Some(CaseFactsRow {
+        case_id: summary_doc.case_id.clone(),
+        last_seen: seen_on_device.max(summary.last_seen_date),
+        last_seen_alone,
+        last_statutory_visit,
+        due,
+        summary,
+    })
+}
+
+fn to_row(f: &DocFacts) -> Result<ProjectedDoc, HubError> {
+    Ok(ProjectedDoc {
+        id: f.id.clone(),
+        case_id: f.case_id.clone(),
+        kind: f.kind,
+        status: f.status,
+        data: serde_json::to_string(f).map_err(|e| HubError::Corrupt(e.to_string()))?,
+    })
+}
+
+/// Reads document projections back.
+pub fn parse_docs(rows: &[ProjectedDoc]) -> Result<Vec<DocFacts>, HubError> {
+    rows.iter()
+        .map(|r| {
+            serde_json::from_str(&r.data)
+                .map_err(|e| HubError::Corrupt(format!("projection of {}: {e}", r.id)))
+        })
+        .collect()
+}
+
+/// A case projection read back, with its allocation (worker, team).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseView {
+    pub facts: CaseFactsRow,
+    pub worker: Option<String>,
+    pub team: Option<String>,
+}
+
+pub fn parse_cases(rows: &[ProjectedCase]) -> Result<Vec<CaseView>, HubError> {
+    rows.iter()
+        .map(|r| {
+            let facts = serde_json::from_str(&r.data)
+                .map_err(|e| HubError::Corrupt(format!("projection of case {}: {e}", r.case_id)))?;
+            Ok(CaseView {
+                facts,
+                worker: r.allocation.as_ref().map(|a| a.worker.clone()),
+                team: r.allocation.as_ref().map(|a| a.team.clone()),
+            })
+        })
+        .collect()
+}
+
+/// The hook in the hub's write paths: appends the batch (as `Storage::append`), then brings the
+/// projections of its documents and their cases up to date. The changes are committed first:
+/// a projection that cannot be derived is logged (by document id) and left for
+/// `rebuild-projections`, never a reason to refuse what a device pushed.
+pub(crate) async fn append_and_project(hub: &Hub, batch: Vec<NewChanges>) -> Result<u64, HubError> {
+    let docs: Vec<DocInfo> = batch.iter().map(|b| b.doc.clone()).collect();
+    let head = hub.storage().append(batch).await?;
+    if let Err(e) = refresh(hub, &docs).await {
+        tracing::error!(error = %e, docs = docs.len(), "oversight projections not refreshed");
+    }
+    Ok(head)
+}
+
+/// Derives one document's facts from its stored changes (in the pool).
+async fn derive(hub: &Hub, info: &DocInfo) -> Result<DocFacts, HubError> {
+    let stored = stored_changes(hub.storage().as_ref(), &info.id).await?;
+    let id = info.id.clone();
+    hub.run_job(Job::Oversight, move || {
+        let doc = RecordDoc::from_doc(doc_from_changes(&id, &stored)?)
+            .map_err(|e| HubError::Corrupt(format!("document {id}: {e}")))?;
+        Ok(doc_facts(&doc))
+    })
+    .await?
+}
+
+/// Re-derives the projections of `docs` and of every case they belong to.
+pub async fn refresh(hub: &Hub, docs: &[DocInfo]) -> Result<(), HubError> {
+    let mut rows = Vec::with_capacity(docs.len());
+    for info in docs {
+        rows.push(to_row(&derive(hub, info).await?)?);
+    }
+    let storage = hub.storage().as_ref();
+    storage.put_projections(rows, Vec::new()).await?;
+    let cases: BTreeSet<&str> = docs.iter().map(|d| d.case_id.as_str()).collect();
+    refresh_cases(storage, cases).await
+}
+
+async fn refresh_cases(
+    storage: &dyn Storage,
+    cases: impl IntoIterator<Item = &str>,
+) -> Result<(), HubError> {
+    let mut out = Vec::new();
+    for case in cases {
+        let docs = storage.projected_docs(&ProjectionScope::Case(case.to_string()), None).await?;
+        if let Some(facts) = case_facts(&parse_docs(&docs)?) {
+            let data =
+                serde_json::to_string(&facts).map_err(|e| HubError::Corrupt(e.to_string()))?;
+            out.push(ProjectedCase { case_id: case.to_string(), data, allocation: None });
+        }
+    }
+    storage.put_projections(Vec::new(), out).await?;
+    Ok(())
+}
+
+/// Documents derived per storage transaction during a rebuild.
+const REBUILD_BATCH: usize = 200;
+
+/// Deletes every projection and derives them all again from the documents. Returns the number
+/// of documents and of cases projected. A document that cannot be loaded is skipped and logged by
+/// id (its load error may quote content), so one damaged record does not stop the rebuild.
+pub async fn rebuild(hub: &Hub) -> Result<(usize, usize), HubError> {
+    let storage = hub.storage().as_ref();
+    storage.clear_projections().await?;
+    let mut cursor = 0;
+    let mut cases: BTreeMap<String, ()> = BTreeMap::new();
+    let mut docs = 0;
+    loop {
+        let page = storage.changed_docs(cursor, REBUILD_BATCH).await?;
+        let Some((last, _)) = page.last() else { break };
+        cursor = *last;
+        let mut rows = Vec::with_capacity(page.len());
+        for (_, info) in &page {
+            match derive(hub, info).await {
+                Ok(facts) => rows.push(to_row(&facts)?),
+                Err(HubError::Corrupt(_)) => {
+                    tracing::warn!(doc = %info.id, "projection skipped: document unreadable");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            cases.insert(info.case_id.clone(), ());
+        }
+        docs += rows.len();
+        storage.put_projections(rows, Vec::new()).await?;
+    }
+    refresh_cases(storage, cases.keys().map(String::as_str)).await?;
+    let case_count = storage.projected_cases(&ProjectionScope::All).await?.len();
+    Ok((docs, case_count))
+}
