@@ -20,6 +20,6 @@ pub mod store;
 #[cfg(feature = "sync-client")]
 pub mod sync;
 
-pub use document::{Author, ConflictValue, FieldConflict, HistoryEntry};
+pub use document::{Author, ConflictValue, FieldConflict, HistoryEntry, Resolution};
 pub use error::{Error, Result};
 pub use store::{CaseRow, DocumentChanges, ImportReport, RecordRow, Store, StoreKey};

@@ -1,7 +1,7 @@
 //! Writing records: create, edit as whole values, and the `draft -> submitted -> authorised`
 //! lifecycle with its completeness checks.
 
-use crate::document::RecordDoc;
+use crate::document::{FieldConflict, RecordDoc, Resolution};
 use crate::error::{Error, Result};
 use crate::records::{
     new_id, CaseSummary, Oversight, OversightDecision, RecordBody, RecordKind, RecordStatus,
@@ -50,6 +50,24 @@ impl Store {
         let author = self.author.clone();
         let now = self.now();
         self.edit_doc(id, |doc| doc.update_body(&author, body, now))
+    }
+
+    /// A record's conflicts, each value with who wrote it and when.
+    pub fn conflicts(&mut self, id: &str) -> Result<Vec<FieldConflict>> {
+        self.with_doc(id, |doc| doc.conflicts_with_times())
+    }
+
+    /// Resolves the conflict at `path` of a record by keeping one of its values or writing a new
+    /// one (`document::resolve`). Returns the body fields whose value changed.
+    pub fn resolve_conflict(
+        &mut self,
+        id: &str,
+        path: &str,
+        resolution: &Resolution,
+    ) -> Result<Vec<String>> {
+        let author = self.author.clone();
+        let now = self.now();
+        self.edit_doc(id, |doc| doc.resolve_conflict(&author, path, resolution, now))
     }
 
     /// The completeness checks a record must pass to be submitted (empty when it may be).
