@@ -174,7 +174,7 @@ fn choosing_a_text_object_copies_its_text() {
     let shown = visit(&a).observations;
     let other_words = if shown == "Tidy home." { "Cold house." } else { "Tidy home." };
     // Values of text are shown by their type; the one not shown is the other device's.
-    let other = obs.values.iter().skip(1).next().unwrap();
+    let other = obs.values.get(1).unwrap();
     a.resolve_conflict(
         &amara,
         "observations",

@@ -38,6 +38,9 @@ pub struct Amendment {
 
 /// The content of a record, by kind.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+// The case summary is the largest variant; one record's content is read at a time, never held in
+// bulk, and uniffi lowers the value across the boundary anyway, so boxing would only add churn.
+#[allow(clippy::large_enum_variant)]
 pub enum RecordContent {
     Visit {
         fields: VisitFields,
