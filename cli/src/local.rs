@@ -89,7 +89,7 @@ pub enum LocalCommand {
     },
 }
 
-fn open(who: &Who) -> Result<Store, Box<dyn std::error::Error>> {
+pub(crate) fn open(who: &Who) -> Result<Store, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&who.data)?;
     let key = load_or_create_key(&who.data.join("store.key"))?;
     Ok(Store::open(who.data.join(format!("{}.db", who.worker)), &key, &who.worker, &who.device)?)
@@ -115,7 +115,7 @@ fn load_or_create_key(path: &Path) -> Result<[u8; 32], Box<dyn std::error::Error
     Ok(key)
 }
 
-fn print<T: Serialize + std::fmt::Debug>(
+pub(crate) fn print<T: Serialize + std::fmt::Debug>(
     json: bool,
     value: &T,
     text: impl FnOnce(&T),

@@ -3,12 +3,15 @@
 //! - `fieldbook demo` runs the main scenario: a sync server on the embedded store and several
 //!   simulated tablets (no other service needed).
 //! - `fieldbook serve` runs the sync server.
-//! - `fieldbook record-visit | records | show | sync | worklist | cases` work on a local encrypted
-//!   store in `--data`, as one worker on one device. `--json` prints machine-readable output.
+//! - `fieldbook record-visit | record-assessment | record-note | edit | conflicts | resolve |
+//!   submit | authorise | delivery | records | show | sync | worklist | cases` work on a local
+//!   encrypted store in `--data`, as one worker on one device. `--json` prints machine-readable
+//!   output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod demo;
 mod local;
+mod records;
 
 use std::path::PathBuf;
 
@@ -41,6 +44,8 @@ enum Command {
     Serve(fieldbook_server::serve::ServeOptions),
     #[command(flatten)]
     Local(local::LocalCommand),
+    #[command(flatten)]
+    Records(records::RecordCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +74,7 @@ fn main() -> std::process::ExitCode {
             .await
             .map_err(Into::into),
             Command::Local(cmd) => local::run(cmd, cli.json).await,
+            Command::Records(cmd) => records::run(cmd, cli.json).await,
         }
     });
     match result {

@@ -36,6 +36,7 @@ fn free_port() -> u16 {
 fn start_server(dir: &Path) -> (Server, String) {
     let tokens = serde_json::json!({"tokens": [
         {"token": "tok-amara", "subject": "amara", "role": "worker", "team": "north"},
+        {"token": "tok-sam", "subject": "sam", "role": "manager", "team": "north"},
         {"token": "tok-cms", "subject": "case-system", "role": "integration", "team": "ops"}
     ]});
     std::fs::write(dir.join("tokens.json"), tokens.to_string()).unwrap();
@@ -149,4 +150,149 @@ fn record_offline_sync_and_read_the_worklist_from_a_terminal() {
     let items = worklist.as_array().unwrap();
     assert!(!items.is_empty(), "a child protection plan has a visit and a core group due");
     assert!(items.iter().all(|i| i["case_id"] == "case-1" && i["due"].is_string()));
+}
+
+/// `fieldbook` with `--json`, then `args`, as `who`: the parsed output of a command that succeeds.
+fn run_json(who: &[&str], args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json", args[0]];
+    all.extend(who);
+    all.extend(&args[1..]);
+    json_of(&fieldbook(&all))
+}
+
+/// The same, for a command that must fail: its error message.
+fn run_refused(who: &[&str], args: &[&str]) -> String {
+    let mut all = vec![args[0]];
+    all.extend(who);
+    all.extend(&args[1..]);
+    let out = fieldbook(&all);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn assessments_notes_conflicts_and_oversight_from_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = start_server(dir.path());
+    let mut summary = CaseSummary::new("LC2", "Child B");
+    summary.allocated_worker = "amara".into();
+    summary.team = "north".into();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = runtime.block_on(async {
+        reqwest::Client::new()
+            .put(format!("{url}/api/v1/cases/case-2"))
+            .bearer_auth("tok-cms")
+            .json(&serde_json::json!({"summary": summary, "allocated_worker": "amara", "team": "north"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status.as_u16(), 204);
+    let data = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (t1, t2, office) = (data("t1"), data("t2"), data("office"));
+    let one = ["--data", t1.as_str(), "--worker", "amara", "--device", "tablet-1"];
+    let two = ["--data", t2.as_str(), "--worker", "amara", "--device", "tablet-2"];
+    let sam = ["--data", office.as_str(), "--worker", "sam", "--device", "office"];
+    let sync = |who: &[&str], token: &str| {
+        let report = run_json(who, &["sync", "--server", url.as_str(), "--token", token]);
+        assert_eq!(report["failure"], serde_json::Value::Null, "{report}");
+    };
+    sync(&one, "tok-amara");
+
+    // An assessment with its factors by code and an agency; an unknown code is refused by name.
+    let aid = run_json(
+        &one,
+        &[
+            "record-assessment",
+            "--case",
+            "case-2",
+            "--start-date",
+            "2026-11-02",
+            "--seen",
+            "--factor",
+            "1B",
+            "--factor",
+            "21",
+            "--agency",
+            "school:Hill Primary",
+            "--analysis",
+            "Needs are met at home.",
+            "--outcome",
+            "no_further_action",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = run_refused(
+        &one,
+        &["record-assessment", "--case", "case-2", "--start-date", "2026-11-02", "--factor", "99Z"],
+    );
+    assert!(refused.contains("99Z"), "{refused}");
+    let shown = run_json(&one, &["show", &aid]);
+    let fields = &shown["record"]["body"]["fields"];
+    assert_eq!(fields["factors"], serde_json::json!(["1B", "21"]));
+    assert_eq!(fields["agencies_consulted"][0]["organisation"], "Hill Primary");
+
+    // A case note, edited, submitted.
+    let nid = run_json(
+        &one,
+        &[
+            "record-note",
+            "--case",
+            "case-2",
+            "--category",
+            "phone_call",
+            "--text",
+            "Mother called.",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let edited = run_json(&one, &["edit", &nid, "--set", "text=Mother called; called back."]);
+    assert_eq!(edited["changed"], serde_json::json!(["text"]));
+    assert!(run_refused(&one, &["edit", &nid, "--set", "colour=red"]).contains("colour"));
+    assert_eq!(run_json(&one, &["submit", &nid])["status"], "submitted");
+    assert_eq!(run_json(&one, &["delivery", &nid])["state"], "on_device_only");
+
+    // Two tablets set the outcome differently offline: both values are listed, one is chosen.
+    sync(&one, "tok-amara");
+    sync(&two, "tok-amara");
+    run_json(&one, &["edit", &aid, "--set", "outcome=\"early_help\""]);
+    run_json(&two, &["edit", &aid, "--set", "outcome=child_in_need_plan"]);
+    sync(&one, "tok-amara");
+    sync(&two, "tok-amara");
+    sync(&one, "tok-amara");
+    let conflicts = run_json(&one, &["conflicts", &aid]);
+    let conflicts = conflicts.as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0]["path"], "outcome");
+    let values = conflicts[0]["values"].as_array().unwrap();
+    let mut devices: Vec<&str> = values.iter().map(|v| v["device"].as_str().unwrap()).collect();
+    devices.sort();
+    assert_eq!(devices, ["tablet-1", "tablet-2"]);
+    assert!(values.iter().all(|v| v["at"].is_string() && v["worker"] == "amara"));
+    let (chosen, value) = (values[1]["id"].as_str().unwrap(), values[1]["value"].clone());
+    let resolved = run_json(&one, &["resolve", &aid, "--path", "outcome", "--choose", chosen]);
+    assert_eq!(resolved["changed"], serde_json::json!(["outcome"]));
+    assert_eq!(run_json(&one, &["conflicts", &aid]), serde_json::json!([]));
+    sync(&one, "tok-amara");
+    sync(&two, "tok-amara");
+    assert_eq!(run_json(&two, &["conflicts", &aid]), serde_json::json!([]));
+    assert_eq!(run_json(&two, &["show", &aid])["record"]["body"]["fields"]["outcome"], value);
+
+    // The manager authorises the note: without a rationale it is refused, naming it.
+    sync(&sam, "tok-sam");
+    assert!(run_refused(&sam, &["authorise", &nid]).contains("rationale"));
+    let done =
+        run_json(&sam, &["authorise", &nid, "--rationale", "Proportionate follow-up; agreed."]);
+    assert_eq!(done["status"], "authorised");
+    sync(&sam, "tok-sam");
+    sync(&one, "tok-amara");
+    assert_eq!(run_json(&one, &["show", &nid])["record"]["meta"]["status"], "authorised");
+    let delivery = run_json(&one, &["delivery", &nid]);
+    assert_eq!(delivery["state"], "received", "{delivery}");
+    assert!(delivery["at"].is_string());
 }

@@ -26,6 +26,6 @@ pub mod store;
 pub mod sync;
 pub mod terms;
 
-pub use document::{Author, ConflictValue, FieldConflict, HistoryEntry};
+pub use document::{Author, ConflictValue, FieldConflict, HistoryEntry, Resolution};
 pub use error::{Error, Result};
 pub use store::{CaseRow, DocumentChanges, ImportReport, RecordRow, Store, StoreKey};

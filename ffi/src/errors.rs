@@ -5,7 +5,7 @@ use fieldbook_core::sync::SyncFailure;
 use fieldbook_core::Error as CoreError;
 
 use crate::guard::FromPanic;
-use crate::types::MissingItem;
+use crate::types::{MissingItem, RecordKind};
 
 /// Opening the store.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
@@ -35,6 +35,9 @@ pub enum RecordError {
     Incomplete { missing: Vec<MissingItem> },
     #[error("{field}: {reason}")]
     InvalidInput { field: String, reason: String },
+    /// The record is of another kind than the call is for (`assessment(id)` of a visit).
+    #[error("the record is a {found:?}, not a {expected:?}")]
+    WrongKind { expected: RecordKind, found: RecordKind },
     #[error("not allowed in this state: {reason}")]
     InvalidTransition { reason: String },
     #[error("the record is too large ({size} bytes; the limit is {limit})")]
@@ -110,7 +113,10 @@ impl From<CoreError> for RecordError {
             CoreError::InvalidInput { field, reason } => {
                 Self::InvalidInput { field: field.to_string(), reason }
             }
-            e @ (CoreError::InvalidTransition { .. } | CoreError::KindMismatch { .. }) => {
+            CoreError::KindMismatch { expected, found } => {
+                Self::WrongKind { expected: expected.into(), found: found.into() }
+            }
+            e @ CoreError::InvalidTransition { .. } => {
                 Self::InvalidTransition { reason: e.to_string() }
             }
             CoreError::TooLarge { size, limit, .. } => {

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::types::SyncStatus;
+use crate::types::{RecordKind, SyncStatus};
 
 /// Told of every change of the sync status (idle, syncing, offline, error; records pending).
 #[uniffi::export(with_foreign)]
@@ -13,12 +13,22 @@ pub trait SyncStatusObserver: Send + Sync {
     fn on_status(&self, status: SyncStatus);
 }
 
-/// Told which records changed: written on this device, received from the server, or with a new
-/// delivery state. An empty list means "several records changed: reload what you show".
+/// One record that changed, with its kind and case, so a screen can tell whether it shows it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RecordChange {
+    pub id: String,
+    pub kind: RecordKind,
+    pub case_id: String,
+    /// Gone from this device (its case was purged or allocated elsewhere).
+    pub removed: bool,
+}
+
+/// Told which records changed, of every kind: written on this device, received from the server
+/// (each record named), or with a new delivery state. Never called with an empty list.
 #[uniffi::export(with_foreign)]
 pub trait RecordObserver: Send + Sync {
-    fn on_records_changed(&self, ids: Vec<String>);
-    fn on_delivery_changed(&self, ids: Vec<String>);
+    fn on_records_changed(&self, changes: Vec<RecordChange>);
+    fn on_delivery_changed(&self, changes: Vec<RecordChange>);
 }
 
 /// Removes a stopped registration from its registry.
@@ -133,18 +143,21 @@ impl RecordObservers {
         list.iter().map(|(o, _)| o.clone()).collect()
     }
 
-    pub(crate) fn changed(&self, ids: Vec<String>) {
-        for o in self.live() {
-            o.on_records_changed(ids.clone());
-        }
-    }
-
-    pub(crate) fn delivered(&self, ids: Vec<String>) {
-        if ids.is_empty() {
+    pub(crate) fn changed(&self, changes: Vec<RecordChange>) {
+        if changes.is_empty() {
             return;
         }
         for o in self.live() {
-            o.on_delivery_changed(ids.clone());
+            o.on_records_changed(changes.clone());
+        }
+    }
+
+    pub(crate) fn delivered(&self, changes: Vec<RecordChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        for o in self.live() {
+            o.on_delivery_changed(changes.clone());
         }
     }
 }

@@ -1,22 +1,18 @@
 //! The store object the app holds: one per signed-in worker on the device.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fieldbook_core::records::{RecordBody, Visit};
 use fieldbook_core::sync::transport::HttpTransport;
 use fieldbook_core::sync::{AccessTokenProvider, SyncClient};
 use fieldbook_core::Store;
 
 use crate::errors::{OpenError, RecordError, SyncError};
 use crate::guard::{guarded, message};
-use crate::observe::SyncStatusObserver;
-use crate::observe::{self, ObserverHandle, RecordObserver, RecordObservers, StatusAdapter};
-use crate::types::{
-    date, instant, visit_of, CaseInfo, Delivery, HistoryItem, RecordSummary, SyncReport,
-    SyncStatus, VisitFields, WorklistEntry,
-};
+use crate::observe::{self, ObserverHandle, RecordChange, RecordObserver, RecordObservers};
+use crate::observe::{StatusAdapter, SyncStatusObserver};
+use crate::types::{SyncReport, SyncStatus};
 
 /// The app's access token, fresh from its identity provider (`refresh` after a 401).
 #[uniffi::export(with_foreign)]
@@ -38,7 +34,7 @@ pub(crate) struct Inner {
     client: Option<SyncClient<HttpTransport>>,
     /// Photos, signatures, audio: uploaded after each sync, fetched when opened (`attachments`).
     pub(crate) attachments: Option<fieldbook_core::attachments::client::AttachmentClient>,
-    records: RecordObservers,
+    pub(crate) records: RecordObservers,
 }
 
 /// An encrypted Fieldbook store on the device, and its sync client.
@@ -55,7 +51,7 @@ impl std::fmt::Debug for FieldbookStore {
 
 impl FieldbookStore {
     /// Runs `f` on the store under the panic guard.
-    fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, RecordError>,
     ) -> Result<T, RecordError> {
@@ -101,93 +97,6 @@ impl FieldbookStore {
         })
     }
 
-    /// Records a new visit on a case. Committed when this returns.
-    pub fn create_visit(&self, case_id: String, visit: VisitFields) -> Result<String, RecordError> {
-        let id = self.with(|store| {
-            let mut v =
-                Visit::new(visit.kind.into(), instant(visit.started_at_ms, "started_at_ms")?);
-            visit.apply_to(&mut v)?;
-            Ok(store.create_record(&case_id, &RecordBody::Visit(v))?)
-        })?;
-        self.inner.records.changed(vec![id.clone()]);
-        Ok(id)
-    }
-
-    /// Saves the visit screen's fields over the stored visit (text as splices, so a colleague's
-    /// concurrent words are kept). Returns the fields that changed.
-    pub fn update_visit(&self, id: String, visit: VisitFields) -> Result<Vec<String>, RecordError> {
-        let changed = self.with(|store| {
-            let mut v = visit_of(store.record(&id)?.body)?;
-            visit.apply_to(&mut v)?;
-            Ok(store.update_record(&id, &RecordBody::Visit(v))?)
-        })?;
-        if !changed.is_empty() {
-            self.inner.records.changed(vec![id]);
-        }
-        Ok(changed)
-    }
-
-    pub fn visit(&self, id: String) -> Result<VisitFields, RecordError> {
-        self.with(|store| Ok(VisitFields::from_visit(&visit_of(store.record(&id)?.body)?)))
-    }
-
-    /// Any record in full, with its conflicts, as JSON (for screens beyond the visit's fields).
-    pub fn record_json(&self, id: String) -> Result<String, RecordError> {
-        self.with(|store| {
-            let record = store.record(&id)?;
-            serde_json::to_string(&record)
-                .map_err(|e| RecordError::Storage { detail: e.to_string() })
-        })
-    }
-
-    pub fn cases(&self) -> Result<Vec<CaseInfo>, RecordError> {
-        self.with(|store| {
-            Ok(store
-                .cases()?
-                .into_iter()
-                .map(|c| CaseInfo {
-                    case_id: c.case_id,
-                    local_child_id: c.local_child_id,
-                    name: c.name,
-                })
-                .collect())
-        })
-    }
-
-    pub fn case_records(&self, case_id: String) -> Result<Vec<RecordSummary>, RecordError> {
-        self.with(|store| Ok(store.case_records(&case_id)?.into_iter().map(Into::into).collect()))
-    }
-
-    /// Submits for management oversight; `RecordError::Incomplete` names each missing item.
-    pub fn submit(&self, id: String) -> Result<(), RecordError> {
-        self.with(|store| Ok(store.submit(&id)?))?;
-        self.inner.records.changed(vec![id]);
-        Ok(())
-    }
-
-    /// A manager authorises a submitted record with their rationale.
-    pub fn authorise(&self, id: String, rationale: String) -> Result<(), RecordError> {
-        self.with(|store| Ok(store.authorise(&id, &rationale)?))?;
-        self.inner.records.changed(vec![id]);
-        Ok(())
-    }
-
-    /// What is due and overdue across my cases on `today` (`YYYY-MM-DD`).
-    pub fn worklist(&self, today: String) -> Result<Vec<WorklistEntry>, RecordError> {
-        self.with(|store| {
-            let today = date(&today, "today")?;
-            Ok(store.worklist(today)?.into_iter().map(Into::into).collect())
-        })
-    }
-
-    pub fn history(&self, id: String) -> Result<Vec<HistoryItem>, RecordError> {
-        self.with(|store| Ok(store.history(&id)?.into_iter().map(Into::into).collect()))
-    }
-
-    pub fn delivery(&self, id: String) -> Result<Delivery, RecordError> {
-        self.with(|store| Ok(store.delivery(&id)?.into()))
-    }
-
     pub fn sync_status(&self) -> Result<SyncStatus, SyncError> {
         let client = self.inner.client.as_ref().ok_or(SyncError::NotConfigured)?;
         guarded(|| Ok((&client.status()).into()))
@@ -200,6 +109,7 @@ impl FieldbookStore {
         // On its own task: a panic inside becomes a JoinError, and so an error for the app.
         let task = tokio::spawn(async move {
             let client = inner.client.as_ref().ok_or(SyncError::NotConfigured)?;
+            let before = record_index(&inner.store).await?;
             let pending = unacknowledged_ids(&inner.store).await?;
             // The store is locked only for each store step, never while a request is on the
             // network: the app's calls go on while a sync struggles on a weak signal.
@@ -207,10 +117,10 @@ impl FieldbookStore {
             // Right after the records: the attachments of records the server now holds.
             crate::attachments::upload_after_sync(&inner).await;
             let still = unacknowledged_ids(&inner.store).await?;
-            inner.records.delivered(pending.difference(&still).cloned().collect());
-            if report.pulled > 0 || !report.purged_cases.is_empty() {
-                inner.records.changed(Vec::new());
-            }
+            let after = record_index(&inner.store).await?;
+            let (changed, delivered) = compare(&before, &after, &pending, &still);
+            inner.records.delivered(delivered);
+            inner.records.changed(changed);
             match report.failure.clone() {
                 Some(failure) => Err(failure.into()),
                 None => Ok(SyncReport::from(&report)),
@@ -259,6 +169,60 @@ async fn unacknowledged_ids(
     }
 }
 
+/// Every record's heads and what an observer is told of it.
+type RecordIndex = HashMap<String, (Vec<String>, RecordChange)>;
+
+/// Every record on the device with its heads, kind and case: compared before and after a sync to
+/// name each record it changed, received or removed. One indexed row read per record (cheap
+/// beside a network round trip; a device holds hundreds to a few thousand).
+async fn record_index(store: &tokio::sync::Mutex<Store>) -> Result<RecordIndex, SyncError> {
+    let store = store.lock().await;
+    let failed = |e: fieldbook_core::Error| SyncError::Store { detail: e.to_string() };
+    let mut out = HashMap::new();
+    for (id, heads) in store.all_heads().map_err(failed)? {
+        match store.record_row(&id) {
+            Ok(row) => {
+                let change = RecordChange {
+                    id: row.id,
+                    kind: row.kind.into(),
+                    case_id: row.case_id,
+                    removed: false,
+                };
+                out.insert(id, (heads.iter().map(ToString::to_string).collect(), change));
+            }
+            // A document with no projection row is not a record an app lists.
+            Err(fieldbook_core::Error::NotFound { .. }) => {}
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    Ok(out)
+}
+
+/// (records changed or removed, records newly delivered) between two indexes.
+fn compare(
+    before: &RecordIndex,
+    after: &RecordIndex,
+    pending: &HashSet<String>,
+    still: &HashSet<String>,
+) -> (Vec<RecordChange>, Vec<RecordChange>) {
+    let mut changed: Vec<RecordChange> = after
+        .iter()
+        .filter(|(id, (heads, _))| before.get(*id).is_none_or(|(old, _)| old != heads))
+        .map(|(_, (_, c))| c.clone())
+        .collect();
+    changed.extend(
+        before
+            .iter()
+            .filter(|(id, _)| !after.contains_key(*id))
+            .map(|(_, (_, c))| RecordChange { removed: true, ..c.clone() }),
+    );
+    changed.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut delivered: Vec<RecordChange> =
+        pending.difference(still).filter_map(|id| after.get(id).map(|(_, c)| c.clone())).collect();
+    delivered.sort_by(|a, b| a.id.cmp(&b.id));
+    (changed, delivered)
+}
+
 impl FieldbookStore {
     /// Status observers registered with the sync client (tests: stopped ones are removed).
     pub fn sync_observer_count(&self) -> usize {
@@ -280,5 +244,50 @@ impl FieldbookStore {
         self.with(|_store| -> Result<(), RecordError> {
             panic!("deliberate panic holding the store")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::types::RecordKind;
+
+    fn entry(id: &str, heads: &str, kind: RecordKind) -> (String, (Vec<String>, RecordChange)) {
+        let change = RecordChange { id: id.into(), kind, case_id: "c1".into(), removed: false };
+        (id.into(), (vec![heads.into()], change))
+    }
+
+    /// A sync names each record it received, changed or removed, and each newly delivered one.
+    #[test]
+    fn a_sync_names_every_record_it_changed_with_its_kind() {
+        let before: RecordIndex = [
+            entry("same", "h1", RecordKind::Visit),
+            entry("edited", "h1", RecordKind::Assessment),
+            entry("purged", "h1", RecordKind::CaseNote),
+        ]
+        .into();
+        let after: RecordIndex = [
+            entry("same", "h1", RecordKind::Visit),
+            entry("edited", "h2", RecordKind::Assessment),
+            entry("new", "h1", RecordKind::CaseSummary),
+        ]
+        .into();
+        let pending: HashSet<String> = ["same".to_string(), "edited".to_string()].into();
+        let still: HashSet<String> = ["edited".to_string()].into();
+        let (changed, delivered) = compare(&before, &after, &pending, &still);
+        let got: Vec<(&str, RecordKind, bool)> =
+            changed.iter().map(|c| (c.id.as_str(), c.kind, c.removed)).collect();
+        assert_eq!(
+            got,
+            [
+                ("edited", RecordKind::Assessment, false),
+                ("new", RecordKind::CaseSummary, false),
+                ("purged", RecordKind::CaseNote, true),
+            ]
+        );
+        let delivered: Vec<(&str, RecordKind)> =
+            delivered.iter().map(|c| (c.id.as_str(), c.kind)).collect();
+        assert_eq!(delivered, [("same", RecordKind::Visit)]);
     }
 }

@@ -77,8 +77,8 @@ fn a_panic_becomes_an_internal_error() {
 struct Quiet;
 
 impl fieldbook_ffi::RecordObserver for Quiet {
-    fn on_records_changed(&self, _ids: Vec<String>) {}
-    fn on_delivery_changed(&self, _ids: Vec<String>) {}
+    fn on_records_changed(&self, _changes: Vec<fieldbook_ffi::RecordChange>) {}
+    fn on_delivery_changed(&self, _changes: Vec<fieldbook_ffi::RecordChange>) {}
 }
 
 impl fieldbook_ffi::SyncStatusObserver for Quiet {

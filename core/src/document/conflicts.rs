@@ -3,6 +3,7 @@
 //! loser is never silently hidden from the worker.
 
 use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, Value, ROOT};
+use chrono::{TimeZone, Utc};
 
 use super::authorship::parse_actor;
 use crate::error::Result;
@@ -58,7 +59,13 @@ fn visit(
                             .unwrap_or_else(|| (String::new(), actor.to_hex_string())),
                         automerge::ObjId::Root => (String::new(), String::new()),
                     };
-                    ConflictValue { value: to_json(value), worker, device }
+                    ConflictValue {
+                        id: id.to_string(),
+                        value: to_json(value),
+                        worker,
+                        device,
+                        at: None,
+                    }
                 })
                 .collect();
         out.push(FieldConflict { path: path.to_string(), values });
@@ -71,7 +78,32 @@ fn visit(
     Ok(())
 }
 
-fn to_json(value: &Value<'_>) -> serde_json::Value {
+/// Fills each value's `at` from the change that wrote it. Separate from `find` because reading
+/// the change list needs the document mutably, and the conflict count of a projection does not
+/// need times.
+pub fn add_times(doc: &mut AutoCommit, conflicts: &mut [FieldConflict]) {
+    if conflicts.is_empty() {
+        return;
+    }
+    // (actor hex, first op, last op, seconds) of every change: an op id `counter@actor` belongs to
+    // the change of that actor whose op range holds the counter.
+    let changes: Vec<(String, u64, u64, i64)> = doc
+        .get_changes_meta(&[])
+        .into_iter()
+        .map(|c| (c.actor.to_hex_string(), c.start_op, c.max_op, c.timestamp))
+        .collect();
+    for value in conflicts.iter_mut().flat_map(|c| c.values.iter_mut()) {
+        let Some((counter, actor)) = value.id.split_once('@') else { continue };
+        let Ok(counter) = counter.parse::<u64>() else { continue };
+        value.at = changes
+            .iter()
+            .find(|(a, start, max, _)| a == actor && (*start..=*max).contains(&counter))
+            .and_then(|(_, _, _, secs)| Utc.timestamp_opt(*secs, 0).single())
+            .filter(|t| t.timestamp() != 0);
+    }
+}
+
+pub(crate) fn to_json(value: &Value<'_>) -> serde_json::Value {
     match value {
         Value::Object(kind) => serde_json::Value::String(format!("<{kind}>")),
         Value::Scalar(s) => match s.as_ref() {

@@ -8,6 +8,7 @@ pub mod chunks;
 pub mod conflicts;
 pub mod history;
 mod partial;
+pub mod resolve;
 mod text_edit;
 
 use automerge::{transaction::CommitOptions, ActorId, AutoCommit, ChangeHash, ROOT};
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 pub use authorship::Author;
 pub use conflicts::{ConflictValue, FieldConflict};
 pub use history::HistoryEntry;
+pub use resolve::Resolution;
 
 use crate::error::{Error, Result};
 use crate::records::{
@@ -310,6 +312,13 @@ impl RecordDoc {
 
     pub fn conflicts(&self) -> Result<Vec<FieldConflict>> {
         conflicts::find(&self.doc)
+    }
+
+    /// The conflicts with the time each value was written (what a worker resolving one sees).
+    pub fn conflicts_with_times(&mut self) -> Result<Vec<FieldConflict>> {
+        let mut found = conflicts::find(&self.doc)?;
+        conflicts::add_times(&mut self.doc, &mut found);
+        Ok(found)
     }
 
     pub fn history(&mut self) -> Vec<HistoryEntry> {

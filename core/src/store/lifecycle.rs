@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::document::{Author, RecordDoc};
+use crate::document::{Author, FieldConflict, RecordDoc, Resolution};
 use crate::error::{Error, Result};
 use crate::records::{
     new_id, CaseSummary, Oversight, OversightDecision, RecordBody, RecordKind, RecordStatus,
@@ -61,6 +61,24 @@ impl Store {
         // The size limit is checked before anything is written; a refused body drops the cached
         // document (`edit_doc`), which the next read loads again from disk.
         self.edit_doc(id, |doc| doc.update_body_checked(&author, body, now))
+    }
+
+    /// A record's conflicts, each value with who wrote it and when.
+    pub fn conflicts(&mut self, id: &str) -> Result<Vec<FieldConflict>> {
+        self.with_doc(id, |doc| doc.conflicts_with_times())
+    }
+
+    /// Resolves the conflict at `path` of a record by keeping one of its values or writing a new
+    /// one (`document::resolve`). Returns the body fields whose value changed.
+    pub fn resolve_conflict(
+        &mut self,
+        id: &str,
+        path: &str,
+        resolution: &Resolution,
+    ) -> Result<Vec<String>> {
+        let author = self.author.clone();
+        let now = self.now();
+        self.edit_doc(id, |doc| doc.resolve_conflict(&author, path, resolution, now))
     }
 
     /// The completeness checks a record must pass to be submitted (empty when it may be).

@@ -33,9 +33,34 @@ class StatusLog : SyncStatusObserver {
 class RecordLog : RecordObserver {
     val changed = mutableListOf<List<String>>()
     val delivered = mutableListOf<List<String>>()
-    override fun onRecordsChanged(ids: List<String>) { synchronized(changed) { changed.add(ids) } }
-    override fun onDeliveryChanged(ids: List<String>) { synchronized(delivered) { delivered.add(ids) } }
+    val kinds = mutableListOf<Pair<String, RecordKind>>()
+    override fun onRecordsChanged(changes: List<RecordChange>) {
+        synchronized(changed) { changed.add(changes.map { it.id }); kinds.addAll(changes.map { it.id to it.kind }) }
+    }
+    override fun onDeliveryChanged(changes: List<RecordChange>) {
+        synchronized(changed) { delivered.add(changes.map { it.id }); kinds.addAll(changes.map { it.id to it.kind }) }
+    }
 }
+
+fun assessment(factors: List<String> = listOf("1B", "21")) = AssessmentFields(
+    kind = AssessmentKind.SINGLE,
+    startDate = "2026-03-02",
+    authorisationDate = null,
+    childSeen = true,
+    childNotSeenReason = "",
+    childSeenDate = "2026-03-04",
+    childViews = listOf(ChildView(id = "", method = ViewsMethod.PLAY, text = "Drew her family")),
+    agenciesConsulted = listOf(AgencyContact(id = "", agency = AgencyKind.SCHOOL, organisation = "Hill Primary", date = "2026-03-05", summary = "Attendance good")),
+    noAgencyReason = "",
+    familyHistory = "Moved in 2024.",
+    analysis = "Needs met.",
+    factors = factors,
+    outcome = AssessmentOutcome.CHILD_IN_NEED_PLAN,
+    outcomeDetail = "",
+    delayReason = "",
+    closureDate = null,
+    closureReason = null,
+)
 
 fun visit(observations: String = "The kitchen had food in.", childSeen: Boolean? = true) = VisitFields(
     kind = VisitKind.CHILD_PROTECTION,
@@ -136,6 +161,58 @@ val tests = linkedMapOf<String, () -> Unit>(
         check(worklist.isNotEmpty() && worklist.all { it.caseId in setOf("case-kt", "case-py") }) { "worklist $worklist" }
         handle.stop()
         dHandle.stop()
+        a.close(); b.close()
+    },
+    "every kind typed and observed" to {
+        val store = open("k1")
+        val log = RecordLog()
+        val handle = store.observeRecords(log)
+        val aid = store.createAssessment("case-kt", assessment())
+        val a = store.assessment(aid)
+        check(a.factors == listOf("1B", "21") && a.agenciesConsulted[0].id.isNotEmpty()) { "assessment $a" }
+        check(store.updateAssessment(aid, a.copy(delayReason = "Waited for the school.")) == listOf("delay_reason")) { "updated" }
+        val bad = expect<RecordException.InvalidInput> { store.updateAssessment(aid, assessment(listOf("99Z"))) }
+        check(bad.field == "factors") { "field ${bad.field}" }
+        expect<RecordException.WrongKind> { store.visit(aid) }
+        val note = CaseNoteFields(category = CaseNoteCategory.PHONE_CALL, occurredAtMs = VISITED_MS, text = "Mother called.")
+        val nid = store.createCaseNote("case-kt", note)
+        check(store.caseNote(nid) == note) { "note read back" }
+        store.submit(nid)
+        val info = store.record(nid)
+        check(info.status == RecordStatus.SUBMITTED) { "submitted" }
+        check((info.content as RecordContent.CaseNote).fields.text == "Mother called.") { "content ${info.content}" }
+        check(log.kinds.contains(aid to RecordKind.ASSESSMENT) && log.kinds.contains(nid to RecordKind.CASE_NOTE)) { "kinds ${log.kinds}" }
+        check(codeList(CodeList.ASSESSMENT_FACTOR).size == 44) { "factor list" }
+        runBlocking { store.sync() }
+        val summary = store.caseSummary("case-kt", "2026-03-20")
+        check(summary.localChildId == "LCKT" && summary.childProtection?.startDate == "2026-03-02") { "summary $summary" }
+        check(summary.due.isNotEmpty() && summary.due.all { it.caseId == "case-kt" }) { "due ${summary.due}" }
+        check(log.delivered.any { it.contains(aid) }) { "delivered ${log.delivered}" }
+        check(log.kinds.any { it.second == RecordKind.CASE_SUMMARY }) { "summary received ${log.kinds}" }
+        handle.stop()
+        store.close()
+    },
+    "a conflict resolved on one tablet clears on the other" to {
+        val a = open("tablet-ka")
+        val b = open("tablet-kb")
+        runBlocking {
+            a.sync()
+            val id = a.createVisit("case-kt", visit())
+            a.sync(); b.sync()
+            a.edit(id) { it.location = "Garden" }
+            b.edit(id) { it.location = "School" }
+            a.sync(); b.sync(); a.sync()
+            val location = a.conflicts(id).first { it.path == "location" }
+            val values = location.values.map { (it.value as FieldValue.Text).value }.sorted()
+            check(values == listOf("Garden", "School")) { "values $values" }
+            check(location.values.all { it.worker == "amara" && it.atMs != null }) { "who and when" }
+            val notShown = location.values.first { !it.shown }
+            a.resolveConflict(id, "location", Resolution.Choose(notShown.id))
+            check(a.conflicts(id).isEmpty()) { "resolved" }
+            a.sync(); b.sync()
+            check(b.conflicts(id).isEmpty()) { "resolved on the other tablet" }
+            check(b.visit(id).location == (notShown.value as FieldValue.Text).value) { "chosen value" }
+        }
         a.close(); b.close()
     },
     "sync errors are typed" to {

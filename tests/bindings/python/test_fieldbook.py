@@ -44,12 +44,15 @@ class RecordLog(fb.RecordObserver):
     def __init__(self):
         self.changed = []
         self.delivered = []
+        self.kinds = []
 
-    def on_records_changed(self, ids):
-        self.changed.append(ids)
+    def on_records_changed(self, changes):
+        self.changed.append([c.id for c in changes])
+        self.kinds.extend((c.id, c.kind) for c in changes)
 
-    def on_delivery_changed(self, ids):
-        self.delivered.append(ids)
+    def on_delivery_changed(self, changes):
+        self.delivered.append([c.id for c in changes])
+        self.kinds.extend((c.id, c.kind) for c in changes)
 
 
 def visit(**overrides):
@@ -191,6 +194,103 @@ def test_a_panic_is_an_error_and_the_store_still_opens(tmp_path):
     assert store.visit(vid).observations == "The kitchen had food in."
     del store
     assert len(open_store(tmp_path).case_records("case-py")) == 1
+
+
+def assessment(**overrides):
+    fields = dict(
+        kind=fb.AssessmentKind.SINGLE,
+        start_date="2026-03-02",
+        authorisation_date=None,
+        child_seen=True,
+        child_not_seen_reason="",
+        child_seen_date="2026-03-04",
+        child_views=[fb.ChildView(id="", method=fb.ViewsMethod.PLAY, text="Drew her family")],
+        agencies_consulted=[fb.AgencyContact(id="", agency=fb.AgencyKind.SCHOOL,
+                                             organisation="Hill Primary", date="2026-03-05",
+                                             summary="Attendance good")],
+        no_agency_reason="",
+        family_history="Moved in 2024.",
+        analysis="Needs met.",
+        factors=["1B", "21"],
+        outcome=fb.AssessmentOutcome.CHILD_IN_NEED_PLAN,
+        outcome_detail="",
+        delay_reason="",
+        closure_date=None,
+        closure_reason=None,
+    )
+    fields.update(overrides)
+    return fb.AssessmentFields(**fields)
+
+
+def test_every_kind_typed_and_observed(tmp_path):
+    store = open_store(tmp_path)
+    log = RecordLog()
+    handle = store.observe_records(log)
+    aid = store.create_assessment("case-py", assessment())
+    a = store.assessment(aid)
+    assert a.factors == ["1B", "21"] and a.agencies_consulted[0].id
+    a.delay_reason = "Waited for the school."
+    assert store.update_assessment(aid, a) == ["delay_reason"]
+    with pytest.raises(fb.RecordError.InvalidInput) as err:
+        store.update_assessment(aid, assessment(factors=["99Z"]))
+    assert err.value.field == "factors"
+    with pytest.raises(fb.RecordError.WrongKind):
+        store.visit(aid)
+    note = fb.CaseNoteFields(category=fb.CaseNoteCategory.PHONE_CALL,
+                             occurred_at_ms=VISITED_MS, text="Mother called.")
+    nid = store.create_case_note("case-py", note)
+    assert store.case_note(nid) == note
+    store.submit(nid)
+    info = store.record(nid)
+    assert info.kind == fb.RecordKind.CASE_NOTE and info.status == fb.RecordStatus.SUBMITTED
+    assert info.content.is_case_note() and info.content.fields.text == "Mother called."
+    assert (aid, fb.RecordKind.ASSESSMENT) in log.kinds
+    assert (nid, fb.RecordKind.CASE_NOTE) in log.kinds
+    assert len(fb.code_list(fb.CodeList.ASSESSMENT_FACTOR)) == 44
+
+    async def pull():
+        return await store.sync()
+
+    asyncio.run(pull())
+    summary = store.case_summary("case-py", "2026-03-20")
+    assert summary.local_child_id == "LCPY"
+    assert summary.child_protection.start_date == "2026-03-02"
+    assert summary.due and all(d.case_id == "case-py" for d in summary.due)
+    # The sync delivered both records and told the observer their kinds.
+    assert any(aid in ids for ids in log.delivered)
+    assert any(k == fb.RecordKind.CASE_SUMMARY for _, k in log.kinds)
+    handle.stop()
+
+
+def test_a_conflict_resolved_on_one_tablet_clears_on_the_other(tmp_path):
+    a = open_store(tmp_path, "tablet-ca")
+    b = open_store(tmp_path, "tablet-cb")
+
+    async def scenario():
+        await a.sync()
+        vid = a.create_visit("case-py", visit())
+        await a.sync()
+        await b.sync()
+        edit(a, vid, location="Garden")
+        edit(b, vid, location="School")
+        await a.sync()
+        await b.sync()
+        await a.sync()
+        conflicts = a.conflicts(vid)
+        location = next(c for c in conflicts if c.path == "location")
+        assert sorted(v.value.value for v in location.values) == ["Garden", "School"]
+        assert all(v.worker == "amara" and v.at_ms for v in location.values)
+        assert {v.device for v in location.values} == {"tablet-ca", "tablet-cb"}
+        a.resolve_conflict(vid, "location", fb.Resolution.WRITE(fb.FieldValue.TEXT("Grandmother's flat")))
+        assert a.conflicts(vid) == []
+        await a.sync()
+        await b.sync()
+        return vid
+
+    vid = asyncio.run(scenario())
+    assert b.conflicts(vid) == []
+    assert b.visit(vid).location == "Grandmother's flat"
+    assert a.history(vid)[-1].fields == ["location"]
 
 
 class CuttingProxy:

@@ -535,6 +535,22 @@ fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -657,23 +673,92 @@ public protocol FieldbookStoreProtocol: AnyObject, Sendable {
      */
     func uploadAttachments() async throws  -> AttachmentUploadReport
     
+    func assessment(id: String) throws  -> AssessmentFields
+    
     /**
      * A manager authorises a submitted record with their rationale.
      */
     func authorise(id: String, rationale: String) throws 
     
+    func caseNote(id: String) throws  -> CaseNoteFields
+    
     func caseRecords(caseId: String) throws  -> [RecordSummary]
     
+    /**
+     * The case's summary from the case system, with what is due on it on `today`
+     * (`YYYY-MM-DD`). Read-only.
+     */
+    func caseSummary(caseId: String, today: String) throws  -> CaseSummary
+    
     func cases() throws  -> [CaseInfo]
+    
+    /**
+     * The record's fields with concurrent values, each value with who wrote it and when.
+     */
+    func conflicts(id: String) throws  -> [FieldConflict]
+    
+    /**
+     * Records a new assessment on a case.
+     */
+    func createAssessment(caseId: String, assessment: AssessmentFields) throws  -> String
+    
+    /**
+     * Records a case note on a case's chronology.
+     */
+    func createCaseNote(caseId: String, note: CaseNoteFields) throws  -> String
     
     /**
      * Records a new visit on a case. Committed when this returns.
      */
     func createVisit(caseId: String, visit: VisitFields) throws  -> String
     
+    /**
+     * "On this tablet only" or "received by the council at ..".
+     */
     func delivery(id: String) throws  -> Delivery
     
     func history(id: String) throws  -> [HistoryItem]
+    
+    /**
+     * Any record in full: lifecycle, oversight, amendments, typed content and its conflicts.
+     */
+    func record(id: String) throws  -> RecordInfo
+    
+    /**
+     * Resolves the conflict at `path` (a `FieldConflict::path`) by keeping one value or writing
+     * a new one; the resolution syncs like any edit. Returns the fields whose value changed.
+     */
+    func resolveConflict(id: String, path: String, resolution: Resolution) throws  -> [String]
+    
+    /**
+     * Submits for management oversight; `RecordError::Incomplete` names each missing item.
+     */
+    func submit(id: String) throws 
+    
+    /**
+     * Saves the assessment's fields over the stored one. Returns the fields that changed.
+     */
+    func updateAssessment(id: String, assessment: AssessmentFields) throws  -> [String]
+    
+    /**
+     * Saves the note's fields over the stored one, keeping its attachments. Returns the fields
+     * that changed.
+     */
+    func updateCaseNote(id: String, note: CaseNoteFields) throws  -> [String]
+    
+    /**
+     * Saves the visit screen's fields over the stored visit (text as splices, so a colleague's
+     * concurrent words are kept; fields the type does not carry are kept). Returns the fields
+     * that changed.
+     */
+    func updateVisit(id: String, visit: VisitFields) throws  -> [String]
+    
+    func visit(id: String) throws  -> VisitFields
+    
+    /**
+     * What is due and overdue across my cases on `today` (`YYYY-MM-DD`).
+     */
+    func worklist(today: String) throws  -> [WorklistEntry]
     
     /**
      * Calls `observer` when records change or are delivered, until the handle is dropped.
@@ -686,35 +771,12 @@ public protocol FieldbookStoreProtocol: AnyObject, Sendable {
     func observeSync(observer: SyncStatusObserver) throws  -> ObserverHandle
     
     /**
-     * Any record in full, with its conflicts, as JSON (for screens beyond the visit's fields).
-     */
-    func recordJson(id: String) throws  -> String
-    
-    /**
-     * Submits for management oversight; `RecordError::Incomplete` names each missing item.
-     */
-    func submit(id: String) throws 
-    
-    /**
      * Pushes what this device recorded and pulls what others changed: a bounded amount of work
      * in one or a few HTTP exchanges. Safe to call from a background job at any time.
      */
     func sync() async throws  -> SyncReport
     
     func syncStatus() throws  -> SyncStatus
-    
-    /**
-     * Saves the visit screen's fields over the stored visit (text as splices, so a colleague's
-     * concurrent words are kept). Returns the fields that changed.
-     */
-    func updateVisit(id: String, visit: VisitFields) throws  -> [String]
-    
-    func visit(id: String) throws  -> VisitFields
-    
-    /**
-     * What is due and overdue across my cases on `today` (`YYYY-MM-DD`).
-     */
-    func worklist(today: String) throws  -> [WorklistEntry]
     
 }
 /**
@@ -878,6 +940,16 @@ open func uploadAttachments()async throws  -> AttachmentUploadReport  {
         )
 }
     
+open func assessment(id: String)throws  -> AssessmentFields  {
+    return try  FfiConverterTypeAssessmentFields_lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_assessment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
     /**
      * A manager authorises a submitted record with their rationale.
      */
@@ -891,6 +963,16 @@ open func authorise(id: String, rationale: String)throws   {try rustCallWithErro
 }
 }
     
+open func caseNote(id: String)throws  -> CaseNoteFields  {
+    return try  FfiConverterTypeCaseNoteFields_lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_case_note(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
 open func caseRecords(caseId: String)throws  -> [RecordSummary]  {
     return try  FfiConverterSequenceTypeRecordSummary.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
         uniffiCallStatus in
@@ -901,11 +983,67 @@ open func caseRecords(caseId: String)throws  -> [RecordSummary]  {
 })
 }
     
+    /**
+     * The case's summary from the case system, with what is due on it on `today`
+     * (`YYYY-MM-DD`). Read-only.
+     */
+open func caseSummary(caseId: String, today: String)throws  -> CaseSummary  {
+    return try  FfiConverterTypeCaseSummary_lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_case_summary(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterString.lower(today),uniffiCallStatus
+    )
+})
+}
+    
 open func cases()throws  -> [CaseInfo]  {
     return try  FfiConverterSequenceTypeCaseInfo.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
         uniffiCallStatus in
     uniffi_fieldbook_ffi_fn_method_fieldbookstore_cases(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The record's fields with concurrent values, each value with who wrote it and when.
+     */
+open func conflicts(id: String)throws  -> [FieldConflict]  {
+    return try  FfiConverterSequenceTypeFieldConflict.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_conflicts(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Records a new assessment on a case.
+     */
+open func createAssessment(caseId: String, assessment: AssessmentFields)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_create_assessment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeAssessmentFields_lower(assessment),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Records a case note on a case's chronology.
+     */
+open func createCaseNote(caseId: String, note: CaseNoteFields)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_create_case_note(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeCaseNoteFields_lower(note),uniffiCallStatus
     )
 })
 }
@@ -924,6 +1062,9 @@ open func createVisit(caseId: String, visit: VisitFields)throws  -> String  {
 })
 }
     
+    /**
+     * "On this tablet only" or "received by the council at ..".
+     */
 open func delivery(id: String)throws  -> Delivery  {
     return try  FfiConverterTypeDelivery_lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
         uniffiCallStatus in
@@ -945,40 +1086,30 @@ open func history(id: String)throws  -> [HistoryItem]  {
 }
     
     /**
-     * Calls `observer` when records change or are delivered, until the handle is dropped.
+     * Any record in full: lifecycle, oversight, amendments, typed content and its conflicts.
      */
-open func observeRecords(observer: RecordObserver) -> ObserverHandle  {
-    return try!  FfiConverterTypeObserverHandle_lift(try! rustCall() {
+open func record(id: String)throws  -> RecordInfo  {
+    return try  FfiConverterTypeRecordInfo_lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
         uniffiCallStatus in
-    uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_records(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeRecordObserver_lower(observer),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Calls `observer` on every sync status change until the handle is closed or dropped.
-     */
-open func observeSync(observer: SyncStatusObserver)throws  -> ObserverHandle  {
-    return try  FfiConverterTypeObserverHandle_lift(try rustCallWithError(FfiConverterTypeSyncError_lift) {
-        uniffiCallStatus in
-    uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_sync(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeSyncStatusObserver_lower(observer),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Any record in full, with its conflicts, as JSON (for screens beyond the visit's fields).
-     */
-open func recordJson(id: String)throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
-        uniffiCallStatus in
-    uniffi_fieldbook_ffi_fn_method_fieldbookstore_record_json(
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_record(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Resolves the conflict at `path` (a `FieldConflict::path`) by keeping one value or writing
+     * a new one; the resolution syncs like any edit. Returns the fields whose value changed.
+     */
+open func resolveConflict(id: String, path: String, resolution: Resolution)throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_resolve_conflict(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterString.lower(path),
+        FfiConverterTypeResolution_lower(resolution),uniffiCallStatus
     )
 })
 }
@@ -996,37 +1127,38 @@ open func submit(id: String)throws   {try rustCallWithError(FfiConverterTypeReco
 }
     
     /**
-     * Pushes what this device recorded and pulls what others changed: a bounded amount of work
-     * in one or a few HTTP exchanges. Safe to call from a background job at any time.
+     * Saves the assessment's fields over the stored one. Returns the fields that changed.
      */
-open func sync()async throws  -> SyncReport  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_fieldbook_ffi_rust_future_poll_rust_buffer,
-            completeFunc: ffi_fieldbook_ffi_rust_future_complete_rust_buffer,
-            freeFunc: ffi_fieldbook_ffi_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeSyncReport_lift,
-            errorHandler: FfiConverterTypeSyncError_lift
-        )
+open func updateAssessment(id: String, assessment: AssessmentFields)throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_update_assessment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterTypeAssessmentFields_lower(assessment),uniffiCallStatus
+    )
+})
 }
     
-open func syncStatus()throws  -> SyncStatus  {
-    return try  FfiConverterTypeSyncStatus_lift(try rustCallWithError(FfiConverterTypeSyncError_lift) {
+    /**
+     * Saves the note's fields over the stored one, keeping its attachments. Returns the fields
+     * that changed.
+     */
+open func updateCaseNote(id: String, note: CaseNoteFields)throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
         uniffiCallStatus in
-    uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync_status(
-            self.uniffiCloneHandle(),uniffiCallStatus
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_update_case_note(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterTypeCaseNoteFields_lower(note),uniffiCallStatus
     )
 })
 }
     
     /**
      * Saves the visit screen's fields over the stored visit (text as splices, so a colleague's
-     * concurrent words are kept). Returns the fields that changed.
+     * concurrent words are kept; fields the type does not carry are kept). Returns the fields
+     * that changed.
      */
 open func updateVisit(id: String, visit: VisitFields)throws  -> [String]  {
     return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeRecordError_lift) {
@@ -1058,6 +1190,61 @@ open func worklist(today: String)throws  -> [WorklistEntry]  {
     uniffi_fieldbook_ffi_fn_method_fieldbookstore_worklist(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(today),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Calls `observer` when records change or are delivered, until the handle is dropped.
+     */
+open func observeRecords(observer: RecordObserver) -> ObserverHandle  {
+    return try!  FfiConverterTypeObserverHandle_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_records(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeRecordObserver_lower(observer),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Calls `observer` on every sync status change until the handle is closed or dropped.
+     */
+open func observeSync(observer: SyncStatusObserver)throws  -> ObserverHandle  {
+    return try  FfiConverterTypeObserverHandle_lift(try rustCallWithError(FfiConverterTypeSyncError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_sync(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeSyncStatusObserver_lower(observer),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Pushes what this device recorded and pulls what others changed: a bounded amount of work
+     * in one or a few HTTP exchanges. Safe to call from a background job at any time.
+     */
+open func sync()async throws  -> SyncReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_fieldbook_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_fieldbook_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_fieldbook_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncReport_lift,
+            errorHandler: FfiConverterTypeSyncError_lift
+        )
+}
+    
+open func syncStatus()throws  -> SyncStatus  {
+    return try  FfiConverterTypeSyncStatus_lift(try rustCallWithError(FfiConverterTypeSyncError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync_status(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -1245,19 +1432,19 @@ public func FfiConverterTypeObserverHandle_lower(_ value: ObserverHandle) -> UIn
 
 
 /**
- * Told which records changed: written on this device, received from the server, or with a new
- * delivery state. An empty list means "several records changed: reload what you show".
+ * Told which records changed, of every kind: written on this device, received from the server
+ * (each record named), or with a new delivery state. Never called with an empty list.
  */
 public protocol RecordObserver: AnyObject, Sendable {
     
-    func onRecordsChanged(ids: [String]) 
+    func onRecordsChanged(changes: [RecordChange]) 
     
-    func onDeliveryChanged(ids: [String]) 
+    func onDeliveryChanged(changes: [RecordChange]) 
     
 }
 /**
- * Told which records changed: written on this device, received from the server, or with a new
- * delivery state. An empty list means "several records changed: reload what you show".
+ * Told which records changed, of every kind: written on this device, received from the server
+ * (each record named), or with a new delivery state. Never called with an empty list.
  */
 open class RecordObserverImpl: RecordObserver, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1312,20 +1499,20 @@ open class RecordObserverImpl: RecordObserver, @unchecked Sendable {
     
 
     
-open func onRecordsChanged(ids: [String])  {try! rustCall() {
+open func onRecordsChanged(changes: [RecordChange])  {try! rustCall() {
         uniffiCallStatus in
     uniffi_fieldbook_ffi_fn_method_recordobserver_on_records_changed(
             self.uniffiCloneHandle(),
-        FfiConverterSequenceString.lower(ids),uniffiCallStatus
+        FfiConverterSequenceTypeRecordChange.lower(changes),uniffiCallStatus
     )
 }
 }
     
-open func onDeliveryChanged(ids: [String])  {try! rustCall() {
+open func onDeliveryChanged(changes: [RecordChange])  {try! rustCall() {
         uniffiCallStatus in
     uniffi_fieldbook_ffi_fn_method_recordobserver_on_delivery_changed(
             self.uniffiCloneHandle(),
-        FfiConverterSequenceString.lower(ids),uniffiCallStatus
+        FfiConverterSequenceTypeRecordChange.lower(changes),uniffiCallStatus
     )
 }
 }
@@ -1360,7 +1547,7 @@ fileprivate struct UniffiCallbackInterfaceRecordObserver {
         },
         onRecordsChanged: { (
             uniffiHandle: UInt64,
-            ids: RustBuffer,
+            changes: RustBuffer,
             uniffiOutReturn: UnsafeMutableRawPointer,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
@@ -1370,7 +1557,7 @@ fileprivate struct UniffiCallbackInterfaceRecordObserver {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
                 return uniffiObj.onRecordsChanged(
-                     ids: try FfiConverterSequenceString.lift(ids)
+                     changes: try FfiConverterSequenceTypeRecordChange.lift(changes)
                 )
             }
 
@@ -1384,7 +1571,7 @@ fileprivate struct UniffiCallbackInterfaceRecordObserver {
         },
         onDeliveryChanged: { (
             uniffiHandle: UInt64,
-            ids: RustBuffer,
+            changes: RustBuffer,
             uniffiOutReturn: UnsafeMutableRawPointer,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
@@ -1394,7 +1581,7 @@ fileprivate struct UniffiCallbackInterfaceRecordObserver {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
                 return uniffiObj.onDeliveryChanged(
-                     ids: try FfiConverterSequenceString.lift(ids)
+                     changes: try FfiConverterSequenceTypeRecordChange.lift(changes)
                 )
             }
 
@@ -1893,6 +2080,302 @@ public func FfiConverterTypeTokenProvider_lower(_ value: TokenProvider) -> UInt6
 
 
 /**
+ * An agency consulted for an assessment (C4).
+ */
+public struct AgencyContact: Equatable, Hashable {
+    /**
+     * Empty for a new contact: the core gives it an id.
+     */
+    public var id: String
+    public var agency: AgencyKind
+    public var organisation: String
+    /**
+     * `YYYY-MM-DD`.
+     */
+    public var date: String?
+    public var summary: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Empty for a new contact: the core gives it an id.
+         */id: String, agency: AgencyKind, organisation: String, 
+        /**
+         * `YYYY-MM-DD`.
+         */date: String?, summary: String) {
+        self.id = id
+        self.agency = agency
+        self.organisation = organisation
+        self.date = date
+        self.summary = summary
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AgencyContact: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAgencyContact: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AgencyContact {
+        return
+            try AgencyContact(
+                id: FfiConverterString.read(from: &buf), 
+                agency: FfiConverterTypeAgencyKind.read(from: &buf), 
+                organisation: FfiConverterString.read(from: &buf), 
+                date: FfiConverterOptionString.read(from: &buf), 
+                summary: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AgencyContact, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeAgencyKind.write(value.agency, into: &buf)
+        FfiConverterString.write(value.organisation, into: &buf)
+        FfiConverterOptionString.write(value.date, into: &buf)
+        FfiConverterString.write(value.summary, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgencyContact_lift(_ buf: RustBuffer) throws -> AgencyContact {
+    return try FfiConverterTypeAgencyContact.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgencyContact_lower(_ value: AgencyContact) -> RustBuffer {
+    return FfiConverterTypeAgencyContact.lower(value)
+}
+
+
+/**
+ * An edit made after authorisation: kept, and flagged for the manager.
+ */
+public struct Amendment: Equatable, Hashable {
+    public var by: String
+    public var atMs: Int64
+    public var fields: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(by: String, atMs: Int64, fields: [String]) {
+        self.by = by
+        self.atMs = atMs
+        self.fields = fields
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Amendment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAmendment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Amendment {
+        return
+            try Amendment(
+                by: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                fields: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Amendment, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.by, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterSequenceString.write(value.fields, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAmendment_lift(_ buf: RustBuffer) throws -> Amendment {
+    return try FfiConverterTypeAmendment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAmendment_lower(_ value: Amendment) -> RustBuffer {
+    return FfiConverterTypeAmendment.lower(value)
+}
+
+
+/**
+ * Every field of an assessment. Whole values in: read it, change what the screen changed, save
+ * it back; what the type does not carry (a child view's linked statement) is kept by id.
+ */
+public struct AssessmentFields: Equatable, Hashable {
+    public var kind: AssessmentKind
+    /**
+     * The referral date the 45 working days run from (T2), `YYYY-MM-DD`.
+     */
+    public var startDate: String
+    public var authorisationDate: String?
+    public var childSeen: Bool?
+    /**
+     * Why the child was not seen (C1), when `child_seen` is false.
+     */
+    public var childNotSeenReason: String
+    public var childSeenDate: String?
+    public var childViews: [ChildView]
+    public var agenciesConsulted: [AgencyContact]
+    /**
+     * Why no agency was consulted (C4), when none was.
+     */
+    public var noAgencyReason: String
+    public var familyHistory: String
+    public var analysis: String
+    /**
+     * Factors identified (C6), by their DfE codes (`1A`, `21`); `code_list(AssessmentFactor)`.
+     */
+    public var factors: [String]
+    public var outcome: AssessmentOutcome?
+    public var outcomeDetail: String
+    /**
+     * Why it was authorised after 45 working days (T2; CIN 8670Q).
+     */
+    public var delayReason: String
+    public var closureDate: String?
+    /**
+     * The DfE closure reason code (`RC1`..), when the case closes at the end (C7).
+     */
+    public var closureReason: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(kind: AssessmentKind, 
+        /**
+         * The referral date the 45 working days run from (T2), `YYYY-MM-DD`.
+         */startDate: String, authorisationDate: String?, childSeen: Bool?, 
+        /**
+         * Why the child was not seen (C1), when `child_seen` is false.
+         */childNotSeenReason: String, childSeenDate: String?, childViews: [ChildView], agenciesConsulted: [AgencyContact], 
+        /**
+         * Why no agency was consulted (C4), when none was.
+         */noAgencyReason: String, familyHistory: String, analysis: String, 
+        /**
+         * Factors identified (C6), by their DfE codes (`1A`, `21`); `code_list(AssessmentFactor)`.
+         */factors: [String], outcome: AssessmentOutcome?, outcomeDetail: String, 
+        /**
+         * Why it was authorised after 45 working days (T2; CIN 8670Q).
+         */delayReason: String, closureDate: String?, 
+        /**
+         * The DfE closure reason code (`RC1`..), when the case closes at the end (C7).
+         */closureReason: String?) {
+        self.kind = kind
+        self.startDate = startDate
+        self.authorisationDate = authorisationDate
+        self.childSeen = childSeen
+        self.childNotSeenReason = childNotSeenReason
+        self.childSeenDate = childSeenDate
+        self.childViews = childViews
+        self.agenciesConsulted = agenciesConsulted
+        self.noAgencyReason = noAgencyReason
+        self.familyHistory = familyHistory
+        self.analysis = analysis
+        self.factors = factors
+        self.outcome = outcome
+        self.outcomeDetail = outcomeDetail
+        self.delayReason = delayReason
+        self.closureDate = closureDate
+        self.closureReason = closureReason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AssessmentFields: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAssessmentFields: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AssessmentFields {
+        return
+            try AssessmentFields(
+                kind: FfiConverterTypeAssessmentKind.read(from: &buf), 
+                startDate: FfiConverterString.read(from: &buf), 
+                authorisationDate: FfiConverterOptionString.read(from: &buf), 
+                childSeen: FfiConverterOptionBool.read(from: &buf), 
+                childNotSeenReason: FfiConverterString.read(from: &buf), 
+                childSeenDate: FfiConverterOptionString.read(from: &buf), 
+                childViews: FfiConverterSequenceTypeChildView.read(from: &buf), 
+                agenciesConsulted: FfiConverterSequenceTypeAgencyContact.read(from: &buf), 
+                noAgencyReason: FfiConverterString.read(from: &buf), 
+                familyHistory: FfiConverterString.read(from: &buf), 
+                analysis: FfiConverterString.read(from: &buf), 
+                factors: FfiConverterSequenceString.read(from: &buf), 
+                outcome: FfiConverterOptionTypeAssessmentOutcome.read(from: &buf), 
+                outcomeDetail: FfiConverterString.read(from: &buf), 
+                delayReason: FfiConverterString.read(from: &buf), 
+                closureDate: FfiConverterOptionString.read(from: &buf), 
+                closureReason: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AssessmentFields, into buf: inout [UInt8]) {
+        FfiConverterTypeAssessmentKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.startDate, into: &buf)
+        FfiConverterOptionString.write(value.authorisationDate, into: &buf)
+        FfiConverterOptionBool.write(value.childSeen, into: &buf)
+        FfiConverterString.write(value.childNotSeenReason, into: &buf)
+        FfiConverterOptionString.write(value.childSeenDate, into: &buf)
+        FfiConverterSequenceTypeChildView.write(value.childViews, into: &buf)
+        FfiConverterSequenceTypeAgencyContact.write(value.agenciesConsulted, into: &buf)
+        FfiConverterString.write(value.noAgencyReason, into: &buf)
+        FfiConverterString.write(value.familyHistory, into: &buf)
+        FfiConverterString.write(value.analysis, into: &buf)
+        FfiConverterSequenceString.write(value.factors, into: &buf)
+        FfiConverterOptionTypeAssessmentOutcome.write(value.outcome, into: &buf)
+        FfiConverterString.write(value.outcomeDetail, into: &buf)
+        FfiConverterString.write(value.delayReason, into: &buf)
+        FfiConverterOptionString.write(value.closureDate, into: &buf)
+        FfiConverterOptionString.write(value.closureReason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssessmentFields_lift(_ buf: RustBuffer) throws -> AssessmentFields {
+    return try FfiConverterTypeAssessmentFields.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssessmentFields_lower(_ value: AssessmentFields) -> RustBuffer {
+    return FfiConverterTypeAssessmentFields.lower(value)
+}
+
+
+/**
  * One attachment of a record.
  */
 public struct AttachmentInfo: Equatable, Hashable {
@@ -2102,6 +2585,359 @@ public func FfiConverterTypeCaseInfo_lower(_ value: CaseInfo) -> RustBuffer {
 }
 
 
+/**
+ * Every field of a case note.
+ */
+public struct CaseNoteFields: Equatable, Hashable {
+    public var category: CaseNoteCategory
+    /**
+     * When what it records happened (Unix ms).
+     */
+    public var occurredAtMs: Int64
+    public var text: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(category: CaseNoteCategory, 
+        /**
+         * When what it records happened (Unix ms).
+         */occurredAtMs: Int64, text: String) {
+        self.category = category
+        self.occurredAtMs = occurredAtMs
+        self.text = text
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CaseNoteFields: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCaseNoteFields: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseNoteFields {
+        return
+            try CaseNoteFields(
+                category: FfiConverterTypeCaseNoteCategory.read(from: &buf), 
+                occurredAtMs: FfiConverterInt64.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CaseNoteFields, into buf: inout [UInt8]) {
+        FfiConverterTypeCaseNoteCategory.write(value.category, into: &buf)
+        FfiConverterInt64.write(value.occurredAtMs, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseNoteFields_lift(_ buf: RustBuffer) throws -> CaseNoteFields {
+    return try FfiConverterTypeCaseNoteFields.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseNoteFields_lower(_ value: CaseNoteFields) -> RustBuffer {
+    return FfiConverterTypeCaseNoteFields.lower(value)
+}
+
+
+/**
+ * The child's case as the council's case system sent it, and what is due on it.
+ */
+public struct CaseSummary: Equatable, Hashable {
+    public var caseId: String
+    public var localChildId: String
+    public var name: String
+    public var dateOfBirth: String?
+    public var sex: Sex?
+    public var legalStatus: Coded?
+    public var allocatedWorker: String
+    public var allocatedRole: Coded?
+    public var team: String
+    public var childInNeed: ChildInNeedEpisode?
+    public var childProtection: ChildProtectionPlan?
+    public var lookedAfter: LookedAfterEpisode?
+    public var privateFostering: PrivateFostering?
+    public var preProceedings: PreProceedings?
+    public var lastVisitDate: String?
+    public var lastSeenDate: String?
+    /**
+     * The case's worklist entries on the day asked for.
+     */
+    public var due: [WorklistEntry]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(caseId: String, localChildId: String, name: String, dateOfBirth: String?, sex: Sex?, legalStatus: Coded?, allocatedWorker: String, allocatedRole: Coded?, team: String, childInNeed: ChildInNeedEpisode?, childProtection: ChildProtectionPlan?, lookedAfter: LookedAfterEpisode?, privateFostering: PrivateFostering?, preProceedings: PreProceedings?, lastVisitDate: String?, lastSeenDate: String?, 
+        /**
+         * The case's worklist entries on the day asked for.
+         */due: [WorklistEntry]) {
+        self.caseId = caseId
+        self.localChildId = localChildId
+        self.name = name
+        self.dateOfBirth = dateOfBirth
+        self.sex = sex
+        self.legalStatus = legalStatus
+        self.allocatedWorker = allocatedWorker
+        self.allocatedRole = allocatedRole
+        self.team = team
+        self.childInNeed = childInNeed
+        self.childProtection = childProtection
+        self.lookedAfter = lookedAfter
+        self.privateFostering = privateFostering
+        self.preProceedings = preProceedings
+        self.lastVisitDate = lastVisitDate
+        self.lastSeenDate = lastSeenDate
+        self.due = due
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CaseSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCaseSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseSummary {
+        return
+            try CaseSummary(
+                caseId: FfiConverterString.read(from: &buf), 
+                localChildId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                dateOfBirth: FfiConverterOptionString.read(from: &buf), 
+                sex: FfiConverterOptionTypeSex.read(from: &buf), 
+                legalStatus: FfiConverterOptionTypeCoded.read(from: &buf), 
+                allocatedWorker: FfiConverterString.read(from: &buf), 
+                allocatedRole: FfiConverterOptionTypeCoded.read(from: &buf), 
+                team: FfiConverterString.read(from: &buf), 
+                childInNeed: FfiConverterOptionTypeChildInNeedEpisode.read(from: &buf), 
+                childProtection: FfiConverterOptionTypeChildProtectionPlan.read(from: &buf), 
+                lookedAfter: FfiConverterOptionTypeLookedAfterEpisode.read(from: &buf), 
+                privateFostering: FfiConverterOptionTypePrivateFostering.read(from: &buf), 
+                preProceedings: FfiConverterOptionTypePreProceedings.read(from: &buf), 
+                lastVisitDate: FfiConverterOptionString.read(from: &buf), 
+                lastSeenDate: FfiConverterOptionString.read(from: &buf), 
+                due: FfiConverterSequenceTypeWorklistEntry.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CaseSummary, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.caseId, into: &buf)
+        FfiConverterString.write(value.localChildId, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.dateOfBirth, into: &buf)
+        FfiConverterOptionTypeSex.write(value.sex, into: &buf)
+        FfiConverterOptionTypeCoded.write(value.legalStatus, into: &buf)
+        FfiConverterString.write(value.allocatedWorker, into: &buf)
+        FfiConverterOptionTypeCoded.write(value.allocatedRole, into: &buf)
+        FfiConverterString.write(value.team, into: &buf)
+        FfiConverterOptionTypeChildInNeedEpisode.write(value.childInNeed, into: &buf)
+        FfiConverterOptionTypeChildProtectionPlan.write(value.childProtection, into: &buf)
+        FfiConverterOptionTypeLookedAfterEpisode.write(value.lookedAfter, into: &buf)
+        FfiConverterOptionTypePrivateFostering.write(value.privateFostering, into: &buf)
+        FfiConverterOptionTypePreProceedings.write(value.preProceedings, into: &buf)
+        FfiConverterOptionString.write(value.lastVisitDate, into: &buf)
+        FfiConverterOptionString.write(value.lastSeenDate, into: &buf)
+        FfiConverterSequenceTypeWorklistEntry.write(value.due, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseSummary_lift(_ buf: RustBuffer) throws -> CaseSummary {
+    return try FfiConverterTypeCaseSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseSummary_lower(_ value: CaseSummary) -> RustBuffer {
+    return FfiConverterTypeCaseSummary.lower(value)
+}
+
+
+/**
+ * A child in need episode, from referral to closure. Dates are `YYYY-MM-DD`.
+ */
+public struct ChildInNeedEpisode: Equatable, Hashable {
+    public var referralDate: String
+    public var referralSource: Coded?
+    public var primaryNeed: Coded?
+    public var referralDecisionDate: String?
+    public var assessmentAuthorisedDate: String?
+    public var strategyDiscussionDate: String?
+    public var conferenceNotRequired: Bool
+    public var initialConferenceDate: String?
+    public var reviewDates: [String]
+    public var closureDate: String?
+    public var closureReason: Coded?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(referralDate: String, referralSource: Coded?, primaryNeed: Coded?, referralDecisionDate: String?, assessmentAuthorisedDate: String?, strategyDiscussionDate: String?, conferenceNotRequired: Bool, initialConferenceDate: String?, reviewDates: [String], closureDate: String?, closureReason: Coded?) {
+        self.referralDate = referralDate
+        self.referralSource = referralSource
+        self.primaryNeed = primaryNeed
+        self.referralDecisionDate = referralDecisionDate
+        self.assessmentAuthorisedDate = assessmentAuthorisedDate
+        self.strategyDiscussionDate = strategyDiscussionDate
+        self.conferenceNotRequired = conferenceNotRequired
+        self.initialConferenceDate = initialConferenceDate
+        self.reviewDates = reviewDates
+        self.closureDate = closureDate
+        self.closureReason = closureReason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChildInNeedEpisode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChildInNeedEpisode: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChildInNeedEpisode {
+        return
+            try ChildInNeedEpisode(
+                referralDate: FfiConverterString.read(from: &buf), 
+                referralSource: FfiConverterOptionTypeCoded.read(from: &buf), 
+                primaryNeed: FfiConverterOptionTypeCoded.read(from: &buf), 
+                referralDecisionDate: FfiConverterOptionString.read(from: &buf), 
+                assessmentAuthorisedDate: FfiConverterOptionString.read(from: &buf), 
+                strategyDiscussionDate: FfiConverterOptionString.read(from: &buf), 
+                conferenceNotRequired: FfiConverterBool.read(from: &buf), 
+                initialConferenceDate: FfiConverterOptionString.read(from: &buf), 
+                reviewDates: FfiConverterSequenceString.read(from: &buf), 
+                closureDate: FfiConverterOptionString.read(from: &buf), 
+                closureReason: FfiConverterOptionTypeCoded.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChildInNeedEpisode, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.referralDate, into: &buf)
+        FfiConverterOptionTypeCoded.write(value.referralSource, into: &buf)
+        FfiConverterOptionTypeCoded.write(value.primaryNeed, into: &buf)
+        FfiConverterOptionString.write(value.referralDecisionDate, into: &buf)
+        FfiConverterOptionString.write(value.assessmentAuthorisedDate, into: &buf)
+        FfiConverterOptionString.write(value.strategyDiscussionDate, into: &buf)
+        FfiConverterBool.write(value.conferenceNotRequired, into: &buf)
+        FfiConverterOptionString.write(value.initialConferenceDate, into: &buf)
+        FfiConverterSequenceString.write(value.reviewDates, into: &buf)
+        FfiConverterOptionString.write(value.closureDate, into: &buf)
+        FfiConverterOptionTypeCoded.write(value.closureReason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChildInNeedEpisode_lift(_ buf: RustBuffer) throws -> ChildInNeedEpisode {
+    return try FfiConverterTypeChildInNeedEpisode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChildInNeedEpisode_lower(_ value: ChildInNeedEpisode) -> RustBuffer {
+    return FfiConverterTypeChildInNeedEpisode.lower(value)
+}
+
+
+public struct ChildProtectionPlan: Equatable, Hashable {
+    public var startDate: String
+    public var category: Coded?
+    public var initialConferenceDate: String
+    public var coreGroupDates: [String]
+    public var reviewConferenceDates: [String]
+    public var endDate: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(startDate: String, category: Coded?, initialConferenceDate: String, coreGroupDates: [String], reviewConferenceDates: [String], endDate: String?) {
+        self.startDate = startDate
+        self.category = category
+        self.initialConferenceDate = initialConferenceDate
+        self.coreGroupDates = coreGroupDates
+        self.reviewConferenceDates = reviewConferenceDates
+        self.endDate = endDate
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChildProtectionPlan: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChildProtectionPlan: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChildProtectionPlan {
+        return
+            try ChildProtectionPlan(
+                startDate: FfiConverterString.read(from: &buf), 
+                category: FfiConverterOptionTypeCoded.read(from: &buf), 
+                initialConferenceDate: FfiConverterString.read(from: &buf), 
+                coreGroupDates: FfiConverterSequenceString.read(from: &buf), 
+                reviewConferenceDates: FfiConverterSequenceString.read(from: &buf), 
+                endDate: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChildProtectionPlan, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.startDate, into: &buf)
+        FfiConverterOptionTypeCoded.write(value.category, into: &buf)
+        FfiConverterString.write(value.initialConferenceDate, into: &buf)
+        FfiConverterSequenceString.write(value.coreGroupDates, into: &buf)
+        FfiConverterSequenceString.write(value.reviewConferenceDates, into: &buf)
+        FfiConverterOptionString.write(value.endDate, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChildProtectionPlan_lift(_ buf: RustBuffer) throws -> ChildProtectionPlan {
+    return try FfiConverterTypeChildProtectionPlan.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChildProtectionPlan_lower(_ value: ChildProtectionPlan) -> RustBuffer {
+    return FfiConverterTypeChildProtectionPlan.lower(value)
+}
+
+
 public struct ChildView: Equatable, Hashable {
     /**
      * Empty for a new view: the core gives it an id.
@@ -2167,9 +3003,240 @@ public func FfiConverterTypeChildView_lower(_ value: ChildView) -> RustBuffer {
 
 
 /**
+ * An official code with the label to show.
+ */
+public struct Coded: Equatable, Hashable {
+    public var code: String
+    public var label: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, label: String) {
+        self.code = code
+        self.label = label
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Coded: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCoded: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Coded {
+        return
+            try Coded(
+                code: FfiConverterString.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Coded, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCoded_lift(_ buf: RustBuffer) throws -> Coded {
+    return try FfiConverterTypeCoded.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCoded_lower(_ value: Coded) -> RustBuffer {
+    return FfiConverterTypeCoded.lower(value)
+}
+
+
+/**
+ * One of a field's concurrent values.
+ */
+public struct ConflictValue: Equatable, Hashable {
+    /**
+     * Pass to `Resolution::Choose` to keep this value.
+     */
+    public var id: String
+    public var value: FieldValue
+    public var worker: String
+    public var device: String
+    /**
+     * When it was written, by the writing device's clock (advisory), Unix ms.
+     */
+    public var atMs: Int64?
+    /**
+     * The value the record shows until the conflict is resolved.
+     */
+    public var shown: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Pass to `Resolution::Choose` to keep this value.
+         */id: String, value: FieldValue, worker: String, device: String, 
+        /**
+         * When it was written, by the writing device's clock (advisory), Unix ms.
+         */atMs: Int64?, 
+        /**
+         * The value the record shows until the conflict is resolved.
+         */shown: Bool) {
+        self.id = id
+        self.value = value
+        self.worker = worker
+        self.device = device
+        self.atMs = atMs
+        self.shown = shown
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConflictValue: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflictValue: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConflictValue {
+        return
+            try ConflictValue(
+                id: FfiConverterString.read(from: &buf), 
+                value: FfiConverterTypeFieldValue.read(from: &buf), 
+                worker: FfiConverterString.read(from: &buf), 
+                device: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterOptionInt64.read(from: &buf), 
+                shown: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConflictValue, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeFieldValue.write(value.value, into: &buf)
+        FfiConverterString.write(value.worker, into: &buf)
+        FfiConverterString.write(value.device, into: &buf)
+        FfiConverterOptionInt64.write(value.atMs, into: &buf)
+        FfiConverterBool.write(value.shown, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictValue_lift(_ buf: RustBuffer) throws -> ConflictValue {
+    return try FfiConverterTypeConflictValue.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictValue_lower(_ value: ConflictValue) -> RustBuffer {
+    return FfiConverterTypeConflictValue.lower(value)
+}
+
+
+/**
+ * A field two people set differently at the same time.
+ */
+public struct FieldConflict: Equatable, Hashable {
+    /**
+     * The field as a path from the record's fields: `child_seen`, `agencies_consulted[1].date`.
+     */
+    public var path: String
+    /**
+     * The top-level field it is in (`agencies_consulted`), for the screen to point at.
+     */
+    public var field: String
+    /**
+     * Every value, the one shown first.
+     */
+    public var values: [ConflictValue]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The field as a path from the record's fields: `child_seen`, `agencies_consulted[1].date`.
+         */path: String, 
+        /**
+         * The top-level field it is in (`agencies_consulted`), for the screen to point at.
+         */field: String, 
+        /**
+         * Every value, the one shown first.
+         */values: [ConflictValue]) {
+        self.path = path
+        self.field = field
+        self.values = values
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FieldConflict: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFieldConflict: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FieldConflict {
+        return
+            try FieldConflict(
+                path: FfiConverterString.read(from: &buf), 
+                field: FfiConverterString.read(from: &buf), 
+                values: FfiConverterSequenceTypeConflictValue.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FieldConflict, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.path, into: &buf)
+        FfiConverterString.write(value.field, into: &buf)
+        FfiConverterSequenceTypeConflictValue.write(value.values, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldConflict_lift(_ buf: RustBuffer) throws -> FieldConflict {
+    return try FfiConverterTypeFieldConflict.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldConflict_lower(_ value: FieldConflict) -> RustBuffer {
+    return FfiConverterTypeFieldConflict.lower(value)
+}
+
+
+/**
  * Who changed which fields, when (the device's clock: advisory).
  */
 public struct HistoryItem: Equatable, Hashable {
+    /**
+     * The change's id (its Automerge hash, hex).
+     */
+    public var change: String
     public var worker: String
     public var device: String
     public var atMs: Int64?
@@ -2177,7 +3244,11 @@ public struct HistoryItem: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(worker: String, device: String, atMs: Int64?, fields: [String]) {
+    public init(
+        /**
+         * The change's id (its Automerge hash, hex).
+         */change: String, worker: String, device: String, atMs: Int64?, fields: [String]) {
+        self.change = change
         self.worker = worker
         self.device = device
         self.atMs = atMs
@@ -2200,6 +3271,7 @@ public struct FfiConverterTypeHistoryItem: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HistoryItem {
         return
             try HistoryItem(
+                change: FfiConverterString.read(from: &buf), 
                 worker: FfiConverterString.read(from: &buf), 
                 device: FfiConverterString.read(from: &buf), 
                 atMs: FfiConverterOptionInt64.read(from: &buf), 
@@ -2208,6 +3280,7 @@ public struct FfiConverterTypeHistoryItem: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: HistoryItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.change, into: &buf)
         FfiConverterString.write(value.worker, into: &buf)
         FfiConverterString.write(value.device, into: &buf)
         FfiConverterOptionInt64.write(value.atMs, into: &buf)
@@ -2228,6 +3301,89 @@ public func FfiConverterTypeHistoryItem_lift(_ buf: RustBuffer) throws -> Histor
 #endif
 public func FfiConverterTypeHistoryItem_lower(_ value: HistoryItem) -> RustBuffer {
     return FfiConverterTypeHistoryItem.lower(value)
+}
+
+
+/**
+ * A period of being looked after, with its legal status and current placement.
+ */
+public struct LookedAfterEpisode: Equatable, Hashable {
+    public var startDate: String
+    public var legalStatus: Coded?
+    public var placementType: Coded?
+    public var placementStart: String
+    /**
+     * The visiting regime's code (`standard`, `care_order_at_home`, ..) and label.
+     */
+    public var visitRegime: Coded
+    public var reviewDates: [String]
+    public var endDate: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(startDate: String, legalStatus: Coded?, placementType: Coded?, placementStart: String, 
+        /**
+         * The visiting regime's code (`standard`, `care_order_at_home`, ..) and label.
+         */visitRegime: Coded, reviewDates: [String], endDate: String?) {
+        self.startDate = startDate
+        self.legalStatus = legalStatus
+        self.placementType = placementType
+        self.placementStart = placementStart
+        self.visitRegime = visitRegime
+        self.reviewDates = reviewDates
+        self.endDate = endDate
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LookedAfterEpisode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLookedAfterEpisode: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LookedAfterEpisode {
+        return
+            try LookedAfterEpisode(
+                startDate: FfiConverterString.read(from: &buf), 
+                legalStatus: FfiConverterOptionTypeCoded.read(from: &buf), 
+                placementType: FfiConverterOptionTypeCoded.read(from: &buf), 
+                placementStart: FfiConverterString.read(from: &buf), 
+                visitRegime: FfiConverterTypeCoded.read(from: &buf), 
+                reviewDates: FfiConverterSequenceString.read(from: &buf), 
+                endDate: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LookedAfterEpisode, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.startDate, into: &buf)
+        FfiConverterOptionTypeCoded.write(value.legalStatus, into: &buf)
+        FfiConverterOptionTypeCoded.write(value.placementType, into: &buf)
+        FfiConverterString.write(value.placementStart, into: &buf)
+        FfiConverterTypeCoded.write(value.visitRegime, into: &buf)
+        FfiConverterSequenceString.write(value.reviewDates, into: &buf)
+        FfiConverterOptionString.write(value.endDate, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLookedAfterEpisode_lift(_ buf: RustBuffer) throws -> LookedAfterEpisode {
+    return try FfiConverterTypeLookedAfterEpisode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLookedAfterEpisode_lower(_ value: LookedAfterEpisode) -> RustBuffer {
+    return FfiConverterTypeLookedAfterEpisode.lower(value)
 }
 
 
@@ -2295,6 +3451,366 @@ public func FfiConverterTypeMissingItem_lift(_ buf: RustBuffer) throws -> Missin
 #endif
 public func FfiConverterTypeMissingItem_lower(_ value: MissingItem) -> RustBuffer {
     return FfiConverterTypeMissingItem.lower(value)
+}
+
+
+/**
+ * A manager's oversight decision with its written rationale (C5).
+ */
+public struct Oversight: Equatable, Hashable {
+    public var manager: String
+    public var atMs: Int64
+    public var decision: OversightDecision
+    public var rationale: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(manager: String, atMs: Int64, decision: OversightDecision, rationale: String) {
+        self.manager = manager
+        self.atMs = atMs
+        self.decision = decision
+        self.rationale = rationale
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Oversight: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOversight: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Oversight {
+        return
+            try Oversight(
+                manager: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                decision: FfiConverterTypeOversightDecision.read(from: &buf), 
+                rationale: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Oversight, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.manager, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterTypeOversightDecision.write(value.decision, into: &buf)
+        FfiConverterString.write(value.rationale, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOversight_lift(_ buf: RustBuffer) throws -> Oversight {
+    return try FfiConverterTypeOversight.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOversight_lower(_ value: Oversight) -> RustBuffer {
+    return FfiConverterTypeOversight.lower(value)
+}
+
+
+public struct PreProceedings: Equatable, Hashable {
+    public var startDate: String
+    public var letterSentDate: String?
+    public var fgdmOffered: Bool?
+    public var fgdmAccepted: Bool?
+    public var fgdmHeldDate: String?
+    public var endDate: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(startDate: String, letterSentDate: String?, fgdmOffered: Bool?, fgdmAccepted: Bool?, fgdmHeldDate: String?, endDate: String?) {
+        self.startDate = startDate
+        self.letterSentDate = letterSentDate
+        self.fgdmOffered = fgdmOffered
+        self.fgdmAccepted = fgdmAccepted
+        self.fgdmHeldDate = fgdmHeldDate
+        self.endDate = endDate
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PreProceedings: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePreProceedings: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PreProceedings {
+        return
+            try PreProceedings(
+                startDate: FfiConverterString.read(from: &buf), 
+                letterSentDate: FfiConverterOptionString.read(from: &buf), 
+                fgdmOffered: FfiConverterOptionBool.read(from: &buf), 
+                fgdmAccepted: FfiConverterOptionBool.read(from: &buf), 
+                fgdmHeldDate: FfiConverterOptionString.read(from: &buf), 
+                endDate: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PreProceedings, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.startDate, into: &buf)
+        FfiConverterOptionString.write(value.letterSentDate, into: &buf)
+        FfiConverterOptionBool.write(value.fgdmOffered, into: &buf)
+        FfiConverterOptionBool.write(value.fgdmAccepted, into: &buf)
+        FfiConverterOptionString.write(value.fgdmHeldDate, into: &buf)
+        FfiConverterOptionString.write(value.endDate, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePreProceedings_lift(_ buf: RustBuffer) throws -> PreProceedings {
+    return try FfiConverterTypePreProceedings.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePreProceedings_lower(_ value: PreProceedings) -> RustBuffer {
+    return FfiConverterTypePreProceedings.lower(value)
+}
+
+
+public struct PrivateFostering: Equatable, Hashable {
+    public var startDate: String
+    public var endDate: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(startDate: String, endDate: String?) {
+        self.startDate = startDate
+        self.endDate = endDate
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PrivateFostering: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePrivateFostering: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PrivateFostering {
+        return
+            try PrivateFostering(
+                startDate: FfiConverterString.read(from: &buf), 
+                endDate: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PrivateFostering, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.startDate, into: &buf)
+        FfiConverterOptionString.write(value.endDate, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePrivateFostering_lift(_ buf: RustBuffer) throws -> PrivateFostering {
+    return try FfiConverterTypePrivateFostering.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePrivateFostering_lower(_ value: PrivateFostering) -> RustBuffer {
+    return FfiConverterTypePrivateFostering.lower(value)
+}
+
+
+/**
+ * One record that changed, with its kind and case, so a screen can tell whether it shows it.
+ */
+public struct RecordChange: Equatable, Hashable {
+    public var id: String
+    public var kind: RecordKind
+    public var caseId: String
+    /**
+     * Gone from this device (its case was purged or allocated elsewhere).
+     */
+    public var removed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, kind: RecordKind, caseId: String, 
+        /**
+         * Gone from this device (its case was purged or allocated elsewhere).
+         */removed: Bool) {
+        self.id = id
+        self.kind = kind
+        self.caseId = caseId
+        self.removed = removed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RecordChange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecordChange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RecordChange {
+        return
+            try RecordChange(
+                id: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeRecordKind.read(from: &buf), 
+                caseId: FfiConverterString.read(from: &buf), 
+                removed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RecordChange, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeRecordKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.caseId, into: &buf)
+        FfiConverterBool.write(value.removed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecordChange_lift(_ buf: RustBuffer) throws -> RecordChange {
+    return try FfiConverterTypeRecordChange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecordChange_lower(_ value: RecordChange) -> RustBuffer {
+    return FfiConverterTypeRecordChange.lower(value)
+}
+
+
+public struct RecordInfo: Equatable, Hashable {
+    public var id: String
+    public var kind: RecordKind
+    public var caseId: String
+    public var status: RecordStatus
+    public var createdBy: String
+    public var createdAtMs: Int64
+    public var submittedBy: String?
+    public var submittedAtMs: Int64?
+    public var oversight: Oversight?
+    public var amendments: [Amendment]
+    public var content: RecordContent
+    /**
+     * Fields with concurrent values to resolve; empty when there is nothing to resolve.
+     */
+    public var conflicts: [FieldConflict]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, kind: RecordKind, caseId: String, status: RecordStatus, createdBy: String, createdAtMs: Int64, submittedBy: String?, submittedAtMs: Int64?, oversight: Oversight?, amendments: [Amendment], content: RecordContent, 
+        /**
+         * Fields with concurrent values to resolve; empty when there is nothing to resolve.
+         */conflicts: [FieldConflict]) {
+        self.id = id
+        self.kind = kind
+        self.caseId = caseId
+        self.status = status
+        self.createdBy = createdBy
+        self.createdAtMs = createdAtMs
+        self.submittedBy = submittedBy
+        self.submittedAtMs = submittedAtMs
+        self.oversight = oversight
+        self.amendments = amendments
+        self.content = content
+        self.conflicts = conflicts
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RecordInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecordInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RecordInfo {
+        return
+            try RecordInfo(
+                id: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeRecordKind.read(from: &buf), 
+                caseId: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeRecordStatus.read(from: &buf), 
+                createdBy: FfiConverterString.read(from: &buf), 
+                createdAtMs: FfiConverterInt64.read(from: &buf), 
+                submittedBy: FfiConverterOptionString.read(from: &buf), 
+                submittedAtMs: FfiConverterOptionInt64.read(from: &buf), 
+                oversight: FfiConverterOptionTypeOversight.read(from: &buf), 
+                amendments: FfiConverterSequenceTypeAmendment.read(from: &buf), 
+                content: FfiConverterTypeRecordContent.read(from: &buf), 
+                conflicts: FfiConverterSequenceTypeFieldConflict.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RecordInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeRecordKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.caseId, into: &buf)
+        FfiConverterTypeRecordStatus.write(value.status, into: &buf)
+        FfiConverterString.write(value.createdBy, into: &buf)
+        FfiConverterInt64.write(value.createdAtMs, into: &buf)
+        FfiConverterOptionString.write(value.submittedBy, into: &buf)
+        FfiConverterOptionInt64.write(value.submittedAtMs, into: &buf)
+        FfiConverterOptionTypeOversight.write(value.oversight, into: &buf)
+        FfiConverterSequenceTypeAmendment.write(value.amendments, into: &buf)
+        FfiConverterTypeRecordContent.write(value.content, into: &buf)
+        FfiConverterSequenceTypeFieldConflict.write(value.conflicts, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecordInfo_lift(_ buf: RustBuffer) throws -> RecordInfo {
+    return try FfiConverterTypeRecordInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecordInfo_lower(_ value: RecordInfo) -> RustBuffer {
+    return FfiConverterTypeRecordInfo.lower(value)
 }
 
 
@@ -2712,6 +4228,301 @@ public func FfiConverterTypeWorklistEntry_lower(_ value: WorklistEntry) -> RustB
 
 
 /**
+ * The kind of agency contacted or consulted.
+ */
+
+public enum AgencyKind: Equatable, Hashable {
+    
+    case school
+    case health
+    case gp
+    case police
+    case housing
+    case probation
+    case earlyHelp
+    case socialCare
+    case voluntary
+    case other
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AgencyKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAgencyKind: FfiConverterRustBuffer {
+    typealias SwiftType = AgencyKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AgencyKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .school
+        
+        case 2: return .health
+        
+        case 3: return .gp
+        
+        case 4: return .police
+        
+        case 5: return .housing
+        
+        case 6: return .probation
+        
+        case 7: return .earlyHelp
+        
+        case 8: return .socialCare
+        
+        case 9: return .voluntary
+        
+        case 10: return .other
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AgencyKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .school:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .health:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .gp:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .police:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .housing:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .probation:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .earlyHelp:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .socialCare:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .voluntary:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .other:
+            writeInt(&buf, Int32(10))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgencyKind_lift(_ buf: RustBuffer) throws -> AgencyKind {
+    return try FfiConverterTypeAgencyKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgencyKind_lower(_ value: AgencyKind) -> RustBuffer {
+    return FfiConverterTypeAgencyKind.lower(value)
+}
+
+
+
+
+public enum AssessmentKind: Equatable, Hashable {
+    
+    case single
+    case section47
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AssessmentKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAssessmentKind: FfiConverterRustBuffer {
+    typealias SwiftType = AssessmentKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AssessmentKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .single
+        
+        case 2: return .section47
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AssessmentKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .single:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .section47:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssessmentKind_lift(_ buf: RustBuffer) throws -> AssessmentKind {
+    return try FfiConverterTypeAssessmentKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssessmentKind_lower(_ value: AssessmentKind) -> RustBuffer {
+    return FfiConverterTypeAssessmentKind.lower(value)
+}
+
+
+
+/**
+ * The decision at the end of an assessment.
+ */
+
+public enum AssessmentOutcome: Equatable, Hashable {
+    
+    case noFurtherAction
+    case earlyHelp
+    case childInNeedPlan
+    case section47
+    case initialConference
+    case legalPlanning
+    case other
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AssessmentOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAssessmentOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = AssessmentOutcome
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AssessmentOutcome {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .noFurtherAction
+        
+        case 2: return .earlyHelp
+        
+        case 3: return .childInNeedPlan
+        
+        case 4: return .section47
+        
+        case 5: return .initialConference
+        
+        case 6: return .legalPlanning
+        
+        case 7: return .other
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AssessmentOutcome, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .noFurtherAction:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .earlyHelp:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .childInNeedPlan:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .section47:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .initialConference:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .legalPlanning:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .other:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssessmentOutcome_lift(_ buf: RustBuffer) throws -> AssessmentOutcome {
+    return try FfiConverterTypeAssessmentOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssessmentOutcome_lower(_ value: AssessmentOutcome) -> RustBuffer {
+    return FfiConverterTypeAssessmentOutcome.lower(value)
+}
+
+
+
+/**
  * Where an attachment's bytes are.
  */
 
@@ -2967,6 +4778,214 @@ public func FfiConverterTypeAttachmentError_lower(_ value: AttachmentError) -> R
 
 
 /**
+ * What a case note is about.
+ */
+
+public enum CaseNoteCategory: Equatable, Hashable {
+    
+    case phoneCall
+    case meeting
+    case correspondence
+    case supervision
+    case managementOversight
+    case other
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CaseNoteCategory: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCaseNoteCategory: FfiConverterRustBuffer {
+    typealias SwiftType = CaseNoteCategory
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseNoteCategory {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .phoneCall
+        
+        case 2: return .meeting
+        
+        case 3: return .correspondence
+        
+        case 4: return .supervision
+        
+        case 5: return .managementOversight
+        
+        case 6: return .other
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CaseNoteCategory, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .phoneCall:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .meeting:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .correspondence:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .supervision:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .managementOversight:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .other:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseNoteCategory_lift(_ buf: RustBuffer) throws -> CaseNoteCategory {
+    return try FfiConverterTypeCaseNoteCategory.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseNoteCategory_lower(_ value: CaseNoteCategory) -> RustBuffer {
+    return FfiConverterTypeCaseNoteCategory.lower(value)
+}
+
+
+
+/**
+ * The code lists an app shows in its pickers (`code_list`).
+ */
+
+public enum CodeList: Equatable, Hashable {
+    
+    case assessmentFactor
+    case closureReason
+    case legalStatus
+    case placementType
+    case abuseCategory
+    case referralSource
+    case primaryNeed
+    case practitionerRole
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CodeList: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCodeList: FfiConverterRustBuffer {
+    typealias SwiftType = CodeList
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CodeList {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .assessmentFactor
+        
+        case 2: return .closureReason
+        
+        case 3: return .legalStatus
+        
+        case 4: return .placementType
+        
+        case 5: return .abuseCategory
+        
+        case 6: return .referralSource
+        
+        case 7: return .primaryNeed
+        
+        case 8: return .practitionerRole
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CodeList, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .assessmentFactor:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .closureReason:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .legalStatus:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .placementType:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .abuseCategory:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .referralSource:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .primaryNeed:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .practitionerRole:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCodeList_lift(_ buf: RustBuffer) throws -> CodeList {
+    return try FfiConverterTypeCodeList.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCodeList_lower(_ value: CodeList) -> RustBuffer {
+    return FfiConverterTypeCodeList.lower(value)
+}
+
+
+
+/**
  * "On this tablet only" or "received by the council at 14:02".
  */
 
@@ -3142,6 +5161,121 @@ public func FfiConverterTypeDueStatus_lower(_ value: DueStatus) -> RustBuffer {
 
 
 /**
+ * A field's value as the document holds it. Dates are `Text` in ISO form; codes are `Text`.
+ */
+
+public enum FieldValue: Equatable, Hashable {
+    
+    case null
+    case bool(value: Bool
+    )
+    case int(value: Int64
+    )
+    case float(value: Double
+    )
+    case text(value: String
+    )
+    /**
+     * A nested value (a text object, a list, a map), named by its type: choose it by id.
+     */
+    case object(kind: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FieldValue: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFieldValue: FfiConverterRustBuffer {
+    typealias SwiftType = FieldValue
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FieldValue {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .null
+        
+        case 2: return .bool(value: try FfiConverterBool.read(from: &buf)
+        )
+        
+        case 3: return .int(value: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 4: return .float(value: try FfiConverterDouble.read(from: &buf)
+        )
+        
+        case 5: return .text(value: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 6: return .object(kind: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FieldValue, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .null:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .bool(value):
+            writeInt(&buf, Int32(2))
+            FfiConverterBool.write(value, into: &buf)
+            
+        
+        case let .int(value):
+            writeInt(&buf, Int32(3))
+            FfiConverterInt64.write(value, into: &buf)
+            
+        
+        case let .float(value):
+            writeInt(&buf, Int32(4))
+            FfiConverterDouble.write(value, into: &buf)
+            
+        
+        case let .text(value):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(value, into: &buf)
+            
+        
+        case let .object(kind):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(kind, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldValue_lift(_ buf: RustBuffer) throws -> FieldValue {
+    return try FfiConverterTypeFieldValue.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldValue_lower(_ value: FieldValue) -> RustBuffer {
+    return FfiConverterTypeFieldValue.lower(value)
+}
+
+
+
+/**
  * Opening the store.
  */
 public 
@@ -3264,6 +5398,177 @@ public func FfiConverterTypeOpenError_lower(_ value: OpenError) -> RustBuffer {
 }
 
 
+
+public enum OversightDecision: Equatable, Hashable {
+    
+    case authorise
+    case returnForWork
+    case close
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension OversightDecision: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOversightDecision: FfiConverterRustBuffer {
+    typealias SwiftType = OversightDecision
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OversightDecision {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .authorise
+        
+        case 2: return .returnForWork
+        
+        case 3: return .close
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: OversightDecision, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .authorise:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .returnForWork:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .close:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOversightDecision_lift(_ buf: RustBuffer) throws -> OversightDecision {
+    return try FfiConverterTypeOversightDecision.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOversightDecision_lower(_ value: OversightDecision) -> RustBuffer {
+    return FfiConverterTypeOversightDecision.lower(value)
+}
+
+
+
+/**
+ * The content of a record, by kind.
+ */
+
+public enum RecordContent: Equatable, Hashable {
+    
+    case visit(fields: VisitFields
+    )
+    case assessment(fields: AssessmentFields
+    )
+    case caseNote(fields: CaseNoteFields
+    )
+    /**
+     * Read-only; its `due` is empty here (`case_summary(case_id, today)` computes it).
+     */
+    case caseSummary(summary: CaseSummary
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RecordContent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecordContent: FfiConverterRustBuffer {
+    typealias SwiftType = RecordContent
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RecordContent {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .visit(fields: try FfiConverterTypeVisitFields.read(from: &buf)
+        )
+        
+        case 2: return .assessment(fields: try FfiConverterTypeAssessmentFields.read(from: &buf)
+        )
+        
+        case 3: return .caseNote(fields: try FfiConverterTypeCaseNoteFields.read(from: &buf)
+        )
+        
+        case 4: return .caseSummary(summary: try FfiConverterTypeCaseSummary.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RecordContent, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .visit(fields):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeVisitFields.write(fields, into: &buf)
+            
+        
+        case let .assessment(fields):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeAssessmentFields.write(fields, into: &buf)
+            
+        
+        case let .caseNote(fields):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeCaseNoteFields.write(fields, into: &buf)
+            
+        
+        case let .caseSummary(summary):
+            writeInt(&buf, Int32(4))
+            FfiConverterTypeCaseSummary.write(summary, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecordContent_lift(_ buf: RustBuffer) throws -> RecordContent {
+    return try FfiConverterTypeRecordContent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecordContent_lower(_ value: RecordContent) -> RustBuffer {
+    return FfiConverterTypeRecordContent.lower(value)
+}
+
+
+
 /**
  * Reading and writing records.
  */
@@ -3280,6 +5585,11 @@ enum RecordError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Incomplete(missing: [MissingItem]
     )
     case InvalidInput(field: String, reason: String
+    )
+    /**
+     * The record is of another kind than the call is for (`assessment(id)` of a visit).
+     */
+    case WrongKind(expected: RecordKind, found: RecordKind
     )
     case InvalidTransition(reason: String
     )
@@ -3332,18 +5642,22 @@ public struct FfiConverterTypeRecordError: FfiConverterRustBuffer {
             field: try FfiConverterString.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 4: return .InvalidTransition(
+        case 4: return .WrongKind(
+            expected: try FfiConverterTypeRecordKind.read(from: &buf), 
+            found: try FfiConverterTypeRecordKind.read(from: &buf)
+            )
+        case 5: return .InvalidTransition(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 5: return .TooLarge(
+        case 6: return .TooLarge(
             size: try FfiConverterUInt64.read(from: &buf), 
             limit: try FfiConverterUInt64.read(from: &buf)
             )
-        case 6: return .StorageFull
-        case 7: return .Storage(
+        case 7: return .StorageFull
+        case 8: return .Storage(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 8: return .Internal(
+        case 9: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -3374,28 +5688,34 @@ public struct FfiConverterTypeRecordError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .InvalidTransition(reason):
+        case let .WrongKind(expected,found):
             writeInt(&buf, Int32(4))
+            FfiConverterTypeRecordKind.write(expected, into: &buf)
+            FfiConverterTypeRecordKind.write(found, into: &buf)
+            
+        
+        case let .InvalidTransition(reason):
+            writeInt(&buf, Int32(5))
             FfiConverterString.write(reason, into: &buf)
             
         
         case let .TooLarge(size,limit):
-            writeInt(&buf, Int32(5))
+            writeInt(&buf, Int32(6))
             FfiConverterUInt64.write(size, into: &buf)
             FfiConverterUInt64.write(limit, into: &buf)
             
         
         case .StorageFull:
-            writeInt(&buf, Int32(6))
+            writeInt(&buf, Int32(7))
         
         
         case let .Storage(detail):
-            writeInt(&buf, Int32(7))
+            writeInt(&buf, Int32(8))
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(8))
+            writeInt(&buf, Int32(9))
             FfiConverterString.write(detail, into: &buf)
             
         }
@@ -3567,6 +5887,160 @@ public func FfiConverterTypeRecordStatus_lift(_ buf: RustBuffer) throws -> Recor
 #endif
 public func FfiConverterTypeRecordStatus_lower(_ value: RecordStatus) -> RustBuffer {
     return FfiConverterTypeRecordStatus.lower(value)
+}
+
+
+
+/**
+ * How the worker resolves a conflict.
+ */
+
+public enum Resolution: Equatable, Hashable {
+    
+    /**
+     * Keep one of the values (its `ConflictValue::id`).
+     */
+    case choose(valueId: String
+    )
+    /**
+     * Write a new value (text for a text field replaces its text).
+     */
+    case write(value: FieldValue
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Resolution: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeResolution: FfiConverterRustBuffer {
+    typealias SwiftType = Resolution
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Resolution {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .choose(valueId: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .write(value: try FfiConverterTypeFieldValue.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Resolution, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .choose(valueId):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(valueId, into: &buf)
+            
+        
+        case let .write(value):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeFieldValue.write(value, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResolution_lift(_ buf: RustBuffer) throws -> Resolution {
+    return try FfiConverterTypeResolution.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResolution_lower(_ value: Resolution) -> RustBuffer {
+    return FfiConverterTypeResolution.lower(value)
+}
+
+
+
+
+public enum Sex: Equatable, Hashable {
+    
+    case male
+    case female
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Sex: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSex: FfiConverterRustBuffer {
+    typealias SwiftType = Sex
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Sex {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .male
+        
+        case 2: return .female
+        
+        case 3: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Sex, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .male:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .female:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSex_lift(_ buf: RustBuffer) throws -> Sex {
+    return try FfiConverterTypeSex.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSex_lower(_ value: Sex) -> RustBuffer {
+    return FfiConverterTypeSex.lower(value)
 }
 
 
@@ -4119,6 +6593,222 @@ fileprivate struct FfiConverterOptionTypeTokenProvider: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeChildInNeedEpisode: FfiConverterRustBuffer {
+    typealias SwiftType = ChildInNeedEpisode?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeChildInNeedEpisode.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeChildInNeedEpisode.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeChildProtectionPlan: FfiConverterRustBuffer {
+    typealias SwiftType = ChildProtectionPlan?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeChildProtectionPlan.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeChildProtectionPlan.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeCoded: FfiConverterRustBuffer {
+    typealias SwiftType = Coded?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCoded.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCoded.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLookedAfterEpisode: FfiConverterRustBuffer {
+    typealias SwiftType = LookedAfterEpisode?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLookedAfterEpisode.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLookedAfterEpisode.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeOversight: FfiConverterRustBuffer {
+    typealias SwiftType = Oversight?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOversight.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOversight.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePreProceedings: FfiConverterRustBuffer {
+    typealias SwiftType = PreProceedings?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePreProceedings.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePreProceedings.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePrivateFostering: FfiConverterRustBuffer {
+    typealias SwiftType = PrivateFostering?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePrivateFostering.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePrivateFostering.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeAssessmentOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = AssessmentOutcome?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAssessmentOutcome.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAssessmentOutcome.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSex: FfiConverterRustBuffer {
+    typealias SwiftType = Sex?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSex.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSex.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -4136,6 +6826,56 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAgencyContact: FfiConverterRustBuffer {
+    typealias SwiftType = [AgencyContact]
+
+    public static func write(_ value: [AgencyContact], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAgencyContact.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AgencyContact] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AgencyContact]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAgencyContact.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAmendment: FfiConverterRustBuffer {
+    typealias SwiftType = [Amendment]
+
+    public static func write(_ value: [Amendment], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAmendment.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Amendment] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Amendment]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAmendment.read(from: &buf))
         }
         return seq
     }
@@ -4219,6 +6959,81 @@ fileprivate struct FfiConverterSequenceTypeChildView: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeCoded: FfiConverterRustBuffer {
+    typealias SwiftType = [Coded]
+
+    public static func write(_ value: [Coded], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCoded.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Coded] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Coded]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCoded.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeConflictValue: FfiConverterRustBuffer {
+    typealias SwiftType = [ConflictValue]
+
+    public static func write(_ value: [ConflictValue], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConflictValue.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConflictValue] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConflictValue]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConflictValue.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFieldConflict: FfiConverterRustBuffer {
+    typealias SwiftType = [FieldConflict]
+
+    public static func write(_ value: [FieldConflict], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFieldConflict.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FieldConflict] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FieldConflict]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFieldConflict.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeHistoryItem: FfiConverterRustBuffer {
     typealias SwiftType = [HistoryItem]
 
@@ -4261,6 +7076,31 @@ fileprivate struct FfiConverterSequenceTypeMissingItem: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeMissingItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRecordChange: FfiConverterRustBuffer {
+    typealias SwiftType = [RecordChange]
+
+    public static func write(_ value: [RecordChange], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRecordChange.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RecordChange] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RecordChange]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRecordChange.read(from: &buf))
         }
         return seq
     }
@@ -4363,6 +7203,18 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
+/**
+ * Every code of a DfE list with its label, for the app's pickers (assessment factors, closure
+ * reasons, ..). Codes are what records carry.
+ */
+public func codeList(list: CodeList) -> [Coded]  {
+    return try!  FfiConverterSequenceTypeCoded.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_func_code_list(
+        FfiConverterTypeCodeList_lower(list),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -4379,13 +7231,16 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_fieldbook_ffi_checksum_func_code_list() != 36131) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldbook_ffi_checksum_method_observerhandle_stop() != 21769) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldbook_ffi_checksum_method_recordobserver_on_records_changed() != 14413) {
+    if (uniffi_fieldbook_ffi_checksum_method_recordobserver_on_records_changed() != 55974) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldbook_ffi_checksum_method_recordobserver_on_delivery_changed() != 2878) {
+    if (uniffi_fieldbook_ffi_checksum_method_recordobserver_on_delivery_changed() != 62320) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_syncstatusobserver_on_status() != 41673) {
@@ -4406,22 +7261,64 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_upload_attachments() != 50848) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_authorise() != 28688) {
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_assessment() != 18212) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_records() != 23716) {
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_authorise() != 5915) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_cases() != 54142) {
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_note() != 22237) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_create_visit() != 40659) {
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_records() != 93) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_delivery() != 10549) {
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_summary() != 55363) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_history() != 32943) {
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_cases() != 50405) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_conflicts() != 30160) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_create_assessment() != 27835) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_create_case_note() != 14713) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_create_visit() != 34827) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_delivery() != 47851) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_history() != 60387) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_record() != 40271) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_resolve_conflict() != 27387) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_submit() != 62460) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_update_assessment() != 34589) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_update_case_note() != 33803) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_update_visit() != 22403) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_visit() != 63624) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_worklist() != 26611) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_observe_records() != 21635) {
@@ -4430,25 +7327,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_observe_sync() != 3736) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_record_json() != 55249) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_submit() != 53572) {
-        return InitializationResult.apiChecksumMismatch
-    }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_sync() != 39361) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_sync_status() != 28560) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_update_visit() != 6942) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_visit() != 41433) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_worklist() != 40079) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_tokenprovider_access_token() != 3061) {

@@ -658,10 +658,10 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
 internal interface UniffiCallbackInterfaceRecordObserverMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`ids`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+    fun callback(`uniffiHandle`: Long,`changes`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceRecordObserverMethod1 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`ids`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+    fun callback(`uniffiHandle`: Long,`changes`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceSyncStatusObserverMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`status`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
@@ -754,6 +754,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_fieldbook_ffi_checksum_func_code_list(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_observerhandle_stop(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_recordobserver_on_records_changed(
@@ -772,11 +774,23 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_upload_attachments(
     ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_assessment(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_authorise(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_note(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_records(
     ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_summary(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_cases(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_conflicts(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_create_assessment(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_create_case_note(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_create_visit(
     ): Int
@@ -784,23 +798,29 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_history(
     ): Int
-    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_observe_records(
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_record(
     ): Int
-    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_observe_sync(
-    ): Int
-    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_record_json(
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_resolve_conflict(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_submit(
     ): Int
-    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_sync(
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_update_assessment(
     ): Int
-    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_sync_status(
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_update_case_note(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_update_visit(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_visit(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_worklist(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_observe_records(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_observe_sync(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_sync(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_sync_status(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_tokenprovider_access_token(
     ): Int
@@ -841,9 +861,9 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_fieldbook_ffi_fn_init_callback_vtable_recordobserver(`vtable`: UniffiVTableCallbackInterfaceRecordObserver,
     ): Unit
-    external fun uniffi_fieldbook_ffi_fn_method_recordobserver_on_records_changed(`ptr`: Long,`ids`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_fieldbook_ffi_fn_method_recordobserver_on_records_changed(`ptr`: Long,`changes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_fieldbook_ffi_fn_method_recordobserver_on_delivery_changed(`ptr`: Long,`ids`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_fieldbook_ffi_fn_method_recordobserver_on_delivery_changed(`ptr`: Long,`changes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_fieldbook_ffi_fn_clone_syncstatusobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -869,11 +889,23 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_upload_attachments(`ptr`: Long,
     ): Long
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_assessment(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_authorise(`ptr`: Long,`id`: RustBuffer.ByValue,`rationale`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_case_note(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_case_records(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_case_summary(`ptr`: Long,`caseId`: RustBuffer.ByValue,`today`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_cases(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_conflicts(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_create_assessment(`ptr`: Long,`caseId`: RustBuffer.ByValue,`assessment`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_create_case_note(`ptr`: Long,`caseId`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_create_visit(`ptr`: Long,`caseId`: RustBuffer.ByValue,`visit`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -881,23 +913,29 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_history(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_records(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_sync(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_record_json(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_record(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_resolve_conflict(`ptr`: Long,`id`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`resolution`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_submit(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync(`ptr`: Long,
-    ): Long
-    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_update_assessment(`ptr`: Long,`id`: RustBuffer.ByValue,`assessment`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_update_case_note(`ptr`: Long,`id`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_update_visit(`ptr`: Long,`id`: RustBuffer.ByValue,`visit`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_visit(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_worklist(`ptr`: Long,`today`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_records(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_sync(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync(`ptr`: Long,
+    ): Long
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_clone_tokenprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -906,6 +944,8 @@ internal object UniffiLib {
     external fun uniffi_fieldbook_ffi_fn_init_callback_vtable_tokenprovider(`vtable`: UniffiVTableCallbackInterfaceTokenProvider,
     ): Unit
     external fun uniffi_fieldbook_ffi_fn_method_tokenprovider_access_token(`ptr`: Long,`refresh`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_func_code_list(`list`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_fieldbook_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1026,13 +1066,16 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_fieldbook_ffi_checksum_func_code_list() and 0xFFFF) != 36131) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_observerhandle_stop() and 0xFFFF) != 21769) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_recordobserver_on_records_changed() and 0xFFFF) != 14413) {
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_recordobserver_on_records_changed() and 0xFFFF) != 55974) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_recordobserver_on_delivery_changed() and 0xFFFF) != 2878) {
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_recordobserver_on_delivery_changed() and 0xFFFF) != 62320) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_syncstatusobserver_on_status() and 0xFFFF) != 41673) {
@@ -1053,22 +1096,64 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_upload_attachments() and 0xFFFF) != 50848) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_authorise() and 0xFFFF) != 28688) {
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_assessment() and 0xFFFF) != 18212) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_records() and 0xFFFF) != 23716) {
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_authorise() and 0xFFFF) != 5915) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_cases() and 0xFFFF) != 54142) {
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_note() and 0xFFFF) != 22237) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_create_visit() and 0xFFFF) != 40659) {
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_records() and 0xFFFF) != 93) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_delivery() and 0xFFFF) != 10549) {
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_case_summary() and 0xFFFF) != 55363) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_history() and 0xFFFF) != 32943) {
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_cases() and 0xFFFF) != 50405) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_conflicts() and 0xFFFF) != 30160) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_create_assessment() and 0xFFFF) != 27835) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_create_case_note() and 0xFFFF) != 14713) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_create_visit() and 0xFFFF) != 34827) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_delivery() and 0xFFFF) != 47851) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_history() and 0xFFFF) != 60387) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_record() and 0xFFFF) != 40271) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_resolve_conflict() and 0xFFFF) != 27387) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_submit() and 0xFFFF) != 62460) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_update_assessment() and 0xFFFF) != 34589) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_update_case_note() and 0xFFFF) != 33803) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_update_visit() and 0xFFFF) != 22403) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_visit() and 0xFFFF) != 63624) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_worklist() and 0xFFFF) != 26611) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_observe_records() and 0xFFFF) != 21635) {
@@ -1077,25 +1162,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_observe_sync() and 0xFFFF) != 3736) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_record_json() and 0xFFFF) != 55249) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_submit() and 0xFFFF) != 53572) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_sync() and 0xFFFF) != 39361) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_sync_status() and 0xFFFF) != 28560) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_update_visit() and 0xFFFF) != 6942) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_visit() and 0xFFFF) != 41433) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_worklist() and 0xFFFF) != 40079) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_tokenprovider_access_token() and 0xFFFF) != 3061) {
@@ -1431,6 +1501,29 @@ public object FfiConverterLong: FfiConverter<Long, Long> {
 /**
  * @suppress
  */
+public object FfiConverterDouble: FfiConverter<Double, Double> {
+    override fun lift(value: Double): Double {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Double {
+        return buf.getDouble()
+    }
+
+    override fun lower(value: Double): Double {
+        return value
+    }
+
+    override fun allocationSize(value: Double) = 8UL
+
+    override fun write(value: Double, buf: ByteBuffer) {
+        buf.putDouble(value)
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterBoolean: FfiConverter<Boolean, Byte> {
     override fun lift(value: Byte): Boolean {
         return value.toInt() != 0
@@ -1657,23 +1750,92 @@ public interface FieldbookStoreInterface {
      */
     suspend fun `uploadAttachments`(): AttachmentUploadReport
     
+    fun `assessment`(`id`: kotlin.String): AssessmentFields
+    
     /**
      * A manager authorises a submitted record with their rationale.
      */
     fun `authorise`(`id`: kotlin.String, `rationale`: kotlin.String)
     
+    fun `caseNote`(`id`: kotlin.String): CaseNoteFields
+    
     fun `caseRecords`(`caseId`: kotlin.String): List<RecordSummary>
     
+    /**
+     * The case's summary from the case system, with what is due on it on `today`
+     * (`YYYY-MM-DD`). Read-only.
+     */
+    fun `caseSummary`(`caseId`: kotlin.String, `today`: kotlin.String): CaseSummary
+    
     fun `cases`(): List<CaseInfo>
+    
+    /**
+     * The record's fields with concurrent values, each value with who wrote it and when.
+     */
+    fun `conflicts`(`id`: kotlin.String): List<FieldConflict>
+    
+    /**
+     * Records a new assessment on a case.
+     */
+    fun `createAssessment`(`caseId`: kotlin.String, `assessment`: AssessmentFields): kotlin.String
+    
+    /**
+     * Records a case note on a case's chronology.
+     */
+    fun `createCaseNote`(`caseId`: kotlin.String, `note`: CaseNoteFields): kotlin.String
     
     /**
      * Records a new visit on a case. Committed when this returns.
      */
     fun `createVisit`(`caseId`: kotlin.String, `visit`: VisitFields): kotlin.String
     
+    /**
+     * "On this tablet only" or "received by the council at ..".
+     */
     fun `delivery`(`id`: kotlin.String): Delivery
     
     fun `history`(`id`: kotlin.String): List<HistoryItem>
+    
+    /**
+     * Any record in full: lifecycle, oversight, amendments, typed content and its conflicts.
+     */
+    fun `record`(`id`: kotlin.String): RecordInfo
+    
+    /**
+     * Resolves the conflict at `path` (a `FieldConflict::path`) by keeping one value or writing
+     * a new one; the resolution syncs like any edit. Returns the fields whose value changed.
+     */
+    fun `resolveConflict`(`id`: kotlin.String, `path`: kotlin.String, `resolution`: Resolution): List<kotlin.String>
+    
+    /**
+     * Submits for management oversight; `RecordError::Incomplete` names each missing item.
+     */
+    fun `submit`(`id`: kotlin.String)
+    
+    /**
+     * Saves the assessment's fields over the stored one. Returns the fields that changed.
+     */
+    fun `updateAssessment`(`id`: kotlin.String, `assessment`: AssessmentFields): List<kotlin.String>
+    
+    /**
+     * Saves the note's fields over the stored one, keeping its attachments. Returns the fields
+     * that changed.
+     */
+    fun `updateCaseNote`(`id`: kotlin.String, `note`: CaseNoteFields): List<kotlin.String>
+    
+    /**
+     * Saves the visit screen's fields over the stored visit (text as splices, so a colleague's
+     * concurrent words are kept; fields the type does not carry are kept). Returns the fields
+     * that changed.
+     */
+    fun `updateVisit`(`id`: kotlin.String, `visit`: VisitFields): List<kotlin.String>
+    
+    fun `visit`(`id`: kotlin.String): VisitFields
+    
+    /**
+     * What is due and overdue across my cases on `today` (`YYYY-MM-DD`).
+     */
+    fun `worklist`(`today`: kotlin.String): List<WorklistEntry>
     
     /**
      * Calls `observer` when records change or are delivered, until the handle is dropped.
@@ -1686,35 +1848,12 @@ public interface FieldbookStoreInterface {
     fun `observeSync`(`observer`: SyncStatusObserver): ObserverHandle
     
     /**
-     * Any record in full, with its conflicts, as JSON (for screens beyond the visit's fields).
-     */
-    fun `recordJson`(`id`: kotlin.String): kotlin.String
-    
-    /**
-     * Submits for management oversight; `RecordError::Incomplete` names each missing item.
-     */
-    fun `submit`(`id`: kotlin.String)
-    
-    /**
      * Pushes what this device recorded and pulls what others changed: a bounded amount of work
      * in one or a few HTTP exchanges. Safe to call from a background job at any time.
      */
     suspend fun `sync`(): SyncReport
     
     fun `syncStatus`(): SyncStatus
-    
-    /**
-     * Saves the visit screen's fields over the stored visit (text as splices, so a colleague's
-     * concurrent words are kept). Returns the fields that changed.
-     */
-    fun `updateVisit`(`id`: kotlin.String, `visit`: VisitFields): List<kotlin.String>
-    
-    fun `visit`(`id`: kotlin.String): VisitFields
-    
-    /**
-     * What is due and overdue across my cases on `today` (`YYYY-MM-DD`).
-     */
-    fun `worklist`(`today`: kotlin.String): List<WorklistEntry>
     
     companion object
 }
@@ -1937,6 +2076,21 @@ open class FieldbookStore: Disposable, AutoCloseable, FieldbookStoreInterface
     }
 
     
+    @Throws(RecordException::class)override fun `assessment`(`id`: kotlin.String): AssessmentFields {
+            return FfiConverterTypeAssessmentFields.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_assessment(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
     /**
      * A manager authorises a submitted record with their rationale.
      */
@@ -1955,6 +2109,21 @@ open class FieldbookStore: Disposable, AutoCloseable, FieldbookStoreInterface
     
 
     
+    @Throws(RecordException::class)override fun `caseNote`(`id`: kotlin.String): CaseNoteFields {
+            return FfiConverterTypeCaseNoteFields.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_case_note(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
     @Throws(RecordException::class)override fun `caseRecords`(`caseId`: kotlin.String): List<RecordSummary> {
             return FfiConverterSequenceTypeRecordSummary.lift(
     callWithHandle {
@@ -1970,6 +2139,26 @@ open class FieldbookStore: Disposable, AutoCloseable, FieldbookStoreInterface
     
 
     
+    /**
+     * The case's summary from the case system, with what is due on it on `today`
+     * (`YYYY-MM-DD`). Read-only.
+     */
+    @Throws(RecordException::class)override fun `caseSummary`(`caseId`: kotlin.String, `today`: kotlin.String): CaseSummary {
+            return FfiConverterTypeCaseSummary.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_case_summary(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterString.lower(`today`),_status)
+}
+    }
+    )
+    }
+    
+
+    
     @Throws(RecordException::class)override fun `cases`(): List<CaseInfo> {
             return FfiConverterSequenceTypeCaseInfo.lift(
     callWithHandle {
@@ -1977,6 +2166,62 @@ open class FieldbookStore: Disposable, AutoCloseable, FieldbookStoreInterface
     UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_cases(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The record's fields with concurrent values, each value with who wrote it and when.
+     */
+    @Throws(RecordException::class)override fun `conflicts`(`id`: kotlin.String): List<FieldConflict> {
+            return FfiConverterSequenceTypeFieldConflict.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_conflicts(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Records a new assessment on a case.
+     */
+    @Throws(RecordException::class)override fun `createAssessment`(`caseId`: kotlin.String, `assessment`: AssessmentFields): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_create_assessment(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeAssessmentFields.lower(`assessment`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Records a case note on a case's chronology.
+     */
+    @Throws(RecordException::class)override fun `createCaseNote`(`caseId`: kotlin.String, `note`: CaseNoteFields): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_create_case_note(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeCaseNoteFields.lower(`note`),_status)
 }
     }
     )
@@ -2003,6 +2248,9 @@ open class FieldbookStore: Disposable, AutoCloseable, FieldbookStoreInterface
     
 
     
+    /**
+     * "On this tablet only" or "received by the council at ..".
+     */
     @Throws(RecordException::class)override fun `delivery`(`id`: kotlin.String): Delivery {
             return FfiConverterTypeDelivery.lift(
     callWithHandle {
@@ -2034,51 +2282,37 @@ open class FieldbookStore: Disposable, AutoCloseable, FieldbookStoreInterface
 
     
     /**
-     * Calls `observer` when records change or are delivered, until the handle is dropped.
-     */override fun `observeRecords`(`observer`: RecordObserver): ObserverHandle {
-            return FfiConverterTypeObserverHandle.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_records(
-        it,
-        
-        FfiConverterTypeRecordObserver.lower(`observer`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Calls `observer` on every sync status change until the handle is closed or dropped.
+     * Any record in full: lifecycle, oversight, amendments, typed content and its conflicts.
      */
-    @Throws(SyncException::class)override fun `observeSync`(`observer`: SyncStatusObserver): ObserverHandle {
-            return FfiConverterTypeObserverHandle.lift(
-    callWithHandle {
-    uniffiRustCallWithError(SyncException) { _status ->
-    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_sync(
-        it,
-        
-        FfiConverterTypeSyncStatusObserver.lower(`observer`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Any record in full, with its conflicts, as JSON (for screens beyond the visit's fields).
-     */
-    @Throws(RecordException::class)override fun `recordJson`(`id`: kotlin.String): kotlin.String {
-            return FfiConverterString.lift(
+    @Throws(RecordException::class)override fun `record`(`id`: kotlin.String): RecordInfo {
+            return FfiConverterTypeRecordInfo.lift(
     callWithHandle {
     uniffiRustCallWithError(RecordException) { _status ->
-    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_record_json(
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_record(
         it,
         
         FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Resolves the conflict at `path` (a `FieldConflict::path`) by keeping one value or writing
+     * a new one; the resolution syncs like any edit. Returns the fields whose value changed.
+     */
+    @Throws(RecordException::class)override fun `resolveConflict`(`id`: kotlin.String, `path`: kotlin.String, `resolution`: Resolution): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_resolve_conflict(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterString.lower(`path`),
+        FfiConverterTypeResolution.lower(`resolution`),_status)
 }
     }
     )
@@ -2104,37 +2338,37 @@ open class FieldbookStore: Disposable, AutoCloseable, FieldbookStoreInterface
 
     
     /**
-     * Pushes what this device recorded and pulls what others changed: a bounded amount of work
-     * in one or a few HTTP exchanges. Safe to call from a background job at any time.
+     * Saves the assessment's fields over the stored one. Returns the fields that changed.
      */
-    @Throws(SyncException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `sync`() : SyncReport {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_fieldbook_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_fieldbook_ffi_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_fieldbook_ffi_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeSyncReport.lift(it) },
-        // Error FFI converter
-        SyncException.ErrorHandler,
+    @Throws(RecordException::class)override fun `updateAssessment`(`id`: kotlin.String, `assessment`: AssessmentFields): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_update_assessment(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterTypeAssessmentFields.lower(`assessment`),_status)
+}
+    }
     )
     }
+    
 
     
-    @Throws(SyncException::class)override fun `syncStatus`(): SyncStatus {
-            return FfiConverterTypeSyncStatus.lift(
+    /**
+     * Saves the note's fields over the stored one, keeping its attachments. Returns the fields
+     * that changed.
+     */
+    @Throws(RecordException::class)override fun `updateCaseNote`(`id`: kotlin.String, `note`: CaseNoteFields): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
     callWithHandle {
-    uniffiRustCallWithError(SyncException) { _status ->
-    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync_status(
+    uniffiRustCallWithError(RecordException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_update_case_note(
         it,
-        _status)
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterTypeCaseNoteFields.lower(`note`),_status)
 }
     }
     )
@@ -2144,7 +2378,8 @@ open class FieldbookStore: Disposable, AutoCloseable, FieldbookStoreInterface
     
     /**
      * Saves the visit screen's fields over the stored visit (text as splices, so a colleague's
-     * concurrent words are kept). Returns the fields that changed.
+     * concurrent words are kept; fields the type does not carry are kept). Returns the fields
+     * that changed.
      */
     @Throws(RecordException::class)override fun `updateVisit`(`id`: kotlin.String, `visit`: VisitFields): List<kotlin.String> {
             return FfiConverterSequenceString.lift(
@@ -2188,6 +2423,80 @@ open class FieldbookStore: Disposable, AutoCloseable, FieldbookStoreInterface
         it,
         
         FfiConverterString.lower(`today`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Calls `observer` when records change or are delivered, until the handle is dropped.
+     */override fun `observeRecords`(`observer`: RecordObserver): ObserverHandle {
+            return FfiConverterTypeObserverHandle.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_records(
+        it,
+        
+        FfiConverterTypeRecordObserver.lower(`observer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Calls `observer` on every sync status change until the handle is closed or dropped.
+     */
+    @Throws(SyncException::class)override fun `observeSync`(`observer`: SyncStatusObserver): ObserverHandle {
+            return FfiConverterTypeObserverHandle.lift(
+    callWithHandle {
+    uniffiRustCallWithError(SyncException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_observe_sync(
+        it,
+        
+        FfiConverterTypeSyncStatusObserver.lower(`observer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Pushes what this device recorded and pulls what others changed: a bounded amount of work
+     * in one or a few HTTP exchanges. Safe to call from a background job at any time.
+     */
+    @Throws(SyncException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sync`() : SyncReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_fieldbook_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_fieldbook_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_fieldbook_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncReport.lift(it) },
+        // Error FFI converter
+        SyncException.ErrorHandler,
+    )
+    }
+
+    
+    @Throws(SyncException::class)override fun `syncStatus`(): SyncStatus {
+            return FfiConverterTypeSyncStatus.lift(
+    callWithHandle {
+    uniffiRustCallWithError(SyncException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_sync_status(
+        it,
+        _status)
 }
     }
     )
@@ -2620,21 +2929,21 @@ public object FfiConverterTypeObserverHandle: FfiConverter<ObserverHandle, Long>
 
 
 /**
- * Told which records changed: written on this device, received from the server, or with a new
- * delivery state. An empty list means "several records changed: reload what you show".
+ * Told which records changed, of every kind: written on this device, received from the server
+ * (each record named), or with a new delivery state. Never called with an empty list.
  */
 public interface RecordObserver {
     
-    fun `onRecordsChanged`(`ids`: List<kotlin.String>)
+    fun `onRecordsChanged`(`changes`: List<RecordChange>)
     
-    fun `onDeliveryChanged`(`ids`: List<kotlin.String>)
+    fun `onDeliveryChanged`(`changes`: List<RecordChange>)
     
     companion object
 }
 
 /**
- * Told which records changed: written on this device, received from the server, or with a new
- * delivery state. An empty list means "several records changed: reload what you show".
+ * Told which records changed, of every kind: written on this device, received from the server
+ * (each record named), or with a new delivery state. Never called with an empty list.
  */
 open class RecordObserverImpl: Disposable, AutoCloseable, RecordObserver
 {
@@ -2737,27 +3046,27 @@ open class RecordObserverImpl: Disposable, AutoCloseable, RecordObserver
         }
     }
 
-    override fun `onRecordsChanged`(`ids`: List<kotlin.String>)
+    override fun `onRecordsChanged`(`changes`: List<RecordChange>)
         = 
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_fieldbook_ffi_fn_method_recordobserver_on_records_changed(
         it,
         
-        FfiConverterSequenceString.lower(`ids`),_status)
+        FfiConverterSequenceTypeRecordChange.lower(`changes`),_status)
 }
     }
     
     
 
-    override fun `onDeliveryChanged`(`ids`: List<kotlin.String>)
+    override fun `onDeliveryChanged`(`changes`: List<RecordChange>)
         = 
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_fieldbook_ffi_fn_method_recordobserver_on_delivery_changed(
         it,
         
-        FfiConverterSequenceString.lower(`ids`),_status)
+        FfiConverterSequenceTypeRecordChange.lower(`changes`),_status)
 }
     }
     
@@ -2782,11 +3091,11 @@ open class RecordObserverImpl: Disposable, AutoCloseable, RecordObserver
 // Put the implementation in an object so we don't pollute the top-level namespace
 internal object uniffiCallbackInterfaceRecordObserver {
     internal object `onRecordsChanged`: UniffiCallbackInterfaceRecordObserverMethod0 {
-        override fun callback(`uniffiHandle`: Long,`ids`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+        override fun callback(`uniffiHandle`: Long,`changes`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
             val uniffiObj = FfiConverterTypeRecordObserver.handleMap.get(uniffiHandle)
             val makeCall = { ->
                 uniffiObj.`onRecordsChanged`(
-                    FfiConverterSequenceString.lift(`ids`),
+                    FfiConverterSequenceTypeRecordChange.lift(`changes`),
                 )
             }
             val writeReturn = { _: Unit -> Unit }
@@ -2794,11 +3103,11 @@ internal object uniffiCallbackInterfaceRecordObserver {
         }
     }
     internal object `onDeliveryChanged`: UniffiCallbackInterfaceRecordObserverMethod1 {
-        override fun callback(`uniffiHandle`: Long,`ids`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+        override fun callback(`uniffiHandle`: Long,`changes`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
             val uniffiObj = FfiConverterTypeRecordObserver.handleMap.get(uniffiHandle)
             val makeCall = { ->
                 uniffiObj.`onDeliveryChanged`(
-                    FfiConverterSequenceString.lift(`ids`),
+                    FfiConverterSequenceTypeRecordChange.lift(`changes`),
                 )
             }
             val writeReturn = { _: Unit -> Unit }
@@ -3508,6 +3817,249 @@ public object FfiConverterTypeTokenProvider: FfiConverter<TokenProvider, Long> {
 
 
 /**
+ * An agency consulted for an assessment (C4).
+ */
+data class AgencyContact (
+    /**
+     * Empty for a new contact: the core gives it an id.
+     */
+    var `id`: kotlin.String
+    , 
+    var `agency`: AgencyKind
+    , 
+    var `organisation`: kotlin.String
+    , 
+    /**
+     * `YYYY-MM-DD`.
+     */
+    var `date`: kotlin.String?
+    , 
+    var `summary`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAgencyContact: FfiConverterRustBuffer<AgencyContact> {
+    override fun read(buf: ByteBuffer): AgencyContact {
+        return AgencyContact(
+            FfiConverterString.read(buf),
+            FfiConverterTypeAgencyKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AgencyContact) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeAgencyKind.allocationSize(value.`agency`) +
+            FfiConverterString.allocationSize(value.`organisation`) +
+            FfiConverterOptionalString.allocationSize(value.`date`) +
+            FfiConverterString.allocationSize(value.`summary`)
+    )
+
+    override fun write(value: AgencyContact, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeAgencyKind.write(value.`agency`, buf)
+            FfiConverterString.write(value.`organisation`, buf)
+            FfiConverterOptionalString.write(value.`date`, buf)
+            FfiConverterString.write(value.`summary`, buf)
+    }
+}
+
+
+
+/**
+ * An edit made after authorisation: kept, and flagged for the manager.
+ */
+data class Amendment (
+    var `by`: kotlin.String
+    , 
+    var `atMs`: kotlin.Long
+    , 
+    var `fields`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAmendment: FfiConverterRustBuffer<Amendment> {
+    override fun read(buf: ByteBuffer): Amendment {
+        return Amendment(
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Amendment) = (
+            FfiConverterString.allocationSize(value.`by`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterSequenceString.allocationSize(value.`fields`)
+    )
+
+    override fun write(value: Amendment, buf: ByteBuffer) {
+            FfiConverterString.write(value.`by`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterSequenceString.write(value.`fields`, buf)
+    }
+}
+
+
+
+/**
+ * Every field of an assessment. Whole values in: read it, change what the screen changed, save
+ * it back; what the type does not carry (a child view's linked statement) is kept by id.
+ */
+data class AssessmentFields (
+    var `kind`: AssessmentKind
+    , 
+    /**
+     * The referral date the 45 working days run from (T2), `YYYY-MM-DD`.
+     */
+    var `startDate`: kotlin.String
+    , 
+    var `authorisationDate`: kotlin.String?
+    , 
+    var `childSeen`: kotlin.Boolean?
+    , 
+    /**
+     * Why the child was not seen (C1), when `child_seen` is false.
+     */
+    var `childNotSeenReason`: kotlin.String
+    , 
+    var `childSeenDate`: kotlin.String?
+    , 
+    var `childViews`: List<ChildView>
+    , 
+    var `agenciesConsulted`: List<AgencyContact>
+    , 
+    /**
+     * Why no agency was consulted (C4), when none was.
+     */
+    var `noAgencyReason`: kotlin.String
+    , 
+    var `familyHistory`: kotlin.String
+    , 
+    var `analysis`: kotlin.String
+    , 
+    /**
+     * Factors identified (C6), by their DfE codes (`1A`, `21`); `code_list(AssessmentFactor)`.
+     */
+    var `factors`: List<kotlin.String>
+    , 
+    var `outcome`: AssessmentOutcome?
+    , 
+    var `outcomeDetail`: kotlin.String
+    , 
+    /**
+     * Why it was authorised after 45 working days (T2; CIN 8670Q).
+     */
+    var `delayReason`: kotlin.String
+    , 
+    var `closureDate`: kotlin.String?
+    , 
+    /**
+     * The DfE closure reason code (`RC1`..), when the case closes at the end (C7).
+     */
+    var `closureReason`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAssessmentFields: FfiConverterRustBuffer<AssessmentFields> {
+    override fun read(buf: ByteBuffer): AssessmentFields {
+        return AssessmentFields(
+            FfiConverterTypeAssessmentKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeChildView.read(buf),
+            FfiConverterSequenceTypeAgencyContact.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalTypeAssessmentOutcome.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AssessmentFields) = (
+            FfiConverterTypeAssessmentKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`startDate`) +
+            FfiConverterOptionalString.allocationSize(value.`authorisationDate`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`childSeen`) +
+            FfiConverterString.allocationSize(value.`childNotSeenReason`) +
+            FfiConverterOptionalString.allocationSize(value.`childSeenDate`) +
+            FfiConverterSequenceTypeChildView.allocationSize(value.`childViews`) +
+            FfiConverterSequenceTypeAgencyContact.allocationSize(value.`agenciesConsulted`) +
+            FfiConverterString.allocationSize(value.`noAgencyReason`) +
+            FfiConverterString.allocationSize(value.`familyHistory`) +
+            FfiConverterString.allocationSize(value.`analysis`) +
+            FfiConverterSequenceString.allocationSize(value.`factors`) +
+            FfiConverterOptionalTypeAssessmentOutcome.allocationSize(value.`outcome`) +
+            FfiConverterString.allocationSize(value.`outcomeDetail`) +
+            FfiConverterString.allocationSize(value.`delayReason`) +
+            FfiConverterOptionalString.allocationSize(value.`closureDate`) +
+            FfiConverterOptionalString.allocationSize(value.`closureReason`)
+    )
+
+    override fun write(value: AssessmentFields, buf: ByteBuffer) {
+            FfiConverterTypeAssessmentKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`startDate`, buf)
+            FfiConverterOptionalString.write(value.`authorisationDate`, buf)
+            FfiConverterOptionalBoolean.write(value.`childSeen`, buf)
+            FfiConverterString.write(value.`childNotSeenReason`, buf)
+            FfiConverterOptionalString.write(value.`childSeenDate`, buf)
+            FfiConverterSequenceTypeChildView.write(value.`childViews`, buf)
+            FfiConverterSequenceTypeAgencyContact.write(value.`agenciesConsulted`, buf)
+            FfiConverterString.write(value.`noAgencyReason`, buf)
+            FfiConverterString.write(value.`familyHistory`, buf)
+            FfiConverterString.write(value.`analysis`, buf)
+            FfiConverterSequenceString.write(value.`factors`, buf)
+            FfiConverterOptionalTypeAssessmentOutcome.write(value.`outcome`, buf)
+            FfiConverterString.write(value.`outcomeDetail`, buf)
+            FfiConverterString.write(value.`delayReason`, buf)
+            FfiConverterOptionalString.write(value.`closureDate`, buf)
+            FfiConverterOptionalString.write(value.`closureReason`, buf)
+    }
+}
+
+
+
+/**
  * One attachment of a record.
  */
 data class AttachmentInfo (
@@ -3666,6 +4218,318 @@ public object FfiConverterTypeCaseInfo: FfiConverterRustBuffer<CaseInfo> {
 
 
 
+/**
+ * Every field of a case note.
+ */
+data class CaseNoteFields (
+    var `category`: CaseNoteCategory
+    , 
+    /**
+     * When what it records happened (Unix ms).
+     */
+    var `occurredAtMs`: kotlin.Long
+    , 
+    var `text`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCaseNoteFields: FfiConverterRustBuffer<CaseNoteFields> {
+    override fun read(buf: ByteBuffer): CaseNoteFields {
+        return CaseNoteFields(
+            FfiConverterTypeCaseNoteCategory.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CaseNoteFields) = (
+            FfiConverterTypeCaseNoteCategory.allocationSize(value.`category`) +
+            FfiConverterLong.allocationSize(value.`occurredAtMs`) +
+            FfiConverterString.allocationSize(value.`text`)
+    )
+
+    override fun write(value: CaseNoteFields, buf: ByteBuffer) {
+            FfiConverterTypeCaseNoteCategory.write(value.`category`, buf)
+            FfiConverterLong.write(value.`occurredAtMs`, buf)
+            FfiConverterString.write(value.`text`, buf)
+    }
+}
+
+
+
+/**
+ * The child's case as the council's case system sent it, and what is due on it.
+ */
+data class CaseSummary (
+    var `caseId`: kotlin.String
+    , 
+    var `localChildId`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    var `dateOfBirth`: kotlin.String?
+    , 
+    var `sex`: Sex?
+    , 
+    var `legalStatus`: Coded?
+    , 
+    var `allocatedWorker`: kotlin.String
+    , 
+    var `allocatedRole`: Coded?
+    , 
+    var `team`: kotlin.String
+    , 
+    var `childInNeed`: ChildInNeedEpisode?
+    , 
+    var `childProtection`: ChildProtectionPlan?
+    , 
+    var `lookedAfter`: LookedAfterEpisode?
+    , 
+    var `privateFostering`: PrivateFostering?
+    , 
+    var `preProceedings`: PreProceedings?
+    , 
+    var `lastVisitDate`: kotlin.String?
+    , 
+    var `lastSeenDate`: kotlin.String?
+    , 
+    /**
+     * The case's worklist entries on the day asked for.
+     */
+    var `due`: List<WorklistEntry>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCaseSummary: FfiConverterRustBuffer<CaseSummary> {
+    override fun read(buf: ByteBuffer): CaseSummary {
+        return CaseSummary(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeSex.read(buf),
+            FfiConverterOptionalTypeCoded.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeCoded.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeChildInNeedEpisode.read(buf),
+            FfiConverterOptionalTypeChildProtectionPlan.read(buf),
+            FfiConverterOptionalTypeLookedAfterEpisode.read(buf),
+            FfiConverterOptionalTypePrivateFostering.read(buf),
+            FfiConverterOptionalTypePreProceedings.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeWorklistEntry.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CaseSummary) = (
+            FfiConverterString.allocationSize(value.`caseId`) +
+            FfiConverterString.allocationSize(value.`localChildId`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`dateOfBirth`) +
+            FfiConverterOptionalTypeSex.allocationSize(value.`sex`) +
+            FfiConverterOptionalTypeCoded.allocationSize(value.`legalStatus`) +
+            FfiConverterString.allocationSize(value.`allocatedWorker`) +
+            FfiConverterOptionalTypeCoded.allocationSize(value.`allocatedRole`) +
+            FfiConverterString.allocationSize(value.`team`) +
+            FfiConverterOptionalTypeChildInNeedEpisode.allocationSize(value.`childInNeed`) +
+            FfiConverterOptionalTypeChildProtectionPlan.allocationSize(value.`childProtection`) +
+            FfiConverterOptionalTypeLookedAfterEpisode.allocationSize(value.`lookedAfter`) +
+            FfiConverterOptionalTypePrivateFostering.allocationSize(value.`privateFostering`) +
+            FfiConverterOptionalTypePreProceedings.allocationSize(value.`preProceedings`) +
+            FfiConverterOptionalString.allocationSize(value.`lastVisitDate`) +
+            FfiConverterOptionalString.allocationSize(value.`lastSeenDate`) +
+            FfiConverterSequenceTypeWorklistEntry.allocationSize(value.`due`)
+    )
+
+    override fun write(value: CaseSummary, buf: ByteBuffer) {
+            FfiConverterString.write(value.`caseId`, buf)
+            FfiConverterString.write(value.`localChildId`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`dateOfBirth`, buf)
+            FfiConverterOptionalTypeSex.write(value.`sex`, buf)
+            FfiConverterOptionalTypeCoded.write(value.`legalStatus`, buf)
+            FfiConverterString.write(value.`allocatedWorker`, buf)
+            FfiConverterOptionalTypeCoded.write(value.`allocatedRole`, buf)
+            FfiConverterString.write(value.`team`, buf)
+            FfiConverterOptionalTypeChildInNeedEpisode.write(value.`childInNeed`, buf)
+            FfiConverterOptionalTypeChildProtectionPlan.write(value.`childProtection`, buf)
+            FfiConverterOptionalTypeLookedAfterEpisode.write(value.`lookedAfter`, buf)
+            FfiConverterOptionalTypePrivateFostering.write(value.`privateFostering`, buf)
+            FfiConverterOptionalTypePreProceedings.write(value.`preProceedings`, buf)
+            FfiConverterOptionalString.write(value.`lastVisitDate`, buf)
+            FfiConverterOptionalString.write(value.`lastSeenDate`, buf)
+            FfiConverterSequenceTypeWorklistEntry.write(value.`due`, buf)
+    }
+}
+
+
+
+/**
+ * A child in need episode, from referral to closure. Dates are `YYYY-MM-DD`.
+ */
+data class ChildInNeedEpisode (
+    var `referralDate`: kotlin.String
+    , 
+    var `referralSource`: Coded?
+    , 
+    var `primaryNeed`: Coded?
+    , 
+    var `referralDecisionDate`: kotlin.String?
+    , 
+    var `assessmentAuthorisedDate`: kotlin.String?
+    , 
+    var `strategyDiscussionDate`: kotlin.String?
+    , 
+    var `conferenceNotRequired`: kotlin.Boolean
+    , 
+    var `initialConferenceDate`: kotlin.String?
+    , 
+    var `reviewDates`: List<kotlin.String>
+    , 
+    var `closureDate`: kotlin.String?
+    , 
+    var `closureReason`: Coded?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChildInNeedEpisode: FfiConverterRustBuffer<ChildInNeedEpisode> {
+    override fun read(buf: ByteBuffer): ChildInNeedEpisode {
+        return ChildInNeedEpisode(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeCoded.read(buf),
+            FfiConverterOptionalTypeCoded.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeCoded.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChildInNeedEpisode) = (
+            FfiConverterString.allocationSize(value.`referralDate`) +
+            FfiConverterOptionalTypeCoded.allocationSize(value.`referralSource`) +
+            FfiConverterOptionalTypeCoded.allocationSize(value.`primaryNeed`) +
+            FfiConverterOptionalString.allocationSize(value.`referralDecisionDate`) +
+            FfiConverterOptionalString.allocationSize(value.`assessmentAuthorisedDate`) +
+            FfiConverterOptionalString.allocationSize(value.`strategyDiscussionDate`) +
+            FfiConverterBoolean.allocationSize(value.`conferenceNotRequired`) +
+            FfiConverterOptionalString.allocationSize(value.`initialConferenceDate`) +
+            FfiConverterSequenceString.allocationSize(value.`reviewDates`) +
+            FfiConverterOptionalString.allocationSize(value.`closureDate`) +
+            FfiConverterOptionalTypeCoded.allocationSize(value.`closureReason`)
+    )
+
+    override fun write(value: ChildInNeedEpisode, buf: ByteBuffer) {
+            FfiConverterString.write(value.`referralDate`, buf)
+            FfiConverterOptionalTypeCoded.write(value.`referralSource`, buf)
+            FfiConverterOptionalTypeCoded.write(value.`primaryNeed`, buf)
+            FfiConverterOptionalString.write(value.`referralDecisionDate`, buf)
+            FfiConverterOptionalString.write(value.`assessmentAuthorisedDate`, buf)
+            FfiConverterOptionalString.write(value.`strategyDiscussionDate`, buf)
+            FfiConverterBoolean.write(value.`conferenceNotRequired`, buf)
+            FfiConverterOptionalString.write(value.`initialConferenceDate`, buf)
+            FfiConverterSequenceString.write(value.`reviewDates`, buf)
+            FfiConverterOptionalString.write(value.`closureDate`, buf)
+            FfiConverterOptionalTypeCoded.write(value.`closureReason`, buf)
+    }
+}
+
+
+
+data class ChildProtectionPlan (
+    var `startDate`: kotlin.String
+    , 
+    var `category`: Coded?
+    , 
+    var `initialConferenceDate`: kotlin.String
+    , 
+    var `coreGroupDates`: List<kotlin.String>
+    , 
+    var `reviewConferenceDates`: List<kotlin.String>
+    , 
+    var `endDate`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChildProtectionPlan: FfiConverterRustBuffer<ChildProtectionPlan> {
+    override fun read(buf: ByteBuffer): ChildProtectionPlan {
+        return ChildProtectionPlan(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeCoded.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChildProtectionPlan) = (
+            FfiConverterString.allocationSize(value.`startDate`) +
+            FfiConverterOptionalTypeCoded.allocationSize(value.`category`) +
+            FfiConverterString.allocationSize(value.`initialConferenceDate`) +
+            FfiConverterSequenceString.allocationSize(value.`coreGroupDates`) +
+            FfiConverterSequenceString.allocationSize(value.`reviewConferenceDates`) +
+            FfiConverterOptionalString.allocationSize(value.`endDate`)
+    )
+
+    override fun write(value: ChildProtectionPlan, buf: ByteBuffer) {
+            FfiConverterString.write(value.`startDate`, buf)
+            FfiConverterOptionalTypeCoded.write(value.`category`, buf)
+            FfiConverterString.write(value.`initialConferenceDate`, buf)
+            FfiConverterSequenceString.write(value.`coreGroupDates`, buf)
+            FfiConverterSequenceString.write(value.`reviewConferenceDates`, buf)
+            FfiConverterOptionalString.write(value.`endDate`, buf)
+    }
+}
+
+
+
 data class ChildView (
     /**
      * Empty for a new view: the core gives it an id.
@@ -3713,9 +4577,180 @@ public object FfiConverterTypeChildView: FfiConverterRustBuffer<ChildView> {
 
 
 /**
+ * An official code with the label to show.
+ */
+data class Coded (
+    var `code`: kotlin.String
+    , 
+    var `label`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCoded: FfiConverterRustBuffer<Coded> {
+    override fun read(buf: ByteBuffer): Coded {
+        return Coded(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Coded) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`label`)
+    )
+
+    override fun write(value: Coded, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`label`, buf)
+    }
+}
+
+
+
+/**
+ * One of a field's concurrent values.
+ */
+data class ConflictValue (
+    /**
+     * Pass to `Resolution::Choose` to keep this value.
+     */
+    var `id`: kotlin.String
+    , 
+    var `value`: FieldValue
+    , 
+    var `worker`: kotlin.String
+    , 
+    var `device`: kotlin.String
+    , 
+    /**
+     * When it was written, by the writing device's clock (advisory), Unix ms.
+     */
+    var `atMs`: kotlin.Long?
+    , 
+    /**
+     * The value the record shows until the conflict is resolved.
+     */
+    var `shown`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflictValue: FfiConverterRustBuffer<ConflictValue> {
+    override fun read(buf: ByteBuffer): ConflictValue {
+        return ConflictValue(
+            FfiConverterString.read(buf),
+            FfiConverterTypeFieldValue.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConflictValue) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeFieldValue.allocationSize(value.`value`) +
+            FfiConverterString.allocationSize(value.`worker`) +
+            FfiConverterString.allocationSize(value.`device`) +
+            FfiConverterOptionalLong.allocationSize(value.`atMs`) +
+            FfiConverterBoolean.allocationSize(value.`shown`)
+    )
+
+    override fun write(value: ConflictValue, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeFieldValue.write(value.`value`, buf)
+            FfiConverterString.write(value.`worker`, buf)
+            FfiConverterString.write(value.`device`, buf)
+            FfiConverterOptionalLong.write(value.`atMs`, buf)
+            FfiConverterBoolean.write(value.`shown`, buf)
+    }
+}
+
+
+
+/**
+ * A field two people set differently at the same time.
+ */
+data class FieldConflict (
+    /**
+     * The field as a path from the record's fields: `child_seen`, `agencies_consulted[1].date`.
+     */
+    var `path`: kotlin.String
+    , 
+    /**
+     * The top-level field it is in (`agencies_consulted`), for the screen to point at.
+     */
+    var `field`: kotlin.String
+    , 
+    /**
+     * Every value, the one shown first.
+     */
+    var `values`: List<ConflictValue>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFieldConflict: FfiConverterRustBuffer<FieldConflict> {
+    override fun read(buf: ByteBuffer): FieldConflict {
+        return FieldConflict(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeConflictValue.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FieldConflict) = (
+            FfiConverterString.allocationSize(value.`path`) +
+            FfiConverterString.allocationSize(value.`field`) +
+            FfiConverterSequenceTypeConflictValue.allocationSize(value.`values`)
+    )
+
+    override fun write(value: FieldConflict, buf: ByteBuffer) {
+            FfiConverterString.write(value.`path`, buf)
+            FfiConverterString.write(value.`field`, buf)
+            FfiConverterSequenceTypeConflictValue.write(value.`values`, buf)
+    }
+}
+
+
+
+/**
  * Who changed which fields, when (the device's clock: advisory).
  */
 data class HistoryItem (
+    /**
+     * The change's id (its Automerge hash, hex).
+     */
+    var `change`: kotlin.String
+    , 
     var `worker`: kotlin.String
     , 
     var `device`: kotlin.String
@@ -3741,12 +4776,14 @@ public object FfiConverterTypeHistoryItem: FfiConverterRustBuffer<HistoryItem> {
         return HistoryItem(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterSequenceString.read(buf),
         )
     }
 
     override fun allocationSize(value: HistoryItem) = (
+            FfiConverterString.allocationSize(value.`change`) +
             FfiConverterString.allocationSize(value.`worker`) +
             FfiConverterString.allocationSize(value.`device`) +
             FfiConverterOptionalLong.allocationSize(value.`atMs`) +
@@ -3754,10 +4791,80 @@ public object FfiConverterTypeHistoryItem: FfiConverterRustBuffer<HistoryItem> {
     )
 
     override fun write(value: HistoryItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`change`, buf)
             FfiConverterString.write(value.`worker`, buf)
             FfiConverterString.write(value.`device`, buf)
             FfiConverterOptionalLong.write(value.`atMs`, buf)
             FfiConverterSequenceString.write(value.`fields`, buf)
+    }
+}
+
+
+
+/**
+ * A period of being looked after, with its legal status and current placement.
+ */
+data class LookedAfterEpisode (
+    var `startDate`: kotlin.String
+    , 
+    var `legalStatus`: Coded?
+    , 
+    var `placementType`: Coded?
+    , 
+    var `placementStart`: kotlin.String
+    , 
+    /**
+     * The visiting regime's code (`standard`, `care_order_at_home`, ..) and label.
+     */
+    var `visitRegime`: Coded
+    , 
+    var `reviewDates`: List<kotlin.String>
+    , 
+    var `endDate`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLookedAfterEpisode: FfiConverterRustBuffer<LookedAfterEpisode> {
+    override fun read(buf: ByteBuffer): LookedAfterEpisode {
+        return LookedAfterEpisode(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeCoded.read(buf),
+            FfiConverterOptionalTypeCoded.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeCoded.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LookedAfterEpisode) = (
+            FfiConverterString.allocationSize(value.`startDate`) +
+            FfiConverterOptionalTypeCoded.allocationSize(value.`legalStatus`) +
+            FfiConverterOptionalTypeCoded.allocationSize(value.`placementType`) +
+            FfiConverterString.allocationSize(value.`placementStart`) +
+            FfiConverterTypeCoded.allocationSize(value.`visitRegime`) +
+            FfiConverterSequenceString.allocationSize(value.`reviewDates`) +
+            FfiConverterOptionalString.allocationSize(value.`endDate`)
+    )
+
+    override fun write(value: LookedAfterEpisode, buf: ByteBuffer) {
+            FfiConverterString.write(value.`startDate`, buf)
+            FfiConverterOptionalTypeCoded.write(value.`legalStatus`, buf)
+            FfiConverterOptionalTypeCoded.write(value.`placementType`, buf)
+            FfiConverterString.write(value.`placementStart`, buf)
+            FfiConverterTypeCoded.write(value.`visitRegime`, buf)
+            FfiConverterSequenceString.write(value.`reviewDates`, buf)
+            FfiConverterOptionalString.write(value.`endDate`, buf)
     }
 }
 
@@ -3807,6 +4914,298 @@ public object FfiConverterTypeMissingItem: FfiConverterRustBuffer<MissingItem> {
             FfiConverterString.write(value.`check`, buf)
             FfiConverterString.write(value.`field`, buf)
             FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+/**
+ * A manager's oversight decision with its written rationale (C5).
+ */
+data class Oversight (
+    var `manager`: kotlin.String
+    , 
+    var `atMs`: kotlin.Long
+    , 
+    var `decision`: OversightDecision
+    , 
+    var `rationale`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOversight: FfiConverterRustBuffer<Oversight> {
+    override fun read(buf: ByteBuffer): Oversight {
+        return Oversight(
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeOversightDecision.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Oversight) = (
+            FfiConverterString.allocationSize(value.`manager`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterTypeOversightDecision.allocationSize(value.`decision`) +
+            FfiConverterString.allocationSize(value.`rationale`)
+    )
+
+    override fun write(value: Oversight, buf: ByteBuffer) {
+            FfiConverterString.write(value.`manager`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterTypeOversightDecision.write(value.`decision`, buf)
+            FfiConverterString.write(value.`rationale`, buf)
+    }
+}
+
+
+
+data class PreProceedings (
+    var `startDate`: kotlin.String
+    , 
+    var `letterSentDate`: kotlin.String?
+    , 
+    var `fgdmOffered`: kotlin.Boolean?
+    , 
+    var `fgdmAccepted`: kotlin.Boolean?
+    , 
+    var `fgdmHeldDate`: kotlin.String?
+    , 
+    var `endDate`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePreProceedings: FfiConverterRustBuffer<PreProceedings> {
+    override fun read(buf: ByteBuffer): PreProceedings {
+        return PreProceedings(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PreProceedings) = (
+            FfiConverterString.allocationSize(value.`startDate`) +
+            FfiConverterOptionalString.allocationSize(value.`letterSentDate`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`fgdmOffered`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`fgdmAccepted`) +
+            FfiConverterOptionalString.allocationSize(value.`fgdmHeldDate`) +
+            FfiConverterOptionalString.allocationSize(value.`endDate`)
+    )
+
+    override fun write(value: PreProceedings, buf: ByteBuffer) {
+            FfiConverterString.write(value.`startDate`, buf)
+            FfiConverterOptionalString.write(value.`letterSentDate`, buf)
+            FfiConverterOptionalBoolean.write(value.`fgdmOffered`, buf)
+            FfiConverterOptionalBoolean.write(value.`fgdmAccepted`, buf)
+            FfiConverterOptionalString.write(value.`fgdmHeldDate`, buf)
+            FfiConverterOptionalString.write(value.`endDate`, buf)
+    }
+}
+
+
+
+data class PrivateFostering (
+    var `startDate`: kotlin.String
+    , 
+    var `endDate`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePrivateFostering: FfiConverterRustBuffer<PrivateFostering> {
+    override fun read(buf: ByteBuffer): PrivateFostering {
+        return PrivateFostering(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PrivateFostering) = (
+            FfiConverterString.allocationSize(value.`startDate`) +
+            FfiConverterOptionalString.allocationSize(value.`endDate`)
+    )
+
+    override fun write(value: PrivateFostering, buf: ByteBuffer) {
+            FfiConverterString.write(value.`startDate`, buf)
+            FfiConverterOptionalString.write(value.`endDate`, buf)
+    }
+}
+
+
+
+/**
+ * One record that changed, with its kind and case, so a screen can tell whether it shows it.
+ */
+data class RecordChange (
+    var `id`: kotlin.String
+    , 
+    var `kind`: RecordKind
+    , 
+    var `caseId`: kotlin.String
+    , 
+    /**
+     * Gone from this device (its case was purged or allocated elsewhere).
+     */
+    var `removed`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecordChange: FfiConverterRustBuffer<RecordChange> {
+    override fun read(buf: ByteBuffer): RecordChange {
+        return RecordChange(
+            FfiConverterString.read(buf),
+            FfiConverterTypeRecordKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RecordChange) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeRecordKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`caseId`) +
+            FfiConverterBoolean.allocationSize(value.`removed`)
+    )
+
+    override fun write(value: RecordChange, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeRecordKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`caseId`, buf)
+            FfiConverterBoolean.write(value.`removed`, buf)
+    }
+}
+
+
+
+data class RecordInfo (
+    var `id`: kotlin.String
+    , 
+    var `kind`: RecordKind
+    , 
+    var `caseId`: kotlin.String
+    , 
+    var `status`: RecordStatus
+    , 
+    var `createdBy`: kotlin.String
+    , 
+    var `createdAtMs`: kotlin.Long
+    , 
+    var `submittedBy`: kotlin.String?
+    , 
+    var `submittedAtMs`: kotlin.Long?
+    , 
+    var `oversight`: Oversight?
+    , 
+    var `amendments`: List<Amendment>
+    , 
+    var `content`: RecordContent
+    , 
+    /**
+     * Fields with concurrent values to resolve; empty when there is nothing to resolve.
+     */
+    var `conflicts`: List<FieldConflict>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecordInfo: FfiConverterRustBuffer<RecordInfo> {
+    override fun read(buf: ByteBuffer): RecordInfo {
+        return RecordInfo(
+            FfiConverterString.read(buf),
+            FfiConverterTypeRecordKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeRecordStatus.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalTypeOversight.read(buf),
+            FfiConverterSequenceTypeAmendment.read(buf),
+            FfiConverterTypeRecordContent.read(buf),
+            FfiConverterSequenceTypeFieldConflict.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RecordInfo) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeRecordKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`caseId`) +
+            FfiConverterTypeRecordStatus.allocationSize(value.`status`) +
+            FfiConverterString.allocationSize(value.`createdBy`) +
+            FfiConverterLong.allocationSize(value.`createdAtMs`) +
+            FfiConverterOptionalString.allocationSize(value.`submittedBy`) +
+            FfiConverterOptionalLong.allocationSize(value.`submittedAtMs`) +
+            FfiConverterOptionalTypeOversight.allocationSize(value.`oversight`) +
+            FfiConverterSequenceTypeAmendment.allocationSize(value.`amendments`) +
+            FfiConverterTypeRecordContent.allocationSize(value.`content`) +
+            FfiConverterSequenceTypeFieldConflict.allocationSize(value.`conflicts`)
+    )
+
+    override fun write(value: RecordInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeRecordKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`caseId`, buf)
+            FfiConverterTypeRecordStatus.write(value.`status`, buf)
+            FfiConverterString.write(value.`createdBy`, buf)
+            FfiConverterLong.write(value.`createdAtMs`, buf)
+            FfiConverterOptionalString.write(value.`submittedBy`, buf)
+            FfiConverterOptionalLong.write(value.`submittedAtMs`, buf)
+            FfiConverterOptionalTypeOversight.write(value.`oversight`, buf)
+            FfiConverterSequenceTypeAmendment.write(value.`amendments`, buf)
+            FfiConverterTypeRecordContent.write(value.`content`, buf)
+            FfiConverterSequenceTypeFieldConflict.write(value.`conflicts`, buf)
     }
 }
 
@@ -4161,6 +5560,127 @@ public object FfiConverterTypeWorklistEntry: FfiConverterRustBuffer<WorklistEntr
             FfiConverterBoolean.write(value.`stale`, buf)
     }
 }
+
+
+
+/**
+ * The kind of agency contacted or consulted.
+ */
+
+enum class AgencyKind {
+    
+    SCHOOL,
+    HEALTH,
+    GP,
+    POLICE,
+    HOUSING,
+    PROBATION,
+    EARLY_HELP,
+    SOCIAL_CARE,
+    VOLUNTARY,
+    OTHER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAgencyKind: FfiConverterRustBuffer<AgencyKind> {
+    override fun read(buf: ByteBuffer) = try {
+        AgencyKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: AgencyKind) = 4UL
+
+    override fun write(value: AgencyKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+enum class AssessmentKind {
+    
+    SINGLE,
+    SECTION47;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAssessmentKind: FfiConverterRustBuffer<AssessmentKind> {
+    override fun read(buf: ByteBuffer) = try {
+        AssessmentKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: AssessmentKind) = 4UL
+
+    override fun write(value: AssessmentKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The decision at the end of an assessment.
+ */
+
+enum class AssessmentOutcome {
+    
+    NO_FURTHER_ACTION,
+    EARLY_HELP,
+    CHILD_IN_NEED_PLAN,
+    SECTION47,
+    INITIAL_CONFERENCE,
+    LEGAL_PLANNING,
+    OTHER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAssessmentOutcome: FfiConverterRustBuffer<AssessmentOutcome> {
+    override fun read(buf: ByteBuffer) = try {
+        AssessmentOutcome.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: AssessmentOutcome) = 4UL
+
+    override fun write(value: AssessmentOutcome, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -4531,6 +6051,90 @@ public object FfiConverterTypeAttachmentError : FfiConverterRustBuffer<Attachmen
 
 
 /**
+ * What a case note is about.
+ */
+
+enum class CaseNoteCategory {
+    
+    PHONE_CALL,
+    MEETING,
+    CORRESPONDENCE,
+    SUPERVISION,
+    MANAGEMENT_OVERSIGHT,
+    OTHER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCaseNoteCategory: FfiConverterRustBuffer<CaseNoteCategory> {
+    override fun read(buf: ByteBuffer) = try {
+        CaseNoteCategory.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: CaseNoteCategory) = 4UL
+
+    override fun write(value: CaseNoteCategory, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The code lists an app shows in its pickers (`code_list`).
+ */
+
+enum class CodeList {
+    
+    ASSESSMENT_FACTOR,
+    CLOSURE_REASON,
+    LEGAL_STATUS,
+    PLACEMENT_TYPE,
+    ABUSE_CATEGORY,
+    REFERRAL_SOURCE,
+    PRIMARY_NEED,
+    PRACTITIONER_ROLE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCodeList: FfiConverterRustBuffer<CodeList> {
+    override fun read(buf: ByteBuffer) = try {
+        CodeList.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: CodeList) = 4UL
+
+    override fun write(value: CodeList, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * "On this tablet only" or "received by the council at 14:02".
  */
 sealed class Delivery {
@@ -4748,6 +6352,181 @@ public object FfiConverterTypeDueStatus : FfiConverterRustBuffer<DueStatus>{
 
 
 
+/**
+ * A field's value as the document holds it. Dates are `Text` in ISO form; codes are `Text`.
+ */
+sealed class FieldValue {
+    
+    object Null : FieldValue()
+    
+    
+    data class Bool(
+        val `value`: kotlin.Boolean) : FieldValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Int(
+        val `value`: kotlin.Long) : FieldValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Float(
+        val `value`: kotlin.Double) : FieldValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Text(
+        val `value`: kotlin.String) : FieldValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A nested value (a text object, a list, a map), named by its type: choose it by id.
+     */
+    data class Object(
+        val `kind`: kotlin.String) : FieldValue()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFieldValue : FfiConverterRustBuffer<FieldValue>{
+    override fun read(buf: ByteBuffer): FieldValue {
+        return when(buf.getInt()) {
+            1 -> FieldValue.Null
+            2 -> FieldValue.Bool(
+                FfiConverterBoolean.read(buf),
+                )
+            3 -> FieldValue.Int(
+                FfiConverterLong.read(buf),
+                )
+            4 -> FieldValue.Float(
+                FfiConverterDouble.read(buf),
+                )
+            5 -> FieldValue.Text(
+                FfiConverterString.read(buf),
+                )
+            6 -> FieldValue.Object(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: FieldValue): ULong = when(value) {
+        is FieldValue.Null -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is FieldValue.Bool -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterBoolean.allocationSize(value.`value`)
+            )
+        }
+        is FieldValue.Int -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`value`)
+            )
+        }
+        is FieldValue.Float -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterDouble.allocationSize(value.`value`)
+            )
+        }
+        is FieldValue.Text -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`value`)
+            )
+        }
+        is FieldValue.Object -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`kind`)
+            )
+        }
+    }
+
+    override fun write(value: FieldValue, buf: ByteBuffer) {
+        when(value) {
+            is FieldValue.Null -> {
+                buf.putInt(1)
+                Unit
+            }
+            is FieldValue.Bool -> {
+                buf.putInt(2)
+                FfiConverterBoolean.write(value.`value`, buf)
+                Unit
+            }
+            is FieldValue.Int -> {
+                buf.putInt(3)
+                FfiConverterLong.write(value.`value`, buf)
+                Unit
+            }
+            is FieldValue.Float -> {
+                buf.putInt(4)
+                FfiConverterDouble.write(value.`value`, buf)
+                Unit
+            }
+            is FieldValue.Text -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`value`, buf)
+                Unit
+            }
+            is FieldValue.Object -> {
+                buf.putInt(6)
+                FfiConverterString.write(value.`kind`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -4910,6 +6689,178 @@ public object FfiConverterTypeOpenError : FfiConverterRustBuffer<OpenException> 
 
 
 
+enum class OversightDecision {
+    
+    AUTHORISE,
+    RETURN_FOR_WORK,
+    CLOSE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOversightDecision: FfiConverterRustBuffer<OversightDecision> {
+    override fun read(buf: ByteBuffer) = try {
+        OversightDecision.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: OversightDecision) = 4UL
+
+    override fun write(value: OversightDecision, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The content of a record, by kind.
+ */
+sealed class RecordContent {
+    
+    data class Visit(
+        val `fields`: uniffi.fieldbook_ffi.VisitFields) : RecordContent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Assessment(
+        val `fields`: uniffi.fieldbook_ffi.AssessmentFields) : RecordContent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class CaseNote(
+        val `fields`: uniffi.fieldbook_ffi.CaseNoteFields) : RecordContent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Read-only; its `due` is empty here (`case_summary(case_id, today)` computes it).
+     */
+    data class CaseSummary(
+        val `summary`: uniffi.fieldbook_ffi.CaseSummary) : RecordContent()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecordContent : FfiConverterRustBuffer<RecordContent>{
+    override fun read(buf: ByteBuffer): RecordContent {
+        return when(buf.getInt()) {
+            1 -> RecordContent.Visit(
+                FfiConverterTypeVisitFields.read(buf),
+                )
+            2 -> RecordContent.Assessment(
+                FfiConverterTypeAssessmentFields.read(buf),
+                )
+            3 -> RecordContent.CaseNote(
+                FfiConverterTypeCaseNoteFields.read(buf),
+                )
+            4 -> RecordContent.CaseSummary(
+                FfiConverterTypeCaseSummary.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: RecordContent): ULong = when(value) {
+        is RecordContent.Visit -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeVisitFields.allocationSize(value.`fields`)
+            )
+        }
+        is RecordContent.Assessment -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeAssessmentFields.allocationSize(value.`fields`)
+            )
+        }
+        is RecordContent.CaseNote -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCaseNoteFields.allocationSize(value.`fields`)
+            )
+        }
+        is RecordContent.CaseSummary -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeCaseSummary.allocationSize(value.`summary`)
+            )
+        }
+    }
+
+    override fun write(value: RecordContent, buf: ByteBuffer) {
+        when(value) {
+            is RecordContent.Visit -> {
+                buf.putInt(1)
+                FfiConverterTypeVisitFields.write(value.`fields`, buf)
+                Unit
+            }
+            is RecordContent.Assessment -> {
+                buf.putInt(2)
+                FfiConverterTypeAssessmentFields.write(value.`fields`, buf)
+                Unit
+            }
+            is RecordContent.CaseNote -> {
+                buf.putInt(3)
+                FfiConverterTypeCaseNoteFields.write(value.`fields`, buf)
+                Unit
+            }
+            is RecordContent.CaseSummary -> {
+                buf.putInt(4)
+                FfiConverterTypeCaseSummary.write(value.`summary`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+
 
 /**
  * Reading and writing records.
@@ -4943,6 +6894,19 @@ sealed class RecordException: kotlin.Exception() {
         ) : RecordException() {
         override val message
             get() = "field=${ `field` }, reason=${ `reason` }"
+    }
+    
+    /**
+     * The record is of another kind than the call is for (`assessment(id)` of a visit).
+     */
+    class WrongKind(
+        
+        val `expected`: RecordKind, 
+        
+        val `found`: RecordKind
+        ) : RecordException() {
+        override val message
+            get() = "expected=${ `expected` }, found=${ `found` }"
     }
     
     class InvalidTransition(
@@ -5017,18 +6981,22 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            4 -> RecordException.InvalidTransition(
+            4 -> RecordException.WrongKind(
+                FfiConverterTypeRecordKind.read(buf),
+                FfiConverterTypeRecordKind.read(buf),
+                )
+            5 -> RecordException.InvalidTransition(
                 FfiConverterString.read(buf),
                 )
-            5 -> RecordException.TooLarge(
+            6 -> RecordException.TooLarge(
                 FfiConverterULong.read(buf),
                 FfiConverterULong.read(buf),
                 )
-            6 -> RecordException.StorageFull()
-            7 -> RecordException.Storage(
+            7 -> RecordException.StorageFull()
+            8 -> RecordException.Storage(
                 FfiConverterString.read(buf),
                 )
-            8 -> RecordException.Internal(
+            9 -> RecordException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -5052,6 +7020,12 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
                 4UL
                 + FfiConverterString.allocationSize(value.`field`)
                 + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is RecordException.WrongKind -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeRecordKind.allocationSize(value.`expected`)
+                + FfiConverterTypeRecordKind.allocationSize(value.`found`)
             )
             is RecordException.InvalidTransition -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -5099,28 +7073,34 @@ public object FfiConverterTypeRecordError : FfiConverterRustBuffer<RecordExcepti
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is RecordException.InvalidTransition -> {
+            is RecordException.WrongKind -> {
                 buf.putInt(4)
+                FfiConverterTypeRecordKind.write(value.`expected`, buf)
+                FfiConverterTypeRecordKind.write(value.`found`, buf)
+                Unit
+            }
+            is RecordException.InvalidTransition -> {
+                buf.putInt(5)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is RecordException.TooLarge -> {
-                buf.putInt(5)
+                buf.putInt(6)
                 FfiConverterULong.write(value.`size`, buf)
                 FfiConverterULong.write(value.`limit`, buf)
                 Unit
             }
             is RecordException.StorageFull -> {
-                buf.putInt(6)
+                buf.putInt(7)
                 Unit
             }
             is RecordException.Storage -> {
-                buf.putInt(7)
+                buf.putInt(8)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is RecordException.Internal -> {
-                buf.putInt(8)
+                buf.putInt(9)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
@@ -5194,6 +7174,133 @@ public object FfiConverterTypeRecordStatus: FfiConverterRustBuffer<RecordStatus>
     override fun allocationSize(value: RecordStatus) = 4UL
 
     override fun write(value: RecordStatus, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * How the worker resolves a conflict.
+ */
+sealed class Resolution {
+    
+    /**
+     * Keep one of the values (its `ConflictValue::id`).
+     */
+    data class Choose(
+        val `valueId`: kotlin.String) : Resolution()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Write a new value (text for a text field replaces its text).
+     */
+    data class Write(
+        val `value`: uniffi.fieldbook_ffi.FieldValue) : Resolution()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeResolution : FfiConverterRustBuffer<Resolution>{
+    override fun read(buf: ByteBuffer): Resolution {
+        return when(buf.getInt()) {
+            1 -> Resolution.Choose(
+                FfiConverterString.read(buf),
+                )
+            2 -> Resolution.Write(
+                FfiConverterTypeFieldValue.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: Resolution): ULong = when(value) {
+        is Resolution.Choose -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`valueId`)
+            )
+        }
+        is Resolution.Write -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeFieldValue.allocationSize(value.`value`)
+            )
+        }
+    }
+
+    override fun write(value: Resolution, buf: ByteBuffer) {
+        when(value) {
+            is Resolution.Choose -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`valueId`, buf)
+                Unit
+            }
+            is Resolution.Write -> {
+                buf.putInt(2)
+                FfiConverterTypeFieldValue.write(value.`value`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+
+enum class Sex {
+    
+    MALE,
+    FEMALE,
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSex: FfiConverterRustBuffer<Sex> {
+    override fun read(buf: ByteBuffer) = try {
+        Sex.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Sex) = 4UL
+
+    override fun write(value: Sex, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -5759,6 +7866,294 @@ public object FfiConverterOptionalTypeTokenProvider: FfiConverterRustBuffer<Toke
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeChildInNeedEpisode: FfiConverterRustBuffer<ChildInNeedEpisode?> {
+    override fun read(buf: ByteBuffer): ChildInNeedEpisode? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeChildInNeedEpisode.read(buf)
+    }
+
+    override fun allocationSize(value: ChildInNeedEpisode?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeChildInNeedEpisode.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ChildInNeedEpisode?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeChildInNeedEpisode.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeChildProtectionPlan: FfiConverterRustBuffer<ChildProtectionPlan?> {
+    override fun read(buf: ByteBuffer): ChildProtectionPlan? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeChildProtectionPlan.read(buf)
+    }
+
+    override fun allocationSize(value: ChildProtectionPlan?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeChildProtectionPlan.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ChildProtectionPlan?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeChildProtectionPlan.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeCoded: FfiConverterRustBuffer<Coded?> {
+    override fun read(buf: ByteBuffer): Coded? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCoded.read(buf)
+    }
+
+    override fun allocationSize(value: Coded?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCoded.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Coded?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCoded.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeLookedAfterEpisode: FfiConverterRustBuffer<LookedAfterEpisode?> {
+    override fun read(buf: ByteBuffer): LookedAfterEpisode? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLookedAfterEpisode.read(buf)
+    }
+
+    override fun allocationSize(value: LookedAfterEpisode?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLookedAfterEpisode.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LookedAfterEpisode?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLookedAfterEpisode.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeOversight: FfiConverterRustBuffer<Oversight?> {
+    override fun read(buf: ByteBuffer): Oversight? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOversight.read(buf)
+    }
+
+    override fun allocationSize(value: Oversight?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOversight.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Oversight?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOversight.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePreProceedings: FfiConverterRustBuffer<PreProceedings?> {
+    override fun read(buf: ByteBuffer): PreProceedings? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePreProceedings.read(buf)
+    }
+
+    override fun allocationSize(value: PreProceedings?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePreProceedings.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PreProceedings?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePreProceedings.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePrivateFostering: FfiConverterRustBuffer<PrivateFostering?> {
+    override fun read(buf: ByteBuffer): PrivateFostering? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePrivateFostering.read(buf)
+    }
+
+    override fun allocationSize(value: PrivateFostering?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePrivateFostering.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PrivateFostering?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePrivateFostering.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeAssessmentOutcome: FfiConverterRustBuffer<AssessmentOutcome?> {
+    override fun read(buf: ByteBuffer): AssessmentOutcome? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeAssessmentOutcome.read(buf)
+    }
+
+    override fun allocationSize(value: AssessmentOutcome?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeAssessmentOutcome.allocationSize(value)
+        }
+    }
+
+    override fun write(value: AssessmentOutcome?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeAssessmentOutcome.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSex: FfiConverterRustBuffer<Sex?> {
+    override fun read(buf: ByteBuffer): Sex? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSex.read(buf)
+    }
+
+    override fun allocationSize(value: Sex?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSex.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Sex?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSex.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -5777,6 +8172,62 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAgencyContact: FfiConverterRustBuffer<List<AgencyContact>> {
+    override fun read(buf: ByteBuffer): List<AgencyContact> {
+        val len = buf.getInt()
+        return List<AgencyContact>(len) {
+            FfiConverterTypeAgencyContact.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AgencyContact>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAgencyContact.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AgencyContact>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAgencyContact.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAmendment: FfiConverterRustBuffer<List<Amendment>> {
+    override fun read(buf: ByteBuffer): List<Amendment> {
+        val len = buf.getInt()
+        return List<Amendment>(len) {
+            FfiConverterTypeAmendment.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Amendment>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAmendment.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Amendment>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAmendment.write(it, buf)
         }
     }
 }
@@ -5871,6 +8322,90 @@ public object FfiConverterSequenceTypeChildView: FfiConverterRustBuffer<List<Chi
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeCoded: FfiConverterRustBuffer<List<Coded>> {
+    override fun read(buf: ByteBuffer): List<Coded> {
+        val len = buf.getInt()
+        return List<Coded>(len) {
+            FfiConverterTypeCoded.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Coded>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCoded.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Coded>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCoded.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeConflictValue: FfiConverterRustBuffer<List<ConflictValue>> {
+    override fun read(buf: ByteBuffer): List<ConflictValue> {
+        val len = buf.getInt()
+        return List<ConflictValue>(len) {
+            FfiConverterTypeConflictValue.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConflictValue>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConflictValue.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConflictValue>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConflictValue.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFieldConflict: FfiConverterRustBuffer<List<FieldConflict>> {
+    override fun read(buf: ByteBuffer): List<FieldConflict> {
+        val len = buf.getInt()
+        return List<FieldConflict>(len) {
+            FfiConverterTypeFieldConflict.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FieldConflict>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFieldConflict.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FieldConflict>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFieldConflict.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeHistoryItem: FfiConverterRustBuffer<List<HistoryItem>> {
     override fun read(buf: ByteBuffer): List<HistoryItem> {
         val len = buf.getInt()
@@ -5917,6 +8452,34 @@ public object FfiConverterSequenceTypeMissingItem: FfiConverterRustBuffer<List<M
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeMissingItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRecordChange: FfiConverterRustBuffer<List<RecordChange>> {
+    override fun read(buf: ByteBuffer): List<RecordChange> {
+        val len = buf.getInt()
+        return List<RecordChange>(len) {
+            FfiConverterTypeRecordChange.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RecordChange>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRecordChange.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RecordChange>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRecordChange.write(it, buf)
         }
     }
 }
@@ -5983,5 +8546,20 @@ public object FfiConverterSequenceTypeWorklistEntry: FfiConverterRustBuffer<List
 
 
 
+
+        /**
+         * Every code of a DfE list with its label, for the app's pickers (assessment factors, closure
+         * reasons, ..). Codes are what records carry.
+         */ fun `codeList`(`list`: CodeList): List<Coded> {
+            return FfiConverterSequenceTypeCoded.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_func_code_list(
+    
+        
+        FfiConverterTypeCodeList.lower(`list`),_status)
+}
+    )
+    }
+    
 
 

@@ -3,21 +3,28 @@
 //! Swift without a date library in the bindings.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use fieldbook_core::records::{self as core, RecordBody};
+use fieldbook_core::records as core;
 
 use crate::errors::RecordError;
 
-/// The kind of visit (it decides the statutory rules that apply).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum VisitKind {
-    ChildInNeed,
-    ChildProtection,
-    LookedAfter,
-    PrivateFostering,
-    Assessment,
-    Section47,
-    Other,
-}
+pub(crate) mod assessment;
+pub(crate) mod case_note;
+pub(crate) mod case_summary;
+mod conflicts;
+mod record;
+pub(crate) mod visit;
+
+pub use assessment::{
+    AgencyContact, AgencyKind, AssessmentFields, AssessmentKind, AssessmentOutcome,
+};
+pub use case_note::{CaseNoteCategory, CaseNoteFields};
+pub use case_summary::{
+    CaseSummary, ChildInNeedEpisode, ChildProtectionPlan, CodeList, Coded, LookedAfterEpisode,
+    PreProceedings, PrivateFostering, Sex,
+};
+pub use conflicts::{ConflictValue, FieldConflict, FieldValue, Resolution};
+pub use record::{Amendment, Oversight, OversightDecision, RecordContent, RecordInfo};
+pub use visit::{ChildView, ViewsMethod, VisitFields, VisitKind};
 
 macro_rules! mirror_enum {
     ($ours:ident <=> $theirs:path { $($v:ident),+ }) => {
@@ -34,50 +41,7 @@ macro_rules! mirror_enum {
     };
 }
 
-mirror_enum!(VisitKind <=> core::VisitKind {
-    ChildInNeed, ChildProtection, LookedAfter, PrivateFostering, Assessment, Section47, Other
-});
-
-/// How the child's views were gathered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum ViewsMethod {
-    OwnWords,
-    Play,
-    Observation,
-    Advocate,
-    Interpreter,
-    LinkedStatement,
-}
-
-mirror_enum!(ViewsMethod <=> core::ViewsMethod {
-    OwnWords, Play, Observation, Advocate, Interpreter, LinkedStatement
-});
-
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct ChildView {
-    /// Empty for a new view: the core gives it an id.
-    pub id: String,
-    pub method: ViewsMethod,
-    pub text: String,
-}
-
-/// The parts of a visit a visit screen edits. Fields the app does not show (people present,
-/// actions, agencies) are kept as they are on update: nothing is dropped by round-tripping.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct VisitFields {
-    pub kind: VisitKind,
-    /// When the visit happened (Unix ms): timescales count from this, never from the clock.
-    pub started_at_ms: i64,
-    pub location: String,
-    pub child_seen: Option<bool>,
-    pub child_not_seen_reason: String,
-    pub seen_alone: Option<bool>,
-    pub bedroom_seen: Option<bool>,
-    pub child_views: Vec<ChildView>,
-    pub observations: String,
-    pub analysis: String,
-    pub risks: String,
-}
+pub(crate) use mirror_enum;
 
 pub(crate) fn instant(ms: i64, field: &str) -> Result<DateTime<Utc>, RecordError> {
     Utc.timestamp_millis_opt(ms).single().ok_or_else(|| RecordError::InvalidInput {
@@ -93,69 +57,32 @@ pub(crate) fn date(iso: &str, field: &str) -> Result<NaiveDate, RecordError> {
     })
 }
 
-impl VisitFields {
-    /// Writes these fields over `visit`, keeping everything else it holds.
-    pub(crate) fn apply_to(self, visit: &mut core::Visit) -> Result<(), RecordError> {
-        visit.kind = self.kind.into();
-        visit.started_at = instant(self.started_at_ms, "started_at_ms")?;
-        visit.location = self.location;
-        visit.child_seen = self.child_seen;
-        visit.child_not_seen_reason = self.child_not_seen_reason;
-        visit.seen_alone = self.seen_alone;
-        visit.bedroom_seen = self.bedroom_seen;
-        visit.observations = self.observations;
-        visit.analysis = self.analysis;
-        visit.risks = self.risks;
-        let previous = std::mem::take(&mut visit.child_views);
-        visit.child_views = self
-            .child_views
-            .into_iter()
-            .map(|v| {
-                let old = previous.iter().find(|p| !v.id.is_empty() && p.id == v.id);
-                core::ChildView {
-                    id: if v.id.is_empty() { core::new_id() } else { v.id },
-                    method: v.method.into(),
-                    text: v.text,
-                    linked_ref: old.and_then(|o| o.linked_ref.clone()),
-                }
-            })
-            .collect();
-        Ok(())
-    }
-
-    pub(crate) fn from_visit(v: &core::Visit) -> Self {
-        Self {
-            kind: v.kind.into(),
-            started_at_ms: v.started_at.timestamp_millis(),
-            location: v.location.clone(),
-            child_seen: v.child_seen,
-            child_not_seen_reason: v.child_not_seen_reason.clone(),
-            seen_alone: v.seen_alone,
-            bedroom_seen: v.bedroom_seen,
-            child_views: v
-                .child_views
-                .iter()
-                .map(|c| ChildView {
-                    id: c.id.clone(),
-                    method: c.method.into(),
-                    text: c.text.clone(),
-                })
-                .collect(),
-            observations: v.observations.clone(),
-            analysis: v.analysis.clone(),
-            risks: v.risks.clone(),
-        }
-    }
+/// The error for a record of another kind than the call expects.
+pub(crate) fn wrong_kind(found: core::RecordKind, expected: core::RecordKind) -> RecordError {
+    RecordError::WrongKind { expected: expected.into(), found: found.into() }
 }
 
-/// The visit in `body`, or the error a caller expects when the record is something else.
-pub(crate) fn visit_of(body: RecordBody) -> Result<core::Visit, RecordError> {
-    match body {
-        RecordBody::Visit(v) => Ok(v),
-        other => Err(RecordError::InvalidTransition {
-            reason: format!("the record is a {}, not a visit", other.kind().code()),
-        }),
-    }
+/// An optional ISO date from the app.
+pub(crate) fn opt_date(iso: Option<String>, field: &str) -> Result<Option<NaiveDate>, RecordError> {
+    iso.map(|d| date(&d, field)).transpose()
+}
+
+pub(crate) fn iso(d: &NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+pub(crate) fn opt_iso(d: &Option<NaiveDate>) -> Option<String> {
+    d.as_ref().map(iso)
+}
+
+/// A DfE code from the app, checked against its list (`field` names the field in the error).
+pub(crate) fn code<T>(
+    value: &str,
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, fieldbook_core::codes::UnknownCode>,
+) -> Result<T, RecordError> {
+    parse(value)
+        .map_err(|e| RecordError::InvalidInput { field: field.into(), reason: e.to_string() })
 }
 
 /// A completeness check that failed, naming the field to fix.
@@ -288,6 +215,8 @@ impl From<fieldbook_core::rules::worklist::WorklistItem> for WorklistEntry {
 /// Who changed which fields, when (the device's clock: advisory).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct HistoryItem {
+    /// The change's id (its Automerge hash, hex).
+    pub change: String,
     pub worker: String,
     pub device: String,
     pub at_ms: Option<i64>,
@@ -297,6 +226,7 @@ pub struct HistoryItem {
 impl From<fieldbook_core::HistoryEntry> for HistoryItem {
     fn from(h: fieldbook_core::HistoryEntry) -> Self {
         Self {
+            change: h.change,
             worker: h.worker,
             device: h.device,
             at_ms: h.at.map(|t| t.timestamp_millis()),
