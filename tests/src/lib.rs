@@ -5,6 +5,7 @@
 pub mod deflate_bomb;
 pub mod fault_proxy;
 pub mod log_capture;
+pub mod sim;
 pub mod sync_env;
 
 use std::path::{Path, PathBuf};
