@@ -187,6 +187,21 @@ pub fn schedules_from_env() -> u64 {
     std::env::var(SCHEDULES_VAR).ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_SCHEDULES)
 }
 
+/// The environment variable that lets schedules walk into known bugs: a comma-separated list
+/// of `lost_document`, `restore_after_reallocation` (see `Config`).
+pub const BUGS_VAR: &str = "FIELDBOOK_SIM_KNOWN_BUGS";
+
+/// The configuration `FIELDBOOK_SIM_KNOWN_BUGS` asks for (the default without it).
+pub fn config_from_env() -> Config {
+    let bugs = std::env::var(BUGS_VAR).unwrap_or_default();
+    let on = |name: &str| bugs.split(',').any(|b| b.trim() == name);
+    Config {
+        sabotage: false,
+        lost_document_bug: on("lost_document"),
+        restore_after_reallocation: on("restore_after_reallocation"),
+    }
+}
+
 /// `FIELDBOOK_SIM_SEED`, when one schedule is to be replayed.
 pub fn seed_from_env() -> Option<u64> {
     std::env::var(SEED_VAR).ok().and_then(|v| v.parse().ok())
