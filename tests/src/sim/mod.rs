@@ -47,6 +47,14 @@ pub struct Config {
     /// them (`WrongAuthor`) and never comes back. Off (CI): only backups taken after the last
     /// re-allocation and the last late work on a re-allocated case are restored.
     pub restore_after_reallocation: bool,
+    /// Lets schedules walk into the known bug of `regression_seed_4`: after a restore, the
+    /// changes devices push again take new sequence numbers, and when the one at another
+    /// device's cursor is the very change that was there before, that device's tag matches, it
+    /// does not resync, and it skips whatever else took a number below its cursor. Off (CI):
+    /// every device syncs once with the restored server before anything new is written to it,
+    /// and a schedule in which a device still fails to notice the restore then (the re-pushed
+    /// changes can land just so) stops there and is counted in `Stats::known_bug_hits`.
+    pub reused_cursor_bug: bool,
 }
 
 /// What the schedules did, summed.
@@ -65,6 +73,9 @@ pub struct Stats {
     /// Edits acknowledged after their case was re-allocated away from the worker.
     pub late_work: u64,
     pub heal_rounds: usize,
+    /// Schedules stopped (passing, unchecked) where the known bug of `regression_seed_4` struck
+    /// in spite of the precautions (see `Config::reused_cursor_bug`).
+    pub known_bug_hits: u64,
 }
 
 impl Stats {
@@ -81,6 +92,7 @@ impl Stats {
         self.reallocations += o.reallocations;
         self.late_work += o.late_work;
         self.heal_rounds += o.heal_rounds;
+        self.known_bug_hits += o.known_bug_hits;
     }
 }
 
@@ -188,7 +200,7 @@ pub fn schedules_from_env() -> u64 {
 }
 
 /// The environment variable that lets schedules walk into known bugs: a comma-separated list
-/// of `lost_document`, `restore_after_reallocation` (see `Config`).
+/// of `lost_document`, `restore_after_reallocation`, `reused_cursor` (see `Config`).
 pub const BUGS_VAR: &str = "FIELDBOOK_SIM_KNOWN_BUGS";
 
 /// The configuration `FIELDBOOK_SIM_KNOWN_BUGS` asks for (the default without it).
@@ -199,6 +211,7 @@ pub fn config_from_env() -> Config {
         sabotage: false,
         lost_document_bug: on("lost_document"),
         restore_after_reallocation: on("restore_after_reallocation"),
+        reused_cursor_bug: on("reused_cursor"),
     }
 }
 

@@ -169,6 +169,11 @@ impl SimServer {
         self.storage.as_ref().expect("the server is up")
     }
 
+    /// The highest sequence number the server has used.
+    pub async fn head(&self) -> u64 {
+        self.storage().head().await.unwrap()
+    }
+
     /// The allocation the server holds for `case_id`.
     pub async fn allocation(&self, case_id: &str) -> Option<Allocation> {
         self.storage().allocation(case_id).await.unwrap()

@@ -108,8 +108,13 @@ impl SimDevice {
     }
 }
 
+/// A server backup: its number, the allocations it holds, and the re-allocations and late work
+/// acknowledged before it was taken.
+type Backup = (usize, BTreeMap<String, (String, String)>, (u64, u64));
+
 pub struct World {
     rng: SimRng,
+    sabotage: SimRng,
     config: Config,
     _dir: tempfile::TempDir,
     net: Arc<Network>,
@@ -121,10 +126,12 @@ pub struct World {
     alloc: BTreeMap<String, (String, String)>,
     /// Server backups: (number, the allocations they hold, re-allocations and late work
     /// acknowledged before).
-    backups: Vec<(usize, BTreeMap<String, (String, String)>, (u64, u64))>,
+    backups: Vec<Backup>,
     edits: Vec<Edit>,
     /// Documents a restore took from the server: not edited again unless `config.lost_document_bug`.
     frozen: BTreeSet<String>,
+    /// Set when the schedule ran into a known bug it cannot step around (`Stats::known_bug_hits`).
+    stopped: bool,
     step: usize,
     pub stats: Stats,
 }
@@ -164,6 +171,7 @@ impl World {
             .collect();
         let mut world = Self {
             rng,
+            sabotage: SimRng::new(!seed),
             config,
             _dir: dir,
             net,
@@ -175,6 +183,7 @@ impl World {
             backups: Vec::new(),
             edits: Vec::new(),
             frozen: BTreeSet::new(),
+            stopped: false,
             step: 0,
             stats: Stats::default(),
         };
@@ -198,6 +207,9 @@ impl World {
             self.step = step;
             self.clock.advance(self.rng.between(60, 4 * 3600) as i64);
             self.random_step().await?;
+            if self.stopped {
+                return Ok(());
+            }
         }
         self.heal().await?;
         self.check_final().await
@@ -266,8 +278,6 @@ impl World {
         for _ in 0..3 {
             let fault = if self.rng.chance(60) {
                 Fault::Deliver
-            } else if self.config.sabotage && self.rng.chance(30) {
-                Fault::ForgetPush
             } else {
                 match self.rng.below(7) {
                     0 => Fault::LoseRequest,
@@ -279,7 +289,13 @@ impl World {
                     _ => Fault::LoseResponse,
                 }
             };
-            plan.push(fault);
+            // The sabotage draws from its own stream, so that a sabotaged schedule is the honest
+            // one with some requests forged.
+            if self.config.sabotage && self.sabotage.chance(20) {
+                plan.push(Fault::ForgetPush);
+            } else {
+                plan.push(fault);
+            }
         }
         plan
     }
@@ -457,7 +473,10 @@ impl World {
         }
         self.note(format!("{:>2}: server restored from backup {n}", self.step));
         self.stats.restores += 1;
+        let cursors: Vec<u64> =
+            self.devices.iter_mut().map(|d| d.store().sync_cursor().unwrap().0).collect();
         self.server.restore(n);
+        let restored_head = self.server.head().await;
         self.alloc = alloc;
         let cases = self.cases.clone();
         let on_server = self.server.docs(&cases).await;
@@ -467,11 +486,38 @@ impl World {
                 self.frozen.extend(held.into_keys().filter(|id| !on_server.contains_key(id)));
             }
         }
+        if !self.config.reused_cursor_bug {
+            // Away from the known bug of `regression_seed_4`: every device syncs once before
+            // anything new reaches the restored server.
+            self.note("    every device syncs with the restored server".into());
+            for (d, cursor) in cursors.into_iter().enumerate() {
+                let report = self.sync(d, Vec::new()).await?;
+                self.check_holdings(d)?;
+                // A device whose cursor is past everything the backup holds and that did not
+                // notice the restore (the change now at its cursor is the one that was there
+                // before) is fine when the re-pushed history is the one it knew; when it holds
+                // something else than the server, the bug has struck: the schedule stops,
+                // counted, unchecked.
+                if cursor > restored_head
+                    && report.is_some_and(|r| !r.resynced)
+                    && !self.matches_server(d).await
+                {
+                    self.note(format!(
+                        "    {} did not notice the restore and differs from the server: known \
+                         bug (regression_seed_4), the schedule stops here",
+                        self.devices[d].name
+                    ));
+                    self.stats.known_bug_hits += 1;
+                    self.stopped = true;
+                    return Ok(());
+                }
+            }
+        }
         for e in &mut self.edits {
             if matches!(e.state, EditState::Acked(_))
-                && !on_server
+                && on_server
                     .get(&e.record)
-                    .is_some_and(|doc| count(&doc.record.body, &e.marker) > 0)
+                    .is_none_or(|doc| count(&doc.record.body, &e.marker) == 0)
             {
                 e.state = EditState::AtRisk;
             }
@@ -550,6 +596,22 @@ impl World {
         Ok(())
     }
 
+    /// Whether device `d` holds exactly the server's documents of the cases it sees, at the same
+    /// heads.
+    async fn matches_server(&mut self, d: usize) -> bool {
+        let device = &mut self.devices[d];
+        let visible: Vec<String> =
+            self.alloc.iter().filter(|(_, a)| device.sees(a)).map(|(c, _)| c.clone()).collect();
+        let server = self.server.docs(&visible).await;
+        let store = device.store.as_mut().expect("running");
+        let mut held = store.all_heads().unwrap();
+        for heads in held.values_mut() {
+            heads.sort();
+        }
+        held.len() == server.len()
+            && server.iter().all(|(id, doc)| held.get(id).is_some_and(|h| *h == doc.heads))
+    }
+
     /// The cases of every document the device holds: none outside those it may hold.
     fn check_holdings(&mut self, d: usize) -> Result<(), String> {
         let device = &mut self.devices[d];
@@ -569,7 +631,7 @@ impl World {
             known.insert(fieldbook_core::records::case_summary_id(case));
             known.extend(store.case_records(case).unwrap().into_iter().map(|r| r.id));
         }
-        for id in all.difference(&known) {
+        if let Some(id) = all.difference(&known).next() {
             let case = store.record_row(id).map(|r| r.case_id).unwrap_or_default();
             return Err(format!(
                 "{} holds document {id} of case {case:?} (may hold {may_hold:?})",
@@ -626,6 +688,28 @@ impl World {
             );
         }
         let server = self.server.docs(&cases).await;
+        for (i, e) in self.edits.iter().enumerate() {
+            let on_server: usize =
+                server.values().map(|doc| count(&doc.record.body, &e.marker)).sum();
+            match &e.state {
+                EditState::Excused(why) => {
+                    ensure!(on_server <= 1, "e{i} ({why}) appears {on_server} times on the server");
+                    continue;
+                }
+                EditState::Acked(_) | EditState::AtRisk | EditState::Pending => {}
+            }
+            let in_record =
+                server.get(&e.record).map_or(0, |doc| count(&doc.record.body, &e.marker));
+            ensure!(
+                on_server == 1 && in_record == 1,
+                "e{i} ({:?}, by {} in {} on {}) appears {on_server} times on the server, {in_record} in its record",
+                e.state,
+                self.devices[e.device].name,
+                e.record,
+                e.case_id
+            );
+            self.stats.edits_checked += 1;
+        }
         for device in &mut self.devices {
             let visible: BTreeSet<String> =
                 self.alloc.iter().filter(|(_, a)| device.sees(a)).map(|(c, _)| c.clone()).collect();
@@ -650,28 +734,6 @@ impl World {
                 all == expected,
                 "{name} holds {all} documents, the server {expected} it may see"
             );
-        }
-        for (i, e) in self.edits.iter().enumerate() {
-            let on_server: usize =
-                server.values().map(|doc| count(&doc.record.body, &e.marker)).sum();
-            match &e.state {
-                EditState::Excused(why) => {
-                    ensure!(on_server <= 1, "e{i} ({why}) appears {on_server} times on the server");
-                    continue;
-                }
-                EditState::Acked(_) | EditState::AtRisk | EditState::Pending => {}
-            }
-            let in_record =
-                server.get(&e.record).map_or(0, |doc| count(&doc.record.body, &e.marker));
-            ensure!(
-                on_server == 1 && in_record == 1,
-                "e{i} ({:?}, by {} in {} on {}) appears {on_server} times on the server, {in_record} in its record",
-                e.state,
-                self.devices[e.device].name,
-                e.record,
-                e.case_id
-            );
-            self.stats.edits_checked += 1;
         }
         Ok(())
     }
