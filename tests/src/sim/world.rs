@@ -305,7 +305,7 @@ impl World {
         let marker = format!("{PLANTED_PREFIX}e{n}.");
         let pick = self.rng.below(100);
         let case_pick = self.rng.below(2);
-        let big = self.rng.chance(25);
+        let big = self.rng.chance(10);
         let record_pick = self.rng.next_u64() as usize;
         let now = self.clock.now();
         let step = self.step;
