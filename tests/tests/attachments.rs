@@ -155,7 +155,7 @@ async fn a_second_device_fetches_on_open_and_duplicates_are_stored_once() {
     mina.sync().await;
     {
         let mut store = mina.store.lock().await;
-        assert_eq!(store.record(&id).unwrap().body.attachments(), &[reference.clone()]);
+        assert_eq!(store.record(&id).unwrap().body.attachments(), std::slice::from_ref(&reference));
         let delivery = store.attachment_delivery(&id, &reference.hash).unwrap();
         assert_eq!(delivery, AttachmentDelivery::NotOnDevice);
         assert_eq!(store.attachment_chunk_rows().unwrap(), 0);

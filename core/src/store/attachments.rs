@@ -292,7 +292,7 @@ mod tests {
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store =
-            Store::open_with_key_bytes(&dir.path().join("s.db"), &[7u8; 32], "w", "d").unwrap();
+            Store::open_with_key_bytes(dir.path().join("s.db"), &[7u8; 32], "w", "d").unwrap();
         (dir, store)
     }
 
@@ -312,7 +312,7 @@ mod tests {
         let bytes = photo(600_000);
         let r = store.attach(&id, &bytes, "image/jpeg", "front door", Utc::now()).unwrap();
         assert_eq!(r.hash, attachment_hash(&bytes));
-        assert_eq!(store.record(&id).unwrap().body.attachments(), &[r.clone()]);
+        assert_eq!(store.record(&id).unwrap().body.attachments(), std::slice::from_ref(&r));
         assert_eq!(store.attachment_bytes(&id, &r.hash).unwrap(), Some(bytes));
         assert_eq!(store.attachment_chunk_rows().unwrap(), 3);
         assert_eq!(
