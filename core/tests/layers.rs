@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["rules"],
     &["protocol"],
     &["store"],
-    &["sync"],
+    &["sync", "attachments"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
