@@ -66,21 +66,16 @@ fn a_server_that_forgets_acknowledged_changes_is_caught() {
     );
 }
 
-/// Found by the simulation (report for the lead; the fix belongs in `server/src/hub/push.rs`
-/// or the client): Amara's tablet creates visit X after the server's last backup and X is
-/// acknowledged; the server is restored from the backup (X is gone) and the tablet appends to
-/// X. The tablet pushes only the changes after the acknowledged heads; the hub loads them into
-/// an empty document, cannot hydrate a record and refuses the push as `Malformed` instead of
-/// leaving it unacknowledged (which would make the tablet send X in full). Refused documents
-/// are not offered again in the same `sync()`, even when the repair names them in `send_all`,
-/// and every later call pushes the same partial changes again: X never reaches the server
-/// (the trace shows `rejected [(X, Malformed)]` on every heal round), and when its case is
-/// re-allocated the purge deletes the only copy. Replays with `Config::lost_document_bug` and
-/// `reused_cursor_bug` (the append comes before the tablet's first sync with the restored
-/// server): `FIELDBOOK_SIM_KNOWN_BUGS=lost_document,reused_cursor
-/// FIELDBOOK_SIM_SEED=17920376766012528947`.
+/// Found by the simulation, fixed in `server/src/hub/push.rs`: Amara's tablet creates visit X
+/// after the server's last backup and X is acknowledged; the server is restored from the backup
+/// (X is gone) and the tablet appends to X. The tablet pushes only the changes after the
+/// acknowledged heads. The hub used to load them into an empty document, find no record and
+/// refuse the push as `Malformed`; refused documents are not offered again in the same `sync()`,
+/// so X never reached the server, and a re-allocation purged the only copy. Now changes whose
+/// dependencies the server lacks are left unacknowledged, and the repair has the tablet send X
+/// whole. Replays with `Config::lost_document_bug` and `reused_cursor_bug`:
+/// `FIELDBOOK_SIM_KNOWN_BUGS=lost_document,reused_cursor FIELDBOOK_SIM_SEED=17920376766012528947`.
 #[test]
-#[ignore = "known bug in the hub's push of a document a restored server lost (see comment)"]
 fn regression_seed_1() {
     let config = Config { lost_document_bug: true, reused_cursor_bug: true, ..Config::default() };
     replay_until_it_fails(17920376766012528947, config);

@@ -183,3 +183,35 @@ fn new_changes_to_a_stored_document_are_the_only_ones_staged() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A server restored from a backup lost a document; the device pushes only the changes after
+/// what was acknowledged. They are neither refused (a refusal would stop the device offering the
+/// document again) nor acknowledged: it stays pending, and the repair asks for it whole.
+#[test]
+fn changes_building_on_changes_the_server_lost_are_left_pending_not_refused() {
+    let id = new_record_id();
+    let mut doc = visit_doc("amara", &id, "case-a");
+    let acknowledged = doc.heads();
+    let mut v = Visit::new(VisitKind::ChildProtection, Utc::now());
+    v.location = "Family home".into();
+    doc.update_body(&Author::new("amara", "tab"), &RecordBody::Visit(v), Utc::now()).unwrap();
+    let push = PushDoc {
+        id: id.clone(),
+        kind: RecordKind::Visit,
+        case_id: "case-a".into(),
+        heads: to_hashes(&doc.heads()),
+        changes: doc.save_after(&acknowledged),
+    };
+    for stored in [absent(), Stored::Absent { hidden: true }] {
+        assert_eq!(
+            decide("amara", &input(push.clone(), stored)).unwrap(),
+            Decision::Accept { changes: Vec::new(), ack: false }
+        );
+    }
+    // Sent whole, the same document is stored and acknowledged.
+    let whole = push_of(&mut doc, RecordKind::Visit, "case-a");
+    match decide("amara", &input(whole, absent())).unwrap() {
+        Decision::Accept { changes, ack } => assert!(ack && changes.len() == 2),
+        other => panic!("{other:?}"),
+    }
+}
