@@ -211,17 +211,34 @@ pub async fn run(cmd: LocalCommand, json: bool) -> Result<(), Box<dyn std::error
             let mut store = open(&who)?;
             let transport =
                 HttpTransport::new(&server, Duration::from_secs(10), Duration::from_secs(60))?;
-            let client = SyncClient::new(transport, Arc::new(Token(token)), who.device.clone());
+            let client =
+                SyncClient::new(transport, Arc::new(Token(token.clone())), who.device.clone());
             let report = client.sync(&mut store).await;
-            print(json, &report, |r| {
+            // The records first, then their attachments (the server accepts an attachment only
+            // for a record it holds); an attachment left over waits for the next sync.
+            let uploads = match report.failure {
+                None => Some(crate::attach::upload_after_sync(store, &server, token).await?),
+                Some(_) => None,
+            };
+            let mut shown = serde_json::to_value(&report)?;
+            if let (Some(u), Some(fields)) = (&uploads, shown.as_object_mut()) {
+                fields.insert("attachments_uploaded".into(), u.uploaded.len().into());
+                fields.insert("attachments_waiting".into(), u.failed.len().into());
+            }
+            print(json, &shown, |_| {
+                let r = &report;
                 println!(
-                    "{} request(s): pushed {}, acknowledged {}, pulled {}, purged {:?}, conflicts {}{}",
+                    "{} request(s): pushed {}, acknowledged {}, pulled {}, purged {:?}, conflicts {}{}{}",
                     r.requests,
                     r.pushed,
                     r.acknowledged,
                     r.pulled,
                     r.purged_cases,
                     r.conflicts,
+                    uploads
+                        .as_ref()
+                        .map(|u| format!(", attachments sent {}", u.uploaded.len()))
+                        .unwrap_or_default(),
                     r.failure.as_ref().map(|f| format!(", failed: {f}")).unwrap_or_default()
                 )
             })?;

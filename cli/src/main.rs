@@ -4,11 +4,13 @@
 //!   simulated tablets (no other service needed).
 //! - `fieldbook serve` runs the sync server.
 //! - `fieldbook record-visit | record-assessment | record-note | edit | conflicts | resolve |
-//!   submit | authorise | delivery | records | show | sync | worklist | cases` work on a local
+//!   submit | authorise | delivery | attach | attachments | fetch-attachment | records | show |
+//!   sync | worklist | cases` work on a local
 //!   encrypted store in `--data`, as one worker on one device. `--json` prints machine-readable
 //!   output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod attach;
 mod demo;
 mod local;
 mod records;
@@ -46,6 +48,8 @@ enum Command {
     Local(local::LocalCommand),
     #[command(flatten)]
     Records(records::RecordCommand),
+    #[command(flatten)]
+    Attach(attach::AttachCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -75,6 +79,7 @@ fn main() -> std::process::ExitCode {
             .map_err(Into::into),
             Command::Local(cmd) => local::run(cmd, cli.json).await,
             Command::Records(cmd) => records::run(cmd, cli.json).await,
+            Command::Attach(cmd) => attach::run(cmd, cli.json).await,
         }
     });
     match result {

@@ -296,3 +296,108 @@ fn assessments_notes_conflicts_and_oversight_from_a_terminal() {
     assert_eq!(delivery["state"], "received", "{delivery}");
     assert!(delivery["at"].is_string());
 }
+
+/// A photo attached on one tablet from a terminal reaches the council with the next sync and is
+/// fetched on the other tablet when asked for, byte for byte; delivery says where it is.
+#[test]
+fn a_photo_attached_on_one_tablet_is_fetched_on_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = start_server(dir.path());
+    let mut summary = CaseSummary::new("LC3", "Child C");
+    summary.allocated_worker = "amara".into();
+    summary.team = "north".into();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = runtime.block_on(async {
+        reqwest::Client::new()
+            .put(format!("{url}/api/v1/cases/case-3"))
+            .bearer_auth("tok-cms")
+            .json(&serde_json::json!({"summary": summary, "allocated_worker": "amara", "team": "north"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status.as_u16(), 204);
+    let data = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (t1, t2) = (data("t1"), data("t2"));
+    let one = ["--data", t1.as_str(), "--worker", "amara", "--device", "tablet-1"];
+    let two = ["--data", t2.as_str(), "--worker", "amara", "--device", "tablet-2"];
+    let sync = |who: &[&str]| {
+        let report = run_json(who, &["sync", "--server", url.as_str(), "--token", "tok-amara"]);
+        assert_eq!(report["failure"], serde_json::Value::Null, "{report}");
+        report
+    };
+    sync(&one);
+    let nid = run_json(&one, &["record-note", "--case", "case-3", "--text", "Saw the garden."])
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let photo: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let file = dir.path().join("garden.jpg");
+    std::fs::write(&file, &photo).unwrap();
+    let attached = run_json(
+        &one,
+        &[
+            "attach",
+            &nid,
+            "--file",
+            file.to_str().unwrap(),
+            "--media-type",
+            "image/jpeg",
+            "--caption",
+            "the garden",
+        ],
+    );
+    let hash = attached["hash"].as_str().unwrap().to_string();
+    assert_eq!(attached["size"], photo.len());
+    let listed = run_json(&one, &["attachments", &nid]);
+    assert_eq!(listed[0]["delivery"], "on_device_only", "{listed}");
+
+    let report = sync(&one);
+    assert_eq!(report["attachments_uploaded"], 1, "{report}");
+    assert_eq!(run_json(&one, &["attachments", &nid])[0]["delivery"], "received");
+
+    // The other tablet receives the reference with its sync, the bytes only when fetched.
+    let report = sync(&two);
+    assert_eq!(report["attachments_uploaded"], 0, "{report}");
+    assert_eq!(run_json(&two, &["attachments", &nid])[0]["delivery"], "not_on_device");
+    let out = dir.path().join("fetched.jpg");
+    let fetched = run_json(
+        &two,
+        &[
+            "fetch-attachment",
+            &nid,
+            "--hash",
+            &hash,
+            "--out",
+            out.to_str().unwrap(),
+            "--server",
+            url.as_str(),
+            "--token",
+            "tok-amara",
+        ],
+    );
+    assert_eq!(fetched["size"], photo.len());
+    assert_eq!(std::fs::read(&out).unwrap(), photo);
+    assert_eq!(run_json(&two, &["attachments", &nid])[0]["delivery"], "received");
+    // An attachment the record does not have is refused, and nothing is written.
+    let missing = dir.path().join("missing.jpg");
+    let refused = run_refused(
+        &two,
+        &[
+            "fetch-attachment",
+            &nid,
+            "--hash",
+            &"0".repeat(64),
+            "--out",
+            missing.to_str().unwrap(),
+            "--server",
+            url.as_str(),
+            "--token",
+            "tok-amara",
+        ],
+    );
+    assert!(!refused.is_empty());
+    assert!(!missing.exists());
+}
