@@ -384,3 +384,45 @@ def test_attachment_upload_over_an_interrupted_connection_and_fetch_on_a_second_
             await b.open_attachment(vid, "0" * 64)
 
     asyncio.run(scenario())
+
+
+def put_case(case, local, worker, team):
+    """The case system allocating a case (its token is the test server's `tok-cms`)."""
+    import json
+    import urllib.request
+
+    summary = {"local_child_id": local, "name": "Child " + local, "date_of_birth": None,
+               "sex": None, "ethnicity": "", "disabilities": [], "address": "",
+               "legal_status": None, "allocated_worker": worker, "team": team,
+               "child_in_need": None, "child_protection": None, "looked_after": None,
+               "private_fostering": None, "last_visit_date": None, "last_seen_date": None}
+    body = json.dumps({"summary": summary, "allocated_worker": worker, "team": team}).encode()
+    req = urllib.request.Request(f"{SERVER}/api/v1/cases/{case}", data=body, method="PUT",
+                                 headers={"Authorization": "Bearer tok-cms",
+                                          "Content-Type": "application/json"})
+    assert urllib.request.urlopen(req).status == 204
+
+
+def test_a_purged_case_takes_its_attachments_with_it(tmp_path):
+    put_case("case-purge-py", "LCPURGE", "amara", "north")
+    a = open_store(tmp_path, "purge-a")
+    photo = os.urandom(300_000)
+
+    async def scenario():
+        await a.sync()
+        vid = a.create_visit("case-purge-py", visit())
+        info = a.attach(vid, photo, "image/jpeg", "the bedroom", VISITED_MS)
+        await a.sync()
+        assert a.attachment_delivery(vid, info.hash).is_received()
+        assert await a.open_attachment(vid, info.hash) == photo
+        # Re-allocated to another team: the next sync purges the case, its records and the
+        # photo's bytes from this tablet.
+        put_case("case-purge-py", "LCPURGE", "ben", "south")
+        await a.sync()
+        assert a.case_records("case-purge-py") == []
+        with pytest.raises(fb.AttachmentError.NotFound):
+            a.attachments(vid)
+        with pytest.raises(fb.AttachmentError.NotFound):
+            await a.open_attachment(vid, info.hash)
+
+    asyncio.run(scenario())
