@@ -115,10 +115,22 @@ impl FieldbookStore {
             // network: the app's calls go on while a sync struggles on a weak signal.
             let report = client.sync_shared(&inner.store).await;
             // Right after the records: the attachments of records the server now holds.
-            crate::attachments::upload_after_sync(&inner).await;
+            let uploads = crate::attachments::upload_after_sync(&inner).await;
             let still = unacknowledged_ids(&inner.store).await?;
             let after = record_index(&inner.store).await?;
-            let (changed, delivered) = compare(&before, &after, &pending, &still);
+            let (changed, mut delivered) = compare(&before, &after, &pending, &still);
+            // A record whose photo, signature or voice note reached the council has a new
+            // delivery state too (`attachment_delivery`).
+            if let Some(uploads) = uploads {
+                for (record, _) in &uploads.uploaded {
+                    if let Some((_, change)) = after.get(record) {
+                        if !delivered.iter().any(|d| &d.id == record) {
+                            delivered.push(change.clone());
+                        }
+                    }
+                }
+                delivered.sort_by(|a, b| a.id.cmp(&b.id));
+            }
             inner.records.delivered(delivered);
             inner.records.changed(changed);
             match report.failure.clone() {

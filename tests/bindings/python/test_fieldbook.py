@@ -411,9 +411,15 @@ def test_a_purged_case_takes_its_attachments_with_it(tmp_path):
     async def scenario():
         await a.sync()
         vid = a.create_visit("case-purge-py", visit())
+        await a.sync()
+        # The record is at the council already; its photo's arrival is a delivery change too.
+        log = RecordLog()
+        handle = a.observe_records(log)
         info = a.attach(vid, photo, "image/jpeg", "the bedroom", VISITED_MS)
         await a.sync()
         assert a.attachment_delivery(vid, info.hash).is_received()
+        assert [vid] in log.delivered, log.delivered
+        handle.stop()
         assert await a.open_attachment(vid, info.hash) == photo
         # Re-allocated to another team: the next sync purges the case, its records and the
         # photo's bytes from this tablet.
