@@ -12,6 +12,7 @@ use fieldbook_core::store::attachments as core_store;
 use fieldbook_core::sync::AccessTokenProvider;
 
 use crate::guard::{guarded, message, FromPanic};
+use crate::observe::RecordChange;
 use crate::store::{FieldbookStore, Inner};
 use crate::types::instant;
 
@@ -160,6 +161,27 @@ pub(crate) async fn upload_after_sync(inner: &Inner) -> Option<core_client::Uplo
     Some(report)
 }
 
+/// Tells the record observers that these records' attachments changed delivery state (a record
+/// no longer on the tablet is left out).
+async fn notify_delivered<'a>(inner: &Inner, records: impl IntoIterator<Item = &'a str>) {
+    let mut changes: Vec<RecordChange> = {
+        let store = inner.store.lock().await;
+        records
+            .into_iter()
+            .filter_map(|id| store.record_row(id).ok())
+            .map(|row| RecordChange {
+                id: row.id,
+                kind: row.kind.into(),
+                case_id: row.case_id,
+                removed: false,
+            })
+            .collect()
+    };
+    changes.sort_by(|a, b| a.id.cmp(&b.id));
+    changes.dedup_by(|a, b| a.id == b.id);
+    inner.records.delivered(changes);
+}
+
 /// Runs an async attachment call on its own task: a panic inside becomes an error.
 async fn on_task<T: Send + 'static>(
     work: impl std::future::Future<Output = Result<T, AttachmentError>> + Send + 'static,
@@ -237,7 +259,10 @@ impl FieldbookStore {
                 return Ok(bytes);
             }
             let client = inner.attachments.as_ref().ok_or(AttachmentError::NotConfigured)?;
-            Ok(client.open(&inner.store, &record_id, &hash).await?)
+            let bytes = client.open(&inner.store, &record_id, &hash).await?;
+            // Fetched and kept: the attachment's delivery state changed on this tablet.
+            notify_delivered(&inner, [record_id.as_str()]).await;
+            Ok(bytes)
         })
         .await
     }
@@ -248,6 +273,8 @@ impl FieldbookStore {
         let inner = self.inner.clone();
         on_task(async move {
             let report = upload_after_sync(&inner).await.ok_or(AttachmentError::NotConfigured)?;
+            notify_delivered(&inner, report.uploaded.iter().map(|(record, _)| record.as_str()))
+                .await;
             Ok(AttachmentUploadReport {
                 uploaded: report.uploaded.len() as u32,
                 bytes_sent: report.bytes_sent,

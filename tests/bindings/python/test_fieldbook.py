@@ -377,8 +377,12 @@ def test_attachment_upload_over_an_interrupted_connection_and_fetch_on_a_second_
         await b.sync()
         [seen] = b.attachments(vid)
         assert seen.hash == info.hash and seen.delivery.is_not_on_device()
+        log = RecordLog()
+        handle = b.observe_records(log)
         opened = await b.open_attachment(vid, info.hash)
         assert opened == photo
+        assert log.delivered == [[vid]], log.delivered
+        handle.stop()
         assert b.attachment_delivery(vid, info.hash).is_received()
         with pytest.raises(fb.AttachmentError.NotFound):
             await b.open_attachment(vid, "0" * 64)
