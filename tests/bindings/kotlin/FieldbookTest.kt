@@ -144,6 +144,24 @@ class CuttingProxy(upstream: String) {
     }
 }
 
+/** The case system allocating a case (the test server's `tok-cms`). */
+fun putCase(case: String, local: String, worker: String, team: String) {
+    val summary = """{"local_child_id": "$local", "name": "Child $local", "date_of_birth": null,
+        "sex": null, "ethnicity": "", "disabilities": [], "address": "", "legal_status": null,
+        "allocated_worker": "$worker", "team": "$team", "child_in_need": null,
+        "child_protection": null, "looked_after": null, "private_fostering": null,
+        "last_visit_date": null, "last_seen_date": null}"""
+    val body = """{"summary": $summary, "allocated_worker": "$worker", "team": "$team"}"""
+    val request = java.net.http.HttpRequest.newBuilder(java.net.URI.create("$server/api/v1/cases/$case"))
+        .header("Authorization", "Bearer tok-cms")
+        .header("Content-Type", "application/json")
+        .PUT(java.net.http.HttpRequest.BodyPublishers.ofString(body))
+        .build()
+    val status = java.net.http.HttpClient.newHttpClient()
+        .send(request, java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode()
+    check(status == 204) { "case PUT answered $status" }
+}
+
 fun check(condition: Boolean, what: () -> String) {
     if (!condition) throw AssertionError(what())
 }
@@ -295,6 +313,26 @@ val tests = linkedMapOf<String, () -> Unit>(
             expect<AttachmentException.NotFound> { runBlocking { b.openAttachment(id, "0".repeat(64)) } }
         }
         a.close(); b.close()
+    },
+    "a purged case takes its attachments with it" to {
+        putCase("case-purge-kt", "LCPURGEKT", "amara", "north")
+        val a = open("purge-ka")
+        val photo = ByteArray(300_000).also { java.util.Random(11).nextBytes(it) }
+        runBlocking {
+            a.sync()
+            val id = a.createVisit("case-purge-kt", visit())
+            val info = a.attach(id, photo, "image/jpeg", "the bedroom", VISITED_MS)
+            a.sync()
+            check(a.attachmentDelivery(id, info.hash) is AttachmentDelivery.Received) { "received" }
+            // Re-allocated to another team: the next sync purges the case, its records and the
+            // photo's bytes from this tablet.
+            putCase("case-purge-kt", "LCPURGEKT", "ben", "south")
+            a.sync()
+            check(a.caseRecords("case-purge-kt").isEmpty()) { "records purged" }
+            expect<AttachmentException.NotFound> { a.attachments(id) }
+            expect<AttachmentException.NotFound> { runBlocking { a.openAttachment(id, info.hash) } }
+        }
+        a.close()
     },
     "sync errors are typed" to {
         val bad = open("t5", token = "not-a-token")
