@@ -29,6 +29,7 @@ use fieldbook_core::protocol::ErrorBody;
 
 /// `?on=YYYY-MM-DD`: the day the figures are for (default: today in Europe/London).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OnDay {
     pub on: Option<NaiveDate>,
 }
@@ -119,7 +120,7 @@ pub async fn sign_in_form() -> Result<Response, PageError> {
     Ok(([(header::SET_COOKIE, set_cookie(SIGN_IN_COOKIE, &csrf, Some(600)))], page).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignIn {
     token: String,
     csrf: String,
@@ -132,7 +133,8 @@ impl std::fmt::Debug for SignIn {
 }
 
 #[utoipa::path(post, path = "/oversight/sign-in", tag = "oversight", security(()),
-    responses((status = 303, description = "signed in: a session cookie is set"), (status = 401, description = "the token is not valid", content_type = "text/html"), (status = 403, description = "the form's CSRF token does not match", content_type = "text/html")))]
+    request_body(content = SignIn, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 415, description = "the body is not a form", content_type = "text/plain"), (status = 422, description = "the form lacks a field", content_type = "text/plain"), (status = 303, description = "signed in: a session cookie is set"), (status = 401, description = "the token is not valid", content_type = "text/html"), (status = 403, description = "the form's CSRF token does not match", content_type = "text/html")))]
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -158,13 +160,14 @@ pub async fn sign_in(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CsrfOnly {
     csrf: Option<String>,
 }
 
 #[utoipa::path(post, path = "/oversight/sign-out", tag = "oversight",
-    responses((status = 303, description = "signed out"), (status = 401, description = "not signed in", content_type = "text/html")))]
+    request_body(content = CsrfOnly, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 415, description = "the body is not a form", content_type = "text/plain"), (status = 422, description = "the form lacks a field", content_type = "text/plain"), (status = 303, description = "signed out"), (status = 401, description = "not signed in", content_type = "text/html")))]
 pub async fn sign_out(
     State(state): State<AppState>,
     c: PageCaller,
@@ -185,7 +188,7 @@ pub async fn sign_out(
 }
 
 #[utoipa::path(get, path = "/oversight/teams/{team}", tag = "oversight", params(("team" = String, Path), OnDay),
-    responses((status = 200, description = "the team caseload", content_type = "text/html"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not this team's manager", content_type = "text/html")))]
+    responses((status = 400, description = "a query parameter is not valid", content_type = "text/plain"), (status = 200, description = "the team caseload", content_type = "text/html"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not this team's manager", content_type = "text/html")))]
 pub async fn team_page(
     State(state): State<AppState>,
     c: PageCaller,
@@ -210,7 +213,7 @@ pub async fn render_team(
 }
 
 #[utoipa::path(get, path = "/oversight/teams/{team}/workers/{worker}", tag = "oversight", params(("team" = String, Path), ("worker" = String, Path), OnDay),
-    responses((status = 200, description = "a worker's cases", content_type = "text/html"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not this team's manager", content_type = "text/html")))]
+    responses((status = 400, description = "a query parameter is not valid", content_type = "text/plain"), (status = 200, description = "a worker's cases", content_type = "text/html"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not this team's manager", content_type = "text/html")))]
 pub async fn worker_page(
     State(state): State<AppState>,
     c: PageCaller,
@@ -223,7 +226,7 @@ pub async fn worker_page(
 }
 
 #[utoipa::path(get, path = "/oversight/teams/{team}/queue", tag = "oversight", params(("team" = String, Path), OnDay),
-    responses((status = 200, description = "the authorisation queue", content_type = "text/html"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not this team's manager", content_type = "text/html")))]
+    responses((status = 400, description = "a query parameter is not valid", content_type = "text/plain"), (status = 200, description = "the authorisation queue", content_type = "text/html"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not this team's manager", content_type = "text/html")))]
 pub async fn queue_page(
     State(state): State<AppState>,
     c: PageCaller,
@@ -237,7 +240,7 @@ pub async fn queue_page(
 }
 
 #[utoipa::path(get, path = "/oversight/cases/{case_id}", tag = "oversight", params(("case_id" = String, Path), OnDay),
-    responses((status = 200, description = "a child's page", content_type = "text/html"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not a case of the caller's team", content_type = "text/html")))]
+    responses((status = 400, description = "a query parameter is not valid", content_type = "text/plain"), (status = 200, description = "a child's page", content_type = "text/html"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not a case of the caller's team", content_type = "text/html")))]
 pub async fn child_page(
     State(state): State<AppState>,
     c: PageCaller,
@@ -305,8 +308,10 @@ pub async fn record_page(
     Ok(child::record_page(&c, &record, &history, &case.facts.summary.name).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DecisionForm {
+    /// `authorise` or `return` (anything else is answered 422 with the choice to make).
+    #[serde(default)]
     decision: String,
     #[serde(default)]
     rationale: String,
@@ -314,7 +319,8 @@ pub struct DecisionForm {
 }
 
 #[utoipa::path(post, path = "/oversight/records/{record_id}/decision", tag = "oversight", params(("record_id" = String, Path)),
-    responses((status = 303, description = "recorded: back to the queue"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not a record of the caller's team, or the CSRF token does not match", content_type = "text/html"), (status = 409, description = "not awaiting authorisation", content_type = "text/html"), (status = 422, description = "C5: a rationale is required, and a manager cannot authorise their own record", content_type = "text/html")))]
+    request_body(content = DecisionForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 415, description = "the body is not a form", content_type = "text/plain"), (status = 303, description = "recorded: back to the queue"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not a record of the caller's team, or the CSRF token does not match", content_type = "text/html"), (status = 409, description = "not awaiting authorisation", content_type = "text/html"), (status = 422, description = "C5: a rationale is required, and a manager cannot authorise their own record (a page); or the form is malformed (text)", content((String = "text/html"), (String = "text/plain")))))]
 pub async fn decide(
     State(state): State<AppState>,
     c: PageCaller,
@@ -352,7 +358,7 @@ async fn council(
 }
 
 #[utoipa::path(get, path = "/oversight/board", tag = "oversight", params(OnDay),
-    responses((status = 200, description = "the board view", content_type = "text/html"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not the senior role", content_type = "text/html")))]
+    responses((status = 400, description = "a query parameter is not valid", content_type = "text/plain"), (status = 200, description = "the board view", content_type = "text/html"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not the senior role", content_type = "text/html")))]
 pub async fn board_page(
     State(state): State<AppState>,
     c: PageCaller,
@@ -374,8 +380,10 @@ pub async fn render_board(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `child_in_need`, `child_protection` or `looked_after`.
+    #[param(inline)]
     pub list: AnnexList,
 }
 
@@ -391,7 +399,7 @@ fn attachment(content_type: &'static str, name: &str, body: Vec<u8>) -> Response
 }
 
 #[utoipa::path(get, path = "/oversight/exports/annex-a.csv", tag = "oversight", params(ListQuery),
-    responses((status = 200, description = "an Annex A style list", content_type = "text/csv"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not the senior role", content_type = "text/html")))]
+    responses((status = 400, description = "a query parameter is not valid", content_type = "text/plain"), (status = 200, description = "an Annex A style list", content_type = "text/csv"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not the senior role", content_type = "text/html")))]
 pub async fn annex_csv(
     State(state): State<AppState>,
     c: PageCaller,
@@ -420,7 +428,7 @@ pub async fn annex_xlsx(
 }
 
 #[utoipa::path(get, path = "/oversight/exports/timeliness.csv", tag = "oversight", params(OnDay),
-    responses((status = 200, description = "the monthly timeliness figures", content_type = "text/csv"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not the senior role", content_type = "text/html")))]
+    responses((status = 400, description = "a query parameter is not valid", content_type = "text/plain"), (status = 200, description = "the monthly timeliness figures", content_type = "text/csv"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not the senior role", content_type = "text/html")))]
 pub async fn timeliness_csv(
     State(state): State<AppState>,
     c: PageCaller,
@@ -464,7 +472,7 @@ async fn council_api(
 
 /// An Annex A style list as JSON, for the case system.
 #[utoipa::path(get, path = "/api/v1/oversight/annex-a", tag = "oversight", params(ListQuery),
-    responses((status = 200, description = "the list's rows", body = Vec<AnnexRow>), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "not the case system or the senior role", body = ErrorBody)))]
+    responses((status = 400, description = "a query parameter is not valid", content_type = "text/plain"), (status = 200, description = "the list's rows", body = Vec<AnnexRow>), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "not the case system or the senior role", body = ErrorBody)))]
 pub async fn annex_json(
     State(state): State<AppState>,
     who: Identity,
@@ -477,7 +485,7 @@ pub async fn annex_json(
 
 /// The monthly timeliness figures as JSON, for the case system.
 #[utoipa::path(get, path = "/api/v1/oversight/timeliness", tag = "oversight", params(OnDay),
-    responses((status = 200, description = "each figure by month", body = Vec<TimelinessRow>), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "not the case system or the senior role", body = ErrorBody)))]
+    responses((status = 400, description = "a query parameter is not valid", content_type = "text/plain"), (status = 200, description = "each figure by month", body = Vec<TimelinessRow>), (status = 401, description = "no valid token", body = ErrorBody), (status = 403, description = "not the case system or the senior role", body = ErrorBody)))]
 pub async fn timeliness_json(
     State(state): State<AppState>,
     who: Identity,
