@@ -36,7 +36,8 @@ rm -f "$test_log"
 section "schemathesis against the served OpenAPI document (every check, zero failures)"
 scripts/schemathesis.sh
 section "benchmarks (quick run in the test profile: they compile and run, figures not kept)"
-FIELDBOOK_BENCH_QUICK=1 cargo test "${hooks[@]}" --bench store --bench sync --bench multi_instance
+FIELDBOOK_BENCH_QUICK=1 cargo test "${hooks[@]}" --bench store --bench sync --bench multi_instance \
+  --bench attachments --bench oversight
 section "the mobile API from Python and Kotlin"
 scripts/test-bindings.sh
 section "the Android and iOS packages: committed bindings current, core checks for Android"

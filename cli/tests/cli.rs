@@ -62,6 +62,22 @@ fn start_server(dir: &Path) -> (Server, String) {
     panic!("the server did not start on {listen}");
 }
 
+/// The case system allocating a case to amara of the north team, as its summary says.
+fn allocate(url: &str, case: &str, summary: &CaseSummary) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = runtime.block_on(async {
+        reqwest::Client::new()
+            .put(format!("{url}/api/v1/cases/{case}"))
+            .bearer_auth("tok-cms")
+            .json(&serde_json::json!({"summary": summary, "allocated_worker": "amara", "team": "north"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status.as_u16(), 204);
+}
+
 #[test]
 fn record_offline_sync_and_read_the_worklist_from_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
@@ -77,18 +93,7 @@ fn record_offline_sync_and_read_the_worklist_from_a_terminal() {
         review_conference_dates: vec![],
         end_date: None,
     });
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let status = runtime.block_on(async {
-        reqwest::Client::new()
-            .put(format!("{url}/api/v1/cases/case-1"))
-            .bearer_auth("tok-cms")
-            .json(&serde_json::json!({"summary": summary, "allocated_worker": "amara", "team": "north"}))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert_eq!(status.as_u16(), 204);
+    allocate(&url, "case-1", &summary);
 
     let data = dir.path().join("tablet");
     let data = data.to_str().unwrap();
@@ -177,18 +182,7 @@ fn assessments_notes_conflicts_and_oversight_from_a_terminal() {
     let mut summary = CaseSummary::new("LC2", "Child B");
     summary.allocated_worker = "amara".into();
     summary.team = "north".into();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let status = runtime.block_on(async {
-        reqwest::Client::new()
-            .put(format!("{url}/api/v1/cases/case-2"))
-            .bearer_auth("tok-cms")
-            .json(&serde_json::json!({"summary": summary, "allocated_worker": "amara", "team": "north"}))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert_eq!(status.as_u16(), 204);
+    allocate(&url, "case-2", &summary);
     let data = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     let (t1, t2, office) = (data("t1"), data("t2"), data("office"));
     let one = ["--data", t1.as_str(), "--worker", "amara", "--device", "tablet-1"];
@@ -306,18 +300,7 @@ fn a_photo_attached_on_one_tablet_is_fetched_on_the_other() {
     let mut summary = CaseSummary::new("LC3", "Child C");
     summary.allocated_worker = "amara".into();
     summary.team = "north".into();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let status = runtime.block_on(async {
-        reqwest::Client::new()
-            .put(format!("{url}/api/v1/cases/case-3"))
-            .bearer_auth("tok-cms")
-            .json(&serde_json::json!({"summary": summary, "allocated_worker": "amara", "team": "north"}))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert_eq!(status.as_u16(), 204);
+    allocate(&url, "case-3", &summary);
     let data = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     let (t1, t2) = (data("t1"), data("t2"));
     let one = ["--data", t1.as_str(), "--worker", "amara", "--device", "tablet-1"];
