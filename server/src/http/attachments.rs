@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::errors::{ApiError, ApiPath, ApiQuery};
 use super::AppState;
 use crate::auth::Identity;
-use crate::hub::attachments::AttachmentRefusal;
+use crate::hub::attachments::{AttachmentRefusal, UploadTarget};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -104,6 +104,24 @@ pub(super) async fn fetch(
     }
 }
 
+/// The upload a status or chunk request names: the caller may write the record's case (the
+/// hub decides, with no existence oracle), and the announced size is within the server's cap.
+async fn upload_target(
+    state: &AppState,
+    who: &Identity,
+    hash: &str,
+    record: &str,
+    size: Option<u64>,
+) -> Result<UploadTarget, Response> {
+    let target = state.hub.upload_target(who, hash, record).await.map_err(refusal)?;
+    match size.filter(|size| *size > state.max_attachment_bytes) {
+        Some(size) => {
+            Err(refusal(AttachmentRefusal::TooLarge { size, limit: state.max_attachment_bytes }))
+        }
+        None => Ok(target),
+    }
+}
+
 /// How many bytes of an upload the server holds, to resume it.
 #[utoipa::path(
     get,
@@ -131,13 +149,10 @@ pub(super) async fn status(
         (Ok(ApiPath(p)), Ok(ApiQuery(q))) => (p, q),
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
-    let target = match state.hub.upload_target(&who, &path.hash, &query.record).await {
+    let target = match upload_target(&state, &who, &path.hash, &query.record, query.size).await {
         Ok(t) => t,
-        Err(e) => return refusal(e),
+        Err(refused) => return refused,
     };
-    if let Some(size) = query.size.filter(|size| *size > state.max_attachment_bytes) {
-        return refusal(AttachmentRefusal::TooLarge { size, limit: state.max_attachment_bytes });
-    }
     match state.hub.upload_status(&target).await {
         Ok(status) => Json(status).into_response(),
         Err(e) => refusal(e),
@@ -175,16 +190,11 @@ pub(super) async fn put_chunk(
         (Ok(ApiPath(p)), Ok(ApiQuery(q))) => (p, q),
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
-    let target = match state.hub.upload_target(&who, &path.hash, &query.record).await {
-        Ok(t) => t,
-        Err(e) => return refusal(e),
-    };
-    if query.size > state.max_attachment_bytes {
-        return refusal(AttachmentRefusal::TooLarge {
-            size: query.size,
-            limit: state.max_attachment_bytes,
-        });
-    }
+    let target =
+        match upload_target(&state, &who, &path.hash, &query.record, Some(query.size)).await {
+            Ok(t) => t,
+            Err(refused) => return refused,
+        };
     let bytes = match axum::body::to_bytes(body, MAX_CHUNK_BYTES).await {
         Ok(b) => b.to_vec(),
         Err(_) => {
