@@ -7,6 +7,7 @@
 pub mod attachments;
 mod documents;
 mod exchange;
+pub mod keying;
 mod lifecycle;
 mod open;
 mod projection;

@@ -4,19 +4,10 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::keying::{is_key_step_failure, retry_key_step};
 use super::{schema, Store, StoreKey};
 use crate::document::Author;
 use crate::error::{Error, Result};
-
-/// How many connections `Store::open` tries when SQLCipher's key step itself fails.
-const KEY_ATTEMPTS: u32 = 3;
-
-/// The failure SQLCipher reports when `PRAGMA key` could not be applied at all (not a wrong key:
-/// that is only found by the first read, as "file is not a database").
-fn is_key_step_failure(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(_, Some(message))
-        if message.starts_with("An error occurred with PRAGMA key"))
-}
 
 impl Store {
     /// Opens (or creates) the store at `path` with the app's 32-byte key, for `worker` on `device`.
@@ -29,25 +20,19 @@ impl Store {
         device: &str,
     ) -> Result<Self> {
         let path = path.as_ref();
-        let mut attempt = 1;
-        loop {
-            let conn = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | OpenFlags::SQLITE_OPEN_CREATE
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            match Self::with_connection(conn, key, worker, device) {
-                // SQLCipher's `PRAGMA key` itself failed, before anything was read or written
-                // (seen intermittently in CI under load, cause not yet found): a new connection
-                // is tried, at most `KEY_ATTEMPTS` times; a wrong key is never retried.
-                Err(Error::Sqlite(e)) if attempt < KEY_ATTEMPTS && is_key_step_failure(&e) => {
-                    tracing::warn!(attempt, "SQLCipher refused to key the connection; retrying");
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        // SQLCipher's key step fails now and then on a new connection (see `keying`).
+        retry_key_step(
+            || {
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | OpenFlags::SQLITE_OPEN_CREATE
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                Self::with_connection(conn, key, worker, device)
+            },
+            |e| matches!(e, Error::Sqlite(e) if is_key_step_failure(e)),
+        )
     }
 
     /// Like `open`, taking the key as a byte slice that must be 32 bytes long.

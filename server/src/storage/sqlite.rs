@@ -17,6 +17,7 @@ use super::{
     Allocation, AllocationChange, AllocationEvent, Audience, DocInfo, NewChanges, ProjectedCase,
     ProjectedDoc, ProjectionScope, Result, Storage, StorageError, StoredChange,
 };
+use fieldbook_core::store::keying::{is_key_step_failure, retry_key_step};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
@@ -38,7 +39,11 @@ impl SqliteStorage {
     /// each earlier schema this way.
     #[doc(hidden)]
     pub fn open_at_version(path: &Path, key: Option<&SqliteKey>, version: i64) -> Result<Self> {
-        Self::init(Connection::open(path)?, key, version)
+        // SQLCipher's key step fails now and then on a new connection (see `keying`).
+        retry_key_step(
+            || Self::init(Connection::open(path)?, key, version),
+            |e| matches!(e, StorageError::Sqlite(e) if is_key_step_failure(e)),
+        )
     }
 
     /// A plain-text database in memory (the fuzz targets).
