@@ -25,7 +25,12 @@ const PEOPLE: &[(&str, &str, &str, &str)] = &[
     ("demo-ben", "ben", "worker", "north"),
     ("demo-mina", "mina", "manager", "north"),
     ("demo-cms", "case-system", "integration", "ops"),
+    ("demo-board", "board", "senior", "council"),
 ];
+
+/// The day the demo's tablets live on (their clocks are set to it), and so the day the
+/// dashboard's figures are for.
+const DEMO_DAY: &str = "2026-12-21";
 
 struct Token(String);
 impl AccessTokenProvider for Token {
@@ -99,6 +104,39 @@ struct Report {
     devices: Vec<DeviceView>,
     merged_visit: Record,
     converged: bool,
+    /// With `--keep-serving`: where the oversight pages are and who may sign in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dashboard: Option<Dashboard>,
+}
+
+#[derive(Serialize)]
+struct Dashboard {
+    sign_in: String,
+    /// The pages' figures for the demo's day (`?on=`).
+    team_page: String,
+    board: String,
+    /// The visit amara and mina both edited: a record with a history.
+    record: String,
+    /// (token, who) of the development sign-in.
+    tokens: Vec<(String, String)>,
+}
+
+impl Dashboard {
+    fn new(url: &str, record_id: &str) -> Self {
+        let who = |token: &str| {
+            PEOPLE.iter().find(|p| p.0 == token).map(|p| format!("{} ({})", p.1, p.2))
+        };
+        Self {
+            sign_in: format!("{url}/oversight/sign-in"),
+            team_page: format!("{url}/oversight/teams/north?on={DEMO_DAY}"),
+            board: format!("{url}/oversight/board?on={DEMO_DAY}"),
+            record: format!("{url}/oversight/records/{record_id}"),
+            tokens: ["demo-mina", "demo-board"]
+                .iter()
+                .filter_map(|t| who(t).map(|w| (t.to_string(), w)))
+                .collect(),
+        }
+    }
 }
 
 fn date(y: i32, m: u32, d: u32) -> DemoResult<NaiveDate> {
@@ -162,7 +200,10 @@ fn visit_of(t: &mut Tablet, id: &str) -> DemoResult<Visit> {
     }
 }
 
-pub async fn run(dir: Option<PathBuf>, json: bool) -> DemoResult<()> {
+/// `keep_serving`: after the story, amara submits a visit (so the authorisation queue has a
+/// record in it), the dashboard's address and sign-in tokens are printed, and the server keeps
+/// serving until SIGTERM or Ctrl-C. Without it the demo stops its server and exits.
+pub async fn run(dir: Option<PathBuf>, json: bool, keep_serving: bool) -> DemoResult<()> {
     let temp = tempfile::tempdir()?;
     let dir = match dir {
         Some(d) => {
@@ -240,6 +281,27 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> DemoResult<()> {
     ben.sync(&mut log).await?;
     mina.sync(&mut log).await?;
 
+    if keep_serving {
+        let mut second = Visit::new(
+            VisitKind::ChildProtection,
+            Utc.with_ymd_and_hms(2026, 12, 21, 9, 30, 0).single().unwrap_or_default(),
+        );
+        second.location = "School".into();
+        second.child_seen = Some(true);
+        second.seen_alone = Some(true);
+        second.child_views = vec![ChildView {
+            id: new_id(),
+            method: ViewsMethod::OwnWords,
+            text: "School is better this term.".into(),
+            linked_ref: None,
+        }];
+        second.observations = "Seen at school with the designated teacher's agreement.".into();
+        let id = amara.store.create_record("case-10442", &RecordBody::Visit(second))?;
+        amara.store.submit(&id)?;
+        log.push("amara recorded a second visit and submitted it for authorisation".into());
+        amara.sync(&mut log).await?;
+    }
+
     let today = date(2026, 12, 21)?;
     let merged = amara.store.record(&visit_id)?;
     let exported: serde_json::Value = http
@@ -269,11 +331,17 @@ pub async fn run(dir: Option<PathBuf>, json: bool) -> DemoResult<()> {
             worklist: t.store.worklist(today)?,
         });
     }
-    let report = Report { log, devices, merged_visit: merged, converged };
+    let dashboard = keep_serving.then(|| Dashboard::new(&url, &visit_id));
+    // Listen for the signals before the address is printed: whoever reads it may stop us at once.
+    let stop = keep_serving.then(fieldbook_server::serve::terminate_or_interrupt);
+    let report = Report { log, devices, merged_visit: merged, converged, dashboard };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_text(&report);
+    }
+    if let Some(stop) = stop {
+        stop.await;
     }
     server.stop().await?;
     if !converged {
@@ -328,4 +396,14 @@ fn print_text(r: &Report) {
         println!("conflict on {}: {}", c.path, values.join(" / "));
     }
     println!("\nconverged: {}", r.converged);
+    if let Some(d) = &r.dashboard {
+        println!("\noversight dashboard: {}", d.sign_in);
+        for (token, who) in &d.tokens {
+            println!("    sign in as {who} with the token {token}");
+        }
+        println!("    the team's caseload for the demo's day: {}", d.team_page);
+        println!("    the board view: {}", d.board);
+        println!("    a record with its history: {}", d.record);
+        println!("serving until Ctrl-C or SIGTERM");
+    }
 }

@@ -41,6 +41,10 @@ enum Command {
         /// Keep the demo's stores and server database here (default: a temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Afterwards, keep the server running for the oversight pages (prints their address and
+        /// the development tokens to sign in with) until Ctrl-C or SIGTERM.
+        #[arg(long)]
+        keep_serving: bool,
     },
     /// Run the sync server (the same options, logs and shutdown as `fieldbook-server`).
     Serve(fieldbook_server::serve::ServeOptions),
@@ -70,7 +74,7 @@ fn main() -> std::process::ExitCode {
         };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Demo { dir } => demo::run(dir, cli.json).await,
+            Command::Demo { dir, keep_serving } => demo::run(dir, cli.json, keep_serving).await,
             Command::Serve(options) => fieldbook_server::serve::run(
                 options,
                 fieldbook_server::serve::terminate_or_interrupt(),

@@ -34,14 +34,17 @@ pub fn board_page(c: &PageCaller, today: NaiveDate, f: &BoardFigures) -> Result<
             h2 { "Timeliness by month" }
             div.charts {
                 @for (figure, svg) in &charts_svg {
-                    figure role="group" aria-labelledby={ "cap-" (figure.slug()) } {
+                    figure aria-labelledby={ "cap-" (figure.slug()) } {
                         div aria-hidden="true" { (PreEscaped(svg)) }
                         figcaption id={ "cap-" (figure.slug()) } { (figure.title()) ": see the table below" }
                     }
                 }
             }
+            // Twelve months do not fit a tablet's width: the table scrolls on its own, and the
+            // region takes the keyboard's focus so it can be scrolled without a mouse.
+            div.scroll role="region" aria-labelledby="timeliness-caption" tabindex="0" {
             table id="timeliness" {
-                caption { "Timeliness by month: met / counted (percent)" }
+                caption id="timeliness-caption" { "Timeliness by month: met / counted (percent)" }
                 thead { tr {
                     th scope="col" { "Figure" }
                     @for m in &f.months { th scope="col" class="num" { (month_text(*m)) } }
@@ -60,8 +63,9 @@ pub fn board_page(c: &PageCaller, today: NaiveDate, f: &BoardFigures) -> Result<
                     }
                 }
             }
+            }
             h2 { "Caseload distribution" }
-            figure role="group" aria-labelledby="cap-caseloads" {
+            figure aria-labelledby="cap-caseloads" {
                 div aria-hidden="true" { (PreEscaped(caseload_svg)) }
                 figcaption id="cap-caseloads" { "Workers by number of children allocated: see the table below" }
             }

@@ -11,18 +11,26 @@ use super::session::PageCaller;
 use crate::hub::HubError;
 
 const STYLE: &str = "
+*,*::before,*::after{box-sizing:border-box}
 body{font-family:system-ui,sans-serif;margin:0;color:#000;background:#fff;line-height:1.5}
-header,main,nav{padding:0.5rem 1rem}header{border-bottom:2px solid #000}
+header,main{padding:0.5rem 1rem}header{border-bottom:2px solid #000}header p{margin:0.25rem 0}
+header{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:0.5rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:0.25rem 1rem}dt{font-weight:bold}dd{margin:0}
+dd ul{margin:0;padding-left:1.25rem}
 a{color:#003078}a:focus,button:focus,input:focus,textarea:focus,select:focus{outline:3px solid #fd0;outline-offset:0;box-shadow:0 0 0 5px #000}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fd0;color:#000;padding:0.5rem}
 table{border-collapse:collapse;margin:1rem 0;max-width:100%}caption{text-align:left;font-weight:bold;padding:0.25rem 0}
 th,td{border:1px solid #505a5f;padding:0.25rem 0.5rem;text-align:left;vertical-align:top}
 .num{text-align:right}.overdue{font-weight:bold;color:#8b0000}
-button{background:#003078;color:#fff;border:0;padding:0.5rem 1rem;font-size:1rem;cursor:pointer}
+button{background:#003078;color:#fff;border:0;padding:0.5rem 1rem;font:inherit;cursor:pointer}
 label{display:block;font-weight:bold;margin-top:0.5rem}textarea,input[type=text],input[type=password]{width:100%;max-width:40rem;font-size:1rem;border:2px solid #000;padding:0.25rem}
-fieldset{border:0;padding:0;margin:0.5rem 0}.inline label{display:inline;font-weight:normal;margin-right:1rem}
-nav ul{list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;gap:1rem}
-.charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0}
+fieldset{border:0;padding:0;margin:0.5rem 0}legend{font-weight:bold;padding:0}
+.choice{display:block;white-space:nowrap;margin:0.25rem 0}.choice label{display:inline;font-weight:normal;margin:0 0 0 0.25rem}
+input[type=radio]{width:1.25rem;height:1.25rem;vertical-align:middle;margin:0}
+nav ul{list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;align-items:center;gap:1rem}nav form{margin:0}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0}.charts figure{flex:1 1 20rem;max-width:34rem}
+.scroll{overflow-x:auto;max-width:100%}.scroll:focus{outline:3px solid #fd0;box-shadow:0 0 0 5px #000}.scroll table{max-width:none}
+figure svg{display:block;max-width:100%;height:auto}figcaption{font-size:0.9rem}
 ";
 
 /// The frame of every page.

@@ -11,12 +11,16 @@ pub fn decision_form(c: &PageCaller, id: &str) -> Markup {
     html! {
         form method="post" action={ "/oversight/records/" (id) "/decision" } {
             (csrf_field(c))
-            fieldset.inline {
+            fieldset {
                 legend { "Decision" }
-                input type="radio" id={ "authorise-" (id) } name="decision" value="authorise" required;
-                label for={ "authorise-" (id) } { "Authorise" }
-                input type="radio" id={ "return-" (id) } name="decision" value="return";
-                label for={ "return-" (id) } { "Return for more work" }
+                span.choice {
+                    input type="radio" id={ "authorise-" (id) } name="decision" value="authorise" required;
+                    label for={ "authorise-" (id) } { "Authorise" }
+                }
+                span.choice {
+                    input type="radio" id={ "return-" (id) } name="decision" value="return";
+                    label for={ "return-" (id) } { "Return for more work" }
+                }
             }
             label for={ "rationale-" (id) } { "Rationale (required)" }
             textarea id={ "rationale-" (id) } name="rationale" rows="3" required {}
@@ -33,7 +37,10 @@ pub fn queue_page(c: &PageCaller, team: &str, items: &[QueueItem]) -> Markup {
         html! {
             @if items.is_empty() { p { "No records are awaiting authorisation." } } @else {
                 table {
-                    caption { (items.len()) " records awaiting authorisation, oldest first" }
+                    caption {
+                        (items.len()) @if items.len() == 1 { " record" } @else { " records" }
+                        " awaiting authorisation, oldest first"
+                    }
                     thead { tr {
                         th scope="col" { "Record" } th scope="col" { "Child" } th scope="col" { "Worker" }
                         th scope="col" { "Submitted" } th scope="col" class="num" { "Age (working days)" }
