@@ -26,12 +26,12 @@ make_bin() { # make_bin DIR [with-sudo]
   ln -s "$(command -v id)" "$1/id"
 }
 
-# run_as WHO BIN CALLS: runs setup.sh with PATH=BIN; WHO is root or user.
+# run_as WHO BIN CALLS [ARG]: runs setup.sh [ARG] with PATH=BIN; WHO is root or user.
 run_as() {
-  local who="$1" bin="$2" calls="$3"
+  local who="$1" bin="$2" calls="$3" arg="${4:-}"
   : >"$calls"
   chmod 666 "$calls"
-  local cmd="CALLS='$calls' PATH='$bin' /bin/bash '$setup'"
+  local cmd="CALLS='$calls' PATH='$bin' /bin/bash '$setup' $arg"
   if [ "$who" = user ] && [ "$(id -u)" -eq 0 ]; then
     su nobody -s /bin/bash -c "$cmd"
   elif [ "$who" = root ] && [ "$(id -u)" -ne 0 ]; then
@@ -57,6 +57,13 @@ make_bin "$work/sudo-bin" with-sudo
 run_as user "$work/sudo-bin" "$work/sudo.calls" >"$work/out" 2>&1 || fail "user with sudo failed: $(cat "$work/out")"
 grep -q '^sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libssl-dev pkg-config gcc$' "$work/sudo.calls" || fail "user: install not through sudo: $(cat "$work/sudo.calls")"
 grep -q '^apt-get install -y -q libssl-dev pkg-config gcc uid=[0-9]* frontend=noninteractive$' "$work/sudo.calls" || fail "user: apt-get lost its settings: $(cat "$work/sudo.calls")"
+
+# --browser adds Chromium, Node.js and npm (nothing here has them), after the build's packages.
+# (/usr/bin/chromium is looked for by path: on a machine that has it, it is rightly not asked for.)
+run_as root "$work/root-bin" "$work/browser.calls" --browser >"$work/out" 2>&1 || fail "root --browser failed: $(cat "$work/out")"
+want='libssl-dev pkg-config gcc chromium nodejs npm'
+[ -x /usr/bin/chromium ] && want='libssl-dev pkg-config gcc nodejs npm'
+grep -q "^apt-get install -y -q $want uid=0 frontend=noninteractive\$" "$work/browser.calls" || fail "root --browser: wrong install: $(cat "$work/browser.calls")"
 
 make_bin "$work/nosudo-bin"
 if run_as user "$work/nosudo-bin" "$work/nosudo.calls" >"$work/out" 2>&1; then

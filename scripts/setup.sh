@@ -2,16 +2,20 @@
 # Installs what building Fieldbook needs on a fresh Debian or Ubuntu machine (the README's first
 # command, and .ci/run, call this): the system libcrypto headers and pkg-config that rusqlite's
 # build script compiles SQLCipher against, and a C compiler. With `--fuzz`, also a C++ compiler
-# (libFuzzer, for cargo-fuzz). Only what is missing is installed.
+# (libFuzzer, for cargo-fuzz). With `--browser`, Debian's Chromium and Node.js with npm (the
+# oversight pages' browser tests, tests/browser: playwright-core drives /usr/bin/chromium and
+# never downloads a browser). Only what is missing is installed.
 #
 # Works for root on a machine without sudo (a fresh container) and for a user with sudo.
 set -euo pipefail
 
 fuzz=false
+browser=false
 for arg in "$@"; do
   case "$arg" in
     --fuzz) fuzz=true ;;
-    *) echo "usage: scripts/setup.sh [--fuzz]" >&2; exit 2 ;;
+    --browser) browser=true ;;
+    *) echo "usage: scripts/setup.sh [--fuzz] [--browser]" >&2; exit 2 ;;
   esac
 done
 
@@ -34,6 +38,12 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 if $fuzz; then
   command -v c++ >/dev/null 2>&1 || need+=(g++)
+fi
+if $browser; then
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  # A Node.js from elsewhere (with its own npm) is kept: Debian's npm would conflict with it.
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need+=(npm)
 fi
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup: build dependencies present"

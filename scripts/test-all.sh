@@ -33,6 +33,8 @@ test_log="$(mktemp "${TMPDIR:-/tmp}/fieldbook-test-log.XXXXXX")"
 FIELDBOOK_TEST_LOG_FILE="$test_log" cargo test "${hooks[@]}"
 scripts/check-test-logs.sh "$test_log"
 rm -f "$test_log"
+section "the oversight pages in Chromium: axe-core on every page, the queue by keyboard"
+scripts/test-browser.sh
 section "schemathesis against the served OpenAPI document (every check, zero failures)"
 scripts/schemathesis.sh
 section "benchmarks (quick run in the test profile: they compile and run, figures not kept)"
