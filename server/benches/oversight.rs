@@ -18,8 +18,11 @@ use fieldbook_server::auth::{Identity, Role};
 use fieldbook_server::oversight::projection::{case_facts, DocFacts};
 use fieldbook_server::oversight::routes::{render_board, render_team};
 use fieldbook_server::oversight::session::PageCaller;
+use fieldbook_server::oversight::{board, figures, rows, team};
 use fieldbook_server::storage::sqlite::SqliteStorage;
-use fieldbook_server::storage::{Allocation, ProjectedCase, ProjectedDoc, Storage};
+use fieldbook_server::storage::{
+    Allocation, ProjectedCase, ProjectedDoc, ProjectionScope, Storage,
+};
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
@@ -172,6 +175,77 @@ const ALL_CASES: &str = "SELECT x.case_id, x.data, a.worker, a.team FROM oversig
 const ALL_DOCS: &str =
     "SELECT x.id, x.case_id, x.kind, x.status, x.data FROM oversight_docs x WHERE ?1 = ?1 ORDER BY x.id";
 
+/// Where a page's time goes, each step timed alone (median of `runs`): the storage read, the
+/// decoding of the projections, the figures, the HTML (and SVG).
+async fn breakdown(
+    s: &SqliteStorage,
+    c: &PageCaller,
+    team_name: Option<&str>,
+    today: NaiveDate,
+    runs: usize,
+) -> String {
+    let scope = team_name.map_or(ProjectionScope::All, |t| ProjectionScope::Team(t.into()));
+    let status = team_name.map(|_| RecordStatus::Submitted);
+    let read = median(runs, || async {
+        std::hint::black_box(s.projected_cases(&scope).await.unwrap().len());
+        std::hint::black_box(s.projected_docs(&scope, status).await.unwrap().len());
+    })
+    .await;
+    let (case_rows, doc_rows) =
+        (s.projected_cases(&scope).await.unwrap(), s.projected_docs(&scope, status).await.unwrap());
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    match team_name {
+        Some(t) => {
+            let decode = median(runs, || async {
+                std::hint::black_box(rows::team_cases(&case_rows).unwrap().len());
+            })
+            .await;
+            let cases = rows::team_cases(&case_rows).unwrap();
+            let fig = median(runs, || async {
+                std::hint::black_box(figures::team(&cases, &doc_rows, today).workers.len());
+            })
+            .await;
+            let f = figures::team(&cases, &doc_rows, today);
+            let html = median(runs, || async {
+                std::hint::black_box(team::team_page(c, t, today, &f).into_string().len());
+            })
+            .await;
+            format!(
+                "read {:.1} ms, decode {:.1} ms, figures {:.1} ms, html {:.1} ms",
+                ms(read),
+                ms(decode),
+                ms(fig),
+                ms(html)
+            )
+        }
+        None => {
+            let decode = median(runs, || async {
+                std::hint::black_box(rows::board_cases(&case_rows).unwrap().len());
+                std::hint::black_box(rows::board_docs(&doc_rows).unwrap().len());
+            })
+            .await;
+            let (cases, docs) =
+                (rows::board_cases(&case_rows).unwrap(), rows::board_docs(&doc_rows).unwrap());
+            let fig = median(runs, || async {
+                std::hint::black_box(figures::board_of(&cases, &docs, today).months.len());
+            })
+            .await;
+            let f = figures::board_of(&cases, &docs, today);
+            let html = median(runs, || async {
+                std::hint::black_box(board::board_page(c, today, &f).unwrap().into_string().len());
+            })
+            .await;
+            format!(
+                "read {:.1} ms, decode {:.1} ms, figures {:.1} ms, html and charts {:.1} ms",
+                ms(read),
+                ms(decode),
+                ms(fig),
+                ms(html)
+            )
+        }
+    }
+}
+
 fn caller(role: Role, team: Option<&str>) -> PageCaller {
     PageCaller {
         who: Identity { subject: "bench".into(), role, team: team.map(String::from) },
@@ -216,6 +290,7 @@ async fn main() {
         sql.as_secs_f64() * 1e3,
         page.as_secs_f64() / sql.as_secs_f64()
     );
+    println!("  team page steps: {}", breakdown(&s, &c, Some("team0"), today, runs).await);
 
     // The board view: 20,000 children in 40 teams, 5 records each.
     let path = dir.path().join("board.db");
@@ -238,5 +313,6 @@ async fn main() {
         sql.as_secs_f64() * 1e3,
         page.as_secs_f64() / sql.as_secs_f64()
     );
+    println!("  board view steps: {}", breakdown(&s, &c, None, today, runs).await);
     println!("(full sizes: {full}; started {at})");
 }

@@ -3,7 +3,7 @@
 //! functions: the day they are computed for is an argument. What each figure means, and the rule
 //! it comes from, is `docs/oversight.md`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, Duration, NaiveDate};
 use fieldbook_core::records::{RecordKind, RecordStatus, VisitKind};
@@ -15,6 +15,8 @@ use fieldbook_core::rules::timescales::{
 use serde::Serialize;
 
 use super::projection::{rules, CaseView, DocFacts};
+use super::rows::{board_case, board_doc, BoardCase, BoardDoc, BoardFacts, TeamCase};
+use crate::storage::ProjectedDoc;
 
 /// The timescales that are statutory visits.
 pub fn is_visit(t: TimescaleId) -> bool {
@@ -60,22 +62,25 @@ fn overdue_on(d: &Due, today: NaiveDate) -> bool {
 }
 
 /// The team page: `cases` are the team's cases, `submitted` the team's records awaiting
-/// authorisation.
-pub fn team(cases: &[CaseView], submitted: &[DocFacts], today: NaiveDate) -> TeamFigures {
+/// authorisation (their projection rows: only the case and status columns are read).
+pub fn team(cases: &[TeamCase<'_>], submitted: &[ProjectedDoc], today: NaiveDate) -> TeamFigures {
     let (cal, _) = rules();
     let mut rows: BTreeMap<String, WorkerRow> = BTreeMap::new();
     let mut overdue = Vec::new();
     let week_end = today + Duration::days(6);
     for case in cases {
-        let worker = case.worker.clone().unwrap_or_default();
-        let row = rows
-            .entry(worker.clone())
-            .or_insert_with(|| WorkerRow { worker, ..Default::default() });
+        let worker = case.worker.unwrap_or_default();
+        let row = match rows.get_mut(worker) {
+            Some(row) => row,
+            None => rows
+                .entry(worker.to_string())
+                .or_insert_with(|| WorkerRow { worker: worker.to_string(), ..Default::default() }),
+        };
         row.children += 1;
-        for d in &case.facts.due {
+        for d in &case.due {
             if overdue_on(d, today) {
                 overdue.push(OverdueItem {
-                    case_id: case.facts.case_id.clone(),
+                    case_id: case.case_id.to_string(),
                     timescale: d.timescale,
                     due: d.due,
                 });
@@ -89,14 +94,12 @@ pub fn team(cases: &[CaseView], submitted: &[DocFacts], today: NaiveDate) -> Tea
             }
             if is_assessment(d.timescale) {
                 row.assessments_open
-                    .push((case.facts.case_id.clone(), working_days_between(cal, today, d.due)));
+                    .push((case.case_id.to_string(), working_days_between(cal, today, d.due)));
             }
         }
     }
-    let case_worker: BTreeMap<&str, &str> = cases
-        .iter()
-        .map(|c| (c.facts.case_id.as_str(), c.worker.as_deref().unwrap_or("")))
-        .collect();
+    let case_worker: HashMap<&str, &str> =
+        cases.iter().map(|c| (c.case_id, c.worker.unwrap_or(""))).collect();
     for doc in submitted.iter().filter(|d| d.status == RecordStatus::Submitted) {
         if let Some(worker) = case_worker.get(doc.case_id.as_str()) {
             if let Some(row) = rows.get_mut(*worker) {
@@ -263,7 +266,7 @@ impl BoardFigures {
 }
 
 /// Visits of a case of one kind with the child seen, by date.
-fn seen_visits(docs: &[&DocFacts], kind: VisitKind) -> Vec<NaiveDate> {
+fn seen_visit_dates(docs: &[&BoardFacts], kind: VisitKind) -> Vec<NaiveDate> {
     let mut v: Vec<NaiveDate> = docs
         .iter()
         .filter(|d| d.visit_kind == Some(kind) && d.child_seen == Some(true))
@@ -273,8 +276,16 @@ fn seen_visits(docs: &[&DocFacts], kind: VisitKind) -> Vec<NaiveDate> {
     v
 }
 
-/// The board figures for the twelve months to `today` over the whole council.
+/// The board figures for the twelve months to `today` over the whole council, from fully
+/// decoded projections (as `board_of`).
 pub fn board(cases: &[CaseView], docs: &[DocFacts], today: NaiveDate) -> BoardFigures {
+    let cases: Vec<BoardCase<'_>> = cases.iter().map(board_case).collect();
+    let docs: Vec<BoardDoc<'_>> = docs.iter().map(board_doc).collect();
+    board_of(&cases, &docs, today)
+}
+
+/// The board figures for the twelve months to `today` over the whole council.
+pub fn board_of(cases: &[BoardCase<'_>], docs: &[BoardDoc<'_>], today: NaiveDate) -> BoardFigures {
     let (cal, settings) = rules();
     let months = last_twelve_months(today);
     let index: BTreeMap<Month, usize> = months.iter().enumerate().map(|(i, m)| (*m, i)).collect();
@@ -287,10 +298,11 @@ pub fn board(cases: &[CaseView], docs: &[DocFacts], today: NaiveDate) -> BoardFi
             }
         }
     };
-    let mut by_case: BTreeMap<&str, Vec<&DocFacts>> = BTreeMap::new();
-    for d in docs {
-        by_case.entry(d.case_id.as_str()).or_default().push(d);
-        match d.kind {
+    let mut by_case: HashMap<&str, Vec<&BoardFacts>> = HashMap::with_capacity(cases.len());
+    for doc in docs {
+        let d = &doc.facts;
+        by_case.entry(doc.case_id).or_default().push(d);
+        match doc.kind {
             // T2: authorised by the 45th working day from its start (the core's `assessment_due`,
             // the date `decide_on` checks lateness against).
             RecordKind::Assessment => {
@@ -315,17 +327,21 @@ pub fn board(cases: &[CaseView], docs: &[DocFacts], today: NaiveDate) -> BoardFi
         }
     }
     let none = Vec::new();
-    let mut caseloads = BTreeMap::new();
+    let mut caseloads: BTreeMap<String, usize> = BTreeMap::new();
     for case in cases {
-        if let Some(w) = &case.worker {
-            *caseloads.entry(w.clone()).or_insert(0) += 1;
+        if let Some(w) = case.worker {
+            match caseloads.get_mut(w) {
+                Some(n) => *n += 1,
+                None => {
+                    caseloads.insert(w.to_string(), 1);
+                }
+            }
         }
-        let s = &case.facts.summary;
-        let docs = by_case.get(case.facts.case_id.as_str()).unwrap_or(&none);
-        if let Some(plan) = &s.child_protection {
+        let docs = by_case.get(case.case_id).unwrap_or(&none);
+        if let Some(plan) = &case.child_protection {
             // T6: each visit within the interval from the one before (or the plan's start).
             let mut last = None;
-            for on in seen_visits(docs, VisitKind::ChildProtection)
+            for on in seen_visit_dates(docs, VisitKind::ChildProtection)
                 .into_iter()
                 .filter(|d| *d >= plan.start_date)
             {
@@ -350,10 +366,10 @@ pub fn board(cases: &[CaseView], docs: &[DocFacts], today: NaiveDate) -> BoardFi
                 count(Figure::ReviewsOnTime, *on, *on <= review_conference_due(&before).due);
             }
         }
-        if let Some(la) = &s.looked_after {
+        if let Some(la) = &case.looked_after {
             // L1-L3: each visit within the regime's interval from the one before.
             let mut last = None;
-            for on in seen_visits(docs, VisitKind::LookedAfter)
+            for on in seen_visit_dates(docs, VisitKind::LookedAfter)
                 .into_iter()
                 .filter(|d| *d >= la.placement_start)
             {

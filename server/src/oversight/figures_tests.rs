@@ -204,3 +204,64 @@ fn the_queue_is_oldest_first_in_working_days() {
     assert_eq!(got, [("older", 7), ("newer", 2)]);
     assert_eq!(q[0].worker, "w1");
 }
+
+/// The pages decode only what the figures read (`rows`): from the JSON the projections store,
+/// the board's figures are those of the fully decoded fixture, and each record's and case's
+/// view equals the one taken from the full decoding (so a field renamed or dropped fails here).
+#[test]
+fn the_pages_partial_decoding_gives_the_figures_of_the_full_one() {
+    use crate::oversight::figures::{board_of, team};
+    use crate::oversight::rows;
+    use crate::storage::{Allocation, ProjectedCase, ProjectedDoc};
+
+    let (cases, docs) = fixture();
+    let today = d(2026, 6, 15);
+    let case_rows: Vec<ProjectedCase> = cases
+        .iter()
+        .map(|c| ProjectedCase {
+            case_id: c.facts.case_id.clone(),
+            data: serde_json::to_string(&c.facts).unwrap(),
+            allocation: Some(Allocation {
+                case_id: c.facts.case_id.clone(),
+                worker: c.worker.clone().unwrap(),
+                team: "north".into(),
+            }),
+        })
+        .collect();
+    let doc_rows: Vec<ProjectedDoc> = docs
+        .iter()
+        .map(|f| ProjectedDoc {
+            id: f.id.clone(),
+            case_id: f.case_id.clone(),
+            kind: f.kind,
+            status: f.status,
+            data: serde_json::to_string(f).unwrap(),
+        })
+        .collect();
+    let lean_cases = rows::board_cases(&case_rows).unwrap();
+    let lean_docs = rows::board_docs(&doc_rows).unwrap();
+    assert_eq!(lean_cases, cases.iter().map(rows::board_case).collect::<Vec<_>>());
+    assert_eq!(lean_docs, docs.iter().map(rows::board_doc).collect::<Vec<_>>());
+    assert!(lean_cases.iter().any(|c| c.child_protection.is_some()));
+    assert!(lean_cases.iter().any(|c| c.looked_after.is_some()));
+    assert_eq!(board_of(&lean_cases, &lean_docs, today), board(&cases, &docs, today));
+
+    // The team page: the due items of each case, the worker from the allocation.
+    let mut with_due = cases.clone();
+    with_due[0].facts.due = vec![fieldbook_core::rules::timescales::Due {
+        timescale: fieldbook_core::rules::timescales::TimescaleId::T6,
+        from: d(2026, 5, 1),
+        due: d(2026, 5, 15),
+        calendar_confirmed: true,
+    }];
+    let case_rows: Vec<ProjectedCase> = with_due
+        .iter()
+        .zip(case_rows)
+        .map(|(c, r)| ProjectedCase { data: serde_json::to_string(&c.facts).unwrap(), ..r })
+        .collect();
+    let lean = rows::team_cases(&case_rows).unwrap();
+    assert_eq!(lean, with_due.iter().map(rows::team_case).collect::<Vec<_>>());
+    let f = team(&lean, &doc_rows, today);
+    assert_eq!(f.overdue.len(), 1);
+    assert_eq!(f.overdue[0].case_id, with_due[0].facts.case_id);
+}

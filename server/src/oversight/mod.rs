@@ -13,5 +13,6 @@ pub mod pages;
 pub mod projection;
 pub mod queue;
 pub mod routes;
+pub mod rows;
 pub mod session;
 pub mod team;

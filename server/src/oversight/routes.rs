@@ -19,7 +19,7 @@ use super::projection::{parse_cases, parse_docs, CaseView};
 use super::session::{
     cookie, random_token, same, set_cookie, PageCaller, SESSION_COOKIE, SIGN_IN_COOKIE,
 };
-use super::{board, child, decision, figures, queue, team};
+use super::{board, child, decision, figures, queue, rows, team};
 use crate::auth::{Identity, Role};
 use crate::http::errors::ApiError;
 use crate::http::AppState;
@@ -207,8 +207,14 @@ pub async fn render_team(
     team: &str,
     today: NaiveDate,
 ) -> Result<maud::Markup, PageError> {
-    let (cases, submitted) = team_data(storage, team).await?;
-    let f = figures::team(&cases, &submitted, today);
+    // Only what the figures read: the cases' due items, the submitted records' cases.
+    let scope = ProjectionScope::Team(team.into());
+    let case_rows = storage.projected_cases(&scope).await.map_err(crate::hub::HubError::from)?;
+    let submitted = storage
+        .projected_docs(&scope, Some(RecordStatus::Submitted))
+        .await
+        .map_err(crate::hub::HubError::from)?;
+    let f = figures::team(&rows::team_cases(&case_rows)?, &submitted, today);
     Ok(team::team_page(c, team, today, &f))
 }
 
@@ -357,6 +363,22 @@ async fn council(
     Ok((cases, docs))
 }
 
+/// The board's figures from storage: every projection read, only what the figures need decoded.
+async fn board_figures(
+    storage: &dyn Storage,
+    today: NaiveDate,
+) -> Result<figures::BoardFigures, PageError> {
+    let case_rows =
+        storage.projected_cases(&ProjectionScope::All).await.map_err(crate::hub::HubError::from)?;
+    let doc_rows = storage
+        .projected_docs(&ProjectionScope::All, None)
+        .await
+        .map_err(crate::hub::HubError::from)?;
+    let cases = rows::board_cases(&case_rows)?;
+    let docs = rows::board_docs(&doc_rows)?;
+    Ok(figures::board_of(&cases, &docs, today))
+}
+
 #[utoipa::path(get, path = "/oversight/board", tag = "oversight", params(OnDay),
     responses((status = 400, description = "a query parameter is not valid", content_type = "text/plain"), (status = 200, description = "the board view", content_type = "text/html"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "not the senior role", content_type = "text/html")))]
 pub async fn board_page(
@@ -374,8 +396,7 @@ pub async fn render_board(
     c: &PageCaller,
     today: NaiveDate,
 ) -> Result<maud::Markup, PageError> {
-    let (cases, docs) = council(storage).await?;
-    let f = figures::board(&cases, &docs, today);
+    let f = board_figures(storage, today).await?;
     board::board_page(c, today, &f)
 }
 
@@ -435,8 +456,8 @@ pub async fn timeliness_csv(
     Query(on): Query<OnDay>,
 ) -> Result<Response, PageError> {
     senior(&c.who)?;
-    let (cases, docs) = council(state.hub.storage().as_ref()).await?;
-    let rows = export::timeliness_rows(&figures::board(&cases, &docs, on.day()));
+    let rows =
+        export::timeliness_rows(&board_figures(state.hub.storage().as_ref(), on.day()).await?);
     Ok(attachment(
         "text/csv; charset=utf-8",
         "timeliness.csv",
@@ -492,6 +513,12 @@ pub async fn timeliness_json(
     Query(on): Query<OnDay>,
 ) -> Result<Json<Vec<TimelinessRow>>, ApiError> {
     reads_lists(&who)?;
-    let (cases, docs) = council_api(&state).await?;
-    Ok(Json(export::timeliness_rows(&figures::board(&cases, &docs, on.day()))))
+    let figures = board_figures(state.hub.storage().as_ref(), on.day()).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server could not complete the request",
+        )
+    })?;
+    Ok(Json(export::timeliness_rows(&figures)))
 }
