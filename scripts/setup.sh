@@ -2,16 +2,20 @@
 # Installs what building Fieldbook needs on a fresh Debian or Ubuntu machine (the README's first
 # command, and .ci/run, call this): the system libcrypto headers and pkg-config that rusqlite's
 # build script compiles SQLCipher against, and a C compiler. With `--fuzz`, also a C++ compiler
-# (libFuzzer, for cargo-fuzz). Only what is missing is installed.
+# (libFuzzer, for cargo-fuzz). With `--browser`, Node.js, npm and Debian's Chromium: the local
+# OpenID provider of the sign-in tests (tests/oidc) and the headless browser of the browser tests
+# (tests/browser), which scripts/test-all.sh runs. Only what is missing is installed.
 #
 # Works for root on a machine without sudo (a fresh container) and for a user with sudo.
 set -euo pipefail
 
 fuzz=false
+browser=false
 for arg in "$@"; do
   case "$arg" in
     --fuzz) fuzz=true ;;
-    *) echo "usage: scripts/setup.sh [--fuzz]" >&2; exit 2 ;;
+    --browser) browser=true ;;
+    *) echo "usage: scripts/setup.sh [--fuzz] [--browser]" >&2; exit 2 ;;
   esac
 done
 
@@ -34,6 +38,12 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 if $fuzz; then
   command -v c++ >/dev/null 2>&1 || need+=(g++)
+fi
+if $browser; then
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need+=(npm)
+  # Debian's package: the tests point playwright-core at /usr/bin/chromium and never download one.
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup: build dependencies present"

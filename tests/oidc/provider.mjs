@@ -15,9 +15,10 @@
 // - `rotate()`: a new signing key; the old one stays listed (as a real rotation keeps it while
 //   tokens signed by it are alive) and the new one signs from now on.
 //
-// Run as a program: `node provider.mjs --port 0 --redirect <callback URL>` prints
+// Run as a program: `node provider.mjs --port 0 [--redirect <callback URL>]` prints
 // `ready <issuer>` and then answers one line per command on stdin:
-//   `mint <claims JSON>` -> `token <JWT>`,  `rotate` -> `rotated <kid>`,  `quit`.
+//   `redirect <callback URL>` -> `redirect set`,  `mint <claims JSON>` -> `token <JWT>`,
+//   `rotate` -> `rotated <kid>`,  `quit`.
 // The sign-in form is oidc-provider's development interaction: any password, the login must be
 // one of the users below. Nothing here is fit for production; it exists for tests on loopback.
 
@@ -79,7 +80,7 @@ function configuration(redirectUri, keys) {
 }
 
 /// Starts the provider on 127.0.0.1:`port` (0: any free port).
-export async function startProvider({ port = 0, redirectUri }) {
+export async function startProvider({ port = 0, redirectUri = 'http://127.0.0.1/unset' }) {
   let keys = [await newKey(1)];
   let current = null;
   const server = http.createServer((req, res) => current(req, res));
@@ -97,12 +98,13 @@ export async function startProvider({ port = 0, redirectUri }) {
   return {
     issuer,
     keys: () => keys.map((k) => k.kid),
-    async mint(claims) {
+    // `_kid` in the claims names another key id in the header (a test of unknown kids).
+    async mint({ _kid, ...claims }) {
       const key = keys[0];
       const now = Math.floor(Date.now() / 1000);
       const signing = await importJWK(key, 'RS256');
       return new SignJWT({ iat: now, exp: now + 600, iss: issuer, ...claims })
-        .setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' })
+        .setProtectedHeader({ alg: 'RS256', kid: _kid ?? key.kid, typ: 'JWT' })
         .sign(signing);
     },
     // The provider is rebuilt with the new key first (it signs) and the old one still listed:
@@ -112,6 +114,11 @@ export async function startProvider({ port = 0, redirectUri }) {
       keys = [await newKey(count), ...keys];
       build();
       return keys[0].kid;
+    },
+    // The client's callback, once the relying party's address is known (it starts second).
+    setRedirect(uri) {
+      redirectUri = uri;
+      build();
     },
     close() {
       return new Promise((resolve) => {
@@ -129,10 +136,6 @@ function argument(name) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const redirectUri = argument('--redirect');
-  if (!redirectUri) {
-    console.error('usage: node provider.mjs --port <port> --redirect <callback URL>');
-    process.exit(2);
-  }
   const provider = await startProvider({ port: Number(argument('--port') ?? 0), redirectUri });
   console.log(`ready ${provider.issuer}`);
   const lines = readline.createInterface({ input: process.stdin });
@@ -141,6 +144,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     try {
       if (command === 'mint') {
         console.log(`token ${await provider.mint(JSON.parse(rest.join(' ')))}`);
+      } else if (command === 'redirect') {
+        provider.setRedirect(rest[0]);
+        console.log('redirect set');
       } else if (command === 'rotate') {
         console.log(`rotated ${await provider.rotate()}`);
       } else if (command === 'quit') {

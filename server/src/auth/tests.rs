@@ -40,6 +40,7 @@ fn config() -> AuthConfig {
         audience: "fieldbook".into(),
         issuer: Some(ISSUER.into()),
         jwt: vec![key(JwtAlgorithm::Hs256, None, SECRET)],
+        jwks: None,
         static_tokens: None,
         disabled_subjects: vec![],
         leeway_seconds: 30,
