@@ -153,7 +153,7 @@ try {
   const manager = await (await browser.newContext()).newPage();
   await signIn(manager, server, 'mina');
   check(new URL(manager.url()).pathname === '/oversight/teams/north', `landed on ${manager.url()}`);
-  const cookies = await manager.context().cookies(server);
+  const cookies = await manager.context().cookies();
   const session = cookies.find((c) => c.name === 'fb_session');
   check(session && session.httpOnly && session.secure && session.sameSite === 'Strict',
     `session cookie ${JSON.stringify(session)}`);

@@ -64,6 +64,8 @@ function configuration(redirectUri, keys) {
     // The scope's claims in the ID token itself, so the relying party needs no userinfo call.
     conformIdTokenClaims: false,
     features: { devInteractions: { enabled: true } },
+    // Explicit lifetimes (seconds): the defaults work but oidc-provider asks for them.
+    ttl: { AccessToken: 600, AuthorizationCode: 60, Grant: 3600, IdToken: 600, Interaction: 600, Session: 3600 },
     async findAccount(_ctx, id) {
       const user = USERS[id];
       if (!user) return undefined;
