@@ -2,9 +2,9 @@
 # Installs what building Fieldbook needs on a fresh Debian or Ubuntu machine (the README's first
 # command, and .ci/run, call this): the system libcrypto headers and pkg-config that rusqlite's
 # build script compiles SQLCipher against, and a C compiler. With `--fuzz`, also a C++ compiler
-# (libFuzzer, for cargo-fuzz). With `--browser`, Debian's Chromium and Node.js with npm (the
-# oversight pages' browser tests, tests/browser: playwright-core drives /usr/bin/chromium and
-# never downloads a browser). Only what is missing is installed.
+# (libFuzzer, for cargo-fuzz). With `--browser`, Node.js, npm and Debian's Chromium: the local
+# OpenID provider of the sign-in tests (tests/oidc) and the headless browser of the browser tests
+# (tests/browser), which scripts/test-all.sh runs. Only what is missing is installed.
 #
 # Works for root on a machine without sudo (a fresh container) and for a user with sudo.
 set -euo pipefail

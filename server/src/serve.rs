@@ -92,6 +92,7 @@ pub fn app_state(storage: Arc<dyn Storage>, auth: &AuthConfig) -> Result<AppStat
         metrics: Arc::new(Metrics::default()),
         max_attachment_bytes: fieldbook_core::attachments::DEFAULT_MAX_ATTACHMENT_BYTES,
         sessions: Arc::default(),
+        oidc: None,
     })
 }
 

@@ -128,6 +128,9 @@ const MATRIX: &[Row] = &[
     Row { method: "GET", path: "/oversight/sign-in", cells: [PUBLIC; 6] },
     // Posted without the sign-in form's own token: refused, whoever posts it.
     Row { method: "POST", path: "/oversight/sign-in", cells: [FORBIDDEN; 6] },
+    // The identity provider's redirect back: no provider is configured here (with one, the flow
+    // and its refusals are tests/tests/oidc_sign_in.rs).
+    Row { method: "GET", path: "/oversight/callback", cells: [(404, Sees::Nothing); 6] },
     Row {
         method: "POST",
         path: "/oversight/sign-out",

@@ -27,7 +27,9 @@ pub enum AuthConfigError {
     WeakSecret { index: usize },
     #[error("JWT key {index}: the public key is not a valid {algorithm:?} PEM: {source}")]
     InvalidPem { index: usize, algorithm: JwtAlgorithm, source: jsonwebtoken::errors::Error },
-    #[error("no JWT keys and no static tokens: nobody could authenticate")]
+    #[error("the JWKS client could not be built: {0}")]
+    JwksClient(String),
+    #[error("no JWT keys, no JWKS and no static tokens: nobody could authenticate")]
     NothingConfigured,
 }
 
@@ -79,6 +81,9 @@ pub struct AuthConfig {
     pub issuer: Option<String>,
     #[serde(default)]
     pub jwt: Vec<JwtKey>,
+    /// The identity provider's JWKS, fetched and cached (`auth::jwks`), besides `jwt`.
+    #[serde(default)]
+    pub jwks: Option<super::JwksConfig>,
     /// Development mode: a JSON file of static tokens.
     #[serde(default)]
     pub static_tokens: Option<PathBuf>,
@@ -99,6 +104,7 @@ impl fmt::Debug for AuthConfig {
             .field("audience", &self.audience)
             .field("issuer", &self.issuer)
             .field("jwt", &self.jwt)
+            .field("jwks", &self.jwks)
             .field("static_tokens", &self.static_tokens)
             .field("disabled_subjects", &self.disabled_subjects.len())
             .field("leeway_seconds", &self.leeway_seconds)

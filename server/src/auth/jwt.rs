@@ -38,8 +38,10 @@ impl Authenticator {
         // jsonwebtoken has no `none` algorithm, so an unsigned token fails here as malformed.
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         // A kid picks its key; an unknown kid may still match a key configured without one.
-        let kid_known = self.keys.iter().any(|k| k.kid.is_some() && k.kid == header.kid);
-        let candidates = self.keys.iter().filter(|k| {
+        let published = self.jwks.as_ref().map(|j| j.keys()).unwrap_or_default();
+        let all = || self.keys.iter().chain(published.iter());
+        let kid_known = all().any(|k| k.kid.is_some() && k.kid == header.kid);
+        let candidates = all().filter(|k| {
             let kid_fits =
                 header.kid.is_none() || k.kid == header.kid || (!kid_known && k.kid.is_none());
             // Only keys configured for the token's algorithm: an RSA public key must never
@@ -88,6 +90,13 @@ fn map_jwt_error(kind: &ErrorKind) -> AuthError {
         | ErrorKind::InvalidEcdsaKey => AuthError::BadSignature,
         _ => AuthError::Malformed,
     }
+}
+
+/// The identity a verified token's claims (`sub`, `role`, `team`) stand for: the one mapping
+/// of device tokens and of the oversight sign-in's ID tokens (`docs/council-backend.md`).
+pub fn identity_from_claims(claims: &serde_json::Value) -> Result<Identity, AuthError> {
+    let claims = TokenClaims::deserialize(claims).map_err(|_| AuthError::Malformed)?;
+    identity_of(claims)
 }
 
 fn identity_of(claims: TokenClaims) -> Result<Identity, AuthError> {

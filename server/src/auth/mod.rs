@@ -7,6 +7,7 @@
 //! What each role may call, and what record content it sees, is `docs/roles.md`.
 
 mod config;
+mod jwks;
 mod jwt;
 #[cfg(test)]
 mod tests;
@@ -25,7 +26,8 @@ use fieldbook_core::protocol::ErrorBody;
 use serde::{Deserialize, Serialize};
 
 pub use config::{AuthConfig, AuthConfigError, JwtAlgorithm, JwtKey};
-pub use jwt::{issue_hs256, Claims};
+pub use jwks::JwksConfig;
+pub use jwt::{identity_from_claims, issue_hs256, Claims};
 
 use config::{load_key, load_static_tokens, Key, StaticToken};
 
@@ -90,6 +92,8 @@ pub enum AuthError {
 /// Verifies bearer tokens. Built once at start-up and shared by every request.
 pub struct Authenticator {
     keys: Vec<Key>,
+    /// The IdP's published keys, when `auth.json` names a JWKS URL.
+    jwks: Option<jwks::JwksCache>,
     static_tokens: Vec<StaticToken>,
     audience: String,
     issuer: Option<String>,
@@ -102,6 +106,7 @@ impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authenticator")
             .field("keys", &self.keys.len())
+            .field("jwks", &self.jwks.is_some())
             .field("static_tokens", &self.static_tokens.len())
             .field("audience", &self.audience)
             .field("issuer", &self.issuer)
@@ -133,7 +138,13 @@ impl Authenticator {
             .enumerate()
             .map(|(i, k)| load_key(i, k))
             .collect::<Result<Vec<_>, _>>()?;
-        if keys.is_empty() && static_tokens.is_empty() {
+        let jwks = cfg
+            .jwks
+            .clone()
+            .map(jwks::JwksCache::new)
+            .transpose()
+            .map_err(|e| AuthConfigError::JwksClient(e.to_string()))?;
+        if keys.is_empty() && static_tokens.is_empty() && jwks.is_none() {
             return Err(AuthConfigError::NothingConfigured);
         }
         if !static_tokens.is_empty() {
@@ -141,6 +152,7 @@ impl Authenticator {
         }
         Ok(Self {
             keys,
+            jwks,
             static_tokens,
             audience: cfg.audience.clone(),
             issuer: cfg.issuer.clone(),
@@ -175,7 +187,9 @@ impl Authenticator {
         let token = bearer_token(authorization_header)?;
         let identity = match self.static_identity(token) {
             Some(identity) => identity,
-            None if !self.keys.is_empty() && token.split('.').count() == 3 => {
+            None if (!self.keys.is_empty() || self.jwks.is_some())
+                && token.split('.').count() == 3 =>
+            {
                 self.verify_jwt(token)?
             }
             None if !self.static_tokens.is_empty() => return Err(AuthError::UnknownToken),
@@ -185,6 +199,33 @@ impl Authenticator {
             return Err(AuthError::Disabled);
         }
         Ok(identity)
+    }
+
+    /// [`Self::authenticate`], after bringing the IdP's keys up to date when the token names a
+    /// key the configured ones do not hold (`jwks`: cached, refetched at most once per
+    /// interval). The fetch is awaited on the request's task, never on a blocking thread.
+    pub async fn authenticate_async(
+        &self,
+        authorization_header: Option<&str>,
+    ) -> Result<Identity, AuthError> {
+        if let (Some(jwks), Ok(token)) = (&self.jwks, bearer_token(authorization_header)) {
+            if token.split('.').count() == 3 && self.static_identity(token).is_none() {
+                if let Ok(h) = jsonwebtoken::decode_header(token) {
+                    let kid = h.kid.as_deref();
+                    let configured = kid
+                        .is_some_and(|kid| self.keys.iter().any(|k| k.kid.as_deref() == Some(kid)));
+                    if !configured {
+                        jwks.refresh_for(kid).await;
+                    }
+                }
+            }
+        }
+        self.authenticate(authorization_header)
+    }
+
+    /// How many times the JWKS has been fetched (0 without one): for tests and operators.
+    pub fn jwks_fetches(&self) -> u64 {
+        self.jwks.as_ref().map_or(0, jwks::JwksCache::fetches)
     }
 
     fn static_identity(&self, token: &str) -> Option<Identity> {
@@ -236,11 +277,11 @@ where
         let auth = Arc::<Authenticator>::from_ref(state);
         let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
         let result = match (values.next(), values.next()) {
-            (None, _) => auth.authenticate(None),
+            (None, _) => auth.authenticate_async(None).await,
             // Two headers: which one a proxy looked at is anyone's guess, so neither is trusted.
             (Some(_), Some(_)) => Err(AuthError::Malformed),
             (Some(v), None) => match v.to_str() {
-                Ok(v) => auth.authenticate(Some(v)),
+                Ok(v) => auth.authenticate_async(Some(v)).await,
                 Err(_) => Err(AuthError::Malformed),
             },
         };

@@ -40,6 +40,7 @@ fn config() -> AuthConfig {
         audience: "fieldbook".into(),
         issuer: Some(ISSUER.into()),
         jwt: vec![key(JwtAlgorithm::Hs256, None, SECRET)],
+        jwks: None,
         static_tokens: None,
         disabled_subjects: vec![],
         leeway_seconds: 30,
@@ -323,4 +324,47 @@ fn admin_is_read_as_operator() {
     cfg.static_tokens = Some(path);
     assert_eq!(auth_with(&cfg).authenticate(Some("Bearer dev-ops")).unwrap().role, Role::Operator);
     assert_eq!(serde_json::to_value(Role::Operator).unwrap(), "operator");
+}
+
+#[test]
+fn a_jwks_yields_only_public_keys_of_the_accepted_algorithms() {
+    // Well-formed base64url components; the keys are never used to verify here.
+    let b = "AQAB";
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(serde_json::json!({"keys": [
+        // A symmetric key published in a JWKS could be used by anyone who read it.
+        {"kty": "oct", "kid": "shared", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"},
+        {"kty": "RSA", "kid": "rsa", "alg": "RS256", "n": b, "e": b},
+        {"kty": "RSA", "kid": "rsa-no-alg", "n": b, "e": b},
+        // An algorithm Fieldbook does not accept.
+        {"kty": "RSA", "kid": "rsa-384", "alg": "RS384", "n": b, "e": b},
+        {"kty": "EC", "kid": "ec", "crv": "P-256", "x": b, "y": b},
+    ]}))
+    .unwrap();
+    let keys: Vec<_> = super::jwks::keys_of(&set)
+        .into_iter()
+        .map(|k| (k.kid.unwrap(), k.algorithm))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("rsa".to_string(), Algorithm::RS256),
+            ("rsa-no-alg".to_string(), Algorithm::RS256),
+            ("ec".to_string(), Algorithm::ES256),
+        ]
+    );
+}
+
+#[test]
+fn a_jwks_url_alone_is_a_configuration() {
+    let mut cfg = config();
+    cfg.jwt.clear();
+    cfg.jwks = Some(JwksConfig {
+        url: "http://127.0.0.1:9/jwks".into(),
+        max_age_seconds: 600,
+        refetch_interval_seconds: 60,
+    });
+    let auth = auth_with(&cfg);
+    assert_eq!(auth.jwks_fetches(), 0, "nothing is fetched before a token needs it");
+    cfg.jwks = None;
+    assert!(matches!(Authenticator::from_config(&cfg), Err(AuthConfigError::NothingConfigured)));
 }

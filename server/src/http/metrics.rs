@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-pub(super) const ROUTES: [&str; 24] = [
+pub(super) const ROUTES: [&str; 25] = [
     "/v1/sync",
     "/v1/attachments/{hash}",
     "/v1/attachments/{hash}/status",
@@ -22,6 +22,7 @@ pub(super) const ROUTES: [&str; 24] = [
     "/openapi.json",
     "/oversight",
     "/oversight/sign-in",
+    "/oversight/callback",
     "/oversight/sign-out",
     "/oversight/teams/{team}",
     "/oversight/teams/{team}/workers/{worker}",

@@ -39,6 +39,9 @@ pub struct AppState {
     pub max_attachment_bytes: u64,
     /// The oversight pages' sign-in sessions.
     pub sessions: Arc<crate::oversight::session::Sessions>,
+    /// Sign-in through the council's identity provider, when configured (`--oidc-issuer`);
+    /// without it the sign-in page is the development token form.
+    pub oidc: Option<Arc<crate::oversight::oidc::Oidc>>,
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {
@@ -60,6 +63,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::openapi_json))
         .routes(routes!(oversight::home))
         .routes(routes!(oversight::sign_in_form, oversight::sign_in))
+        .routes(routes!(oversight::callback))
         .routes(routes!(oversight::sign_out))
         .routes(routes!(oversight::team_page))
         .routes(routes!(oversight::worker_page))

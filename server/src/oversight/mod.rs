@@ -9,6 +9,7 @@ pub mod child;
 pub mod decision;
 pub mod export;
 pub mod figures;
+pub mod oidc;
 pub mod pages;
 pub mod projection;
 pub mod queue;

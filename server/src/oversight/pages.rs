@@ -102,6 +102,9 @@ pub enum PageError {
     Conflict,
     #[error("the server could not complete the request")]
     Internal,
+    /// The council's identity provider could not be reached or answered nonsense.
+    #[error("the sign-in service could not be reached: try again in a moment")]
+    Provider,
 }
 
 impl From<HubError> for PageError {
@@ -122,6 +125,7 @@ impl PageError {
             Self::Incomplete(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Provider => StatusCode::BAD_GATEWAY,
         }
     }
 }

@@ -17,7 +17,8 @@ use super::export::{self, AnnexList, AnnexRow, TimelinessRow};
 use super::pages::{layout, PageError};
 use super::projection::{parse_cases, parse_docs, CaseView};
 use super::session::{
-    cookie, random_token, same, set_cookie, PageCaller, SESSION_COOKIE, SIGN_IN_COOKIE,
+    cookie, random_token, same, set_cookie, set_cookie_same_site, PageCaller, OIDC_COOKIE,
+    SESSION_COOKIE, SIGN_IN_COOKIE,
 };
 use super::{board, child, decision, figures, queue, rows, team};
 use crate::auth::{Identity, Role};
@@ -100,10 +101,27 @@ pub async fn home(c: PageCaller) -> Result<Redirect, PageError> {
     }
 }
 
-/// The development sign-in form: a static token or JWT, posted with a double-submit CSRF token.
+/// Sign-in: to the council's identity provider when one is configured (authorisation code with
+/// PKCE, `oidc`), otherwise the development form that posts a static token or JWT with a
+/// double-submit CSRF token.
 #[utoipa::path(get, path = "/oversight/sign-in", tag = "oversight", security(()),
-    responses((status = 200, description = "the sign-in form", content_type = "text/html")))]
-pub async fn sign_in_form() -> Result<Response, PageError> {
+    responses((status = 200, description = "the development sign-in form", content_type = "text/html"), (status = 303, description = "to the identity provider"), (status = 502, description = "the identity provider cannot be reached", content_type = "text/html")))]
+pub async fn sign_in_form(State(state): State<AppState>) -> Result<Response, PageError> {
+    if let Some(oidc) = &state.oidc {
+        let started = oidc.start().await?;
+        let max_age = super::oidc::PENDING_TTL.as_secs();
+        return Ok((
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, started.url),
+                (
+                    header::SET_COOKIE,
+                    set_cookie_same_site(OIDC_COOKIE, &started.login_id, Some(max_age), "Lax"),
+                ),
+            ],
+        )
+            .into_response());
+    }
     let csrf = random_token()?;
     let page = layout(
         "Sign in",
@@ -145,7 +163,7 @@ pub async fn sign_in(
         return Err(PageError::Csrf);
     }
     let bearer = zeroize::Zeroizing::new(format!("Bearer {}", form.token));
-    state.auth.authenticate(Some(&bearer)).map_err(|e| {
+    state.auth.authenticate_async(Some(&bearer)).await.map_err(|e| {
         tracing::warn!(error = ?e, "sign-in refused");
         PageError::Unauthenticated
     })?;
@@ -158,6 +176,73 @@ pub async fn sign_in(
         ],
     )
         .into_response())
+}
+
+/// The identity provider's redirect back: `code` and `state`, or `error`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+impl std::fmt::Debug for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callback").field("error", &self.error).finish_non_exhaustive()
+    }
+}
+
+/// The end of the identity provider's sign-in: the state checked against the sign-in this
+/// browser started (its cookie), the code exchanged with the PKCE verifier, the ID token
+/// verified and its claims made an identity, and a session created. The answer is a page that
+/// moves on to `/oversight` itself: the provider's redirect is a cross-site navigation, and a
+/// `SameSite=Strict` session cookie is only sent once the browser navigates from this site.
+#[utoipa::path(get, path = "/oversight/callback", tag = "oversight", security(()), params(Callback),
+    responses((status = 200, description = "signed in: a session cookie is set", content_type = "text/html"), (status = 400, description = "a query parameter is not valid", content_type = "text/plain"), (status = 401, description = "the provider refused the sign-in, or its token is not a Fieldbook identity", content_type = "text/html"), (status = 403, description = "no sign-in of this browser with this state", content_type = "text/html"), (status = 404, description = "no identity provider is configured", content_type = "text/html"), (status = 502, description = "the identity provider cannot be reached", content_type = "text/html")))]
+pub async fn callback(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<Callback>,
+) -> Result<Response, PageError> {
+    let oidc = state.oidc.as_ref().ok_or(PageError::NotFound)?;
+    let login_id = cookie(&headers, OIDC_COOKIE).ok_or(PageError::Csrf)?;
+    let clear = set_cookie_same_site(OIDC_COOKIE, "", Some(0), "Lax");
+    let result = match (&q.error, &q.code, &q.state) {
+        (None, Some(code), Some(st)) => oidc.finish(&login_id, st, code).await,
+        _ => {
+            // Used up all the same: a refused sign-in starts again from the provider.
+            let _ = oidc.finish(&login_id, "", "").await;
+            tracing::warn!(error = ?q.error, "the provider did not sign the user in");
+            Err(PageError::Unauthenticated)
+        }
+    };
+    let who = match result {
+        Ok(who) => who,
+        Err(e) => {
+            let mut response = e.into_response();
+            if let Ok(v) = header::HeaderValue::from_str(&clear) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+            return Ok(response);
+        }
+    };
+    let (id, _) = state.sessions.create_for(who)?;
+    let page = layout(
+        "Signed in",
+        None,
+        html! {
+            meta http-equiv="refresh" content="0;url=/oversight";
+            p { a href="/oversight" { "Continue to your oversight pages" } }
+        },
+    );
+    let mut response = page.into_response();
+    for value in [set_cookie(SESSION_COOKIE, &id, None), clear] {
+        if let Ok(v) = header::HeaderValue::from_str(&value) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -3,9 +3,11 @@
 //! A page accepts the same bearer identities as the API: an `Authorization: Bearer` header, or a
 //! session cookie that stands for a token the caller signed in with. The session keeps the token
 //! and re-authenticates it on every request, so an expired token or a disabled account ends the
-//! session at once. Sign-in here is the development form that posts a static token or JWT; an
-//! OpenID Connect sign-in only needs to call [`Sessions::create`] with the identity provider's
-//! token once it has one, and everything after that (cookie, CSRF, sign-out) stays as it is.
+//! session at once. Sign-in is either the development form that posts a static token or JWT, or
+//! the council's identity provider (`oidc`: authorisation code with PKCE), whose verified ID
+//! token becomes an identity held by the session ([`Sessions::create_for`]); such a session is
+//! checked against the disabled accounts on every request and lasts [`SESSION_TTL`] at most.
+//! Cookie, CSRF and sign-out are the same for both.
 //!
 //! The cookie is `HttpOnly; Secure; SameSite=Strict` and scoped to `/oversight`; its value is a
 //! random id, never the token. Every form carries the session's CSRF token, checked in constant
@@ -29,14 +31,25 @@ use super::pages::PageError;
 
 pub const SESSION_COOKIE: &str = "fb_session";
 pub const SIGN_IN_COOKIE: &str = "fb_sign_in";
+/// The identity provider's sign-in in progress (`oidc`): a random id, for ten minutes.
+pub const OIDC_COOKIE: &str = "fb_oidc";
 /// A session lasts a working day at most; the token's own expiry may end it sooner.
-const SESSION_TTL: Duration = Duration::from_secs(10 * 3600);
+pub const SESSION_TTL: Duration = Duration::from_secs(10 * 3600);
 /// Sessions kept at once: the oldest is dropped beyond this (a flood of sign-ins cannot grow the
 /// map without bound).
 const MAX_SESSIONS: usize = 10_000;
 
+/// What a session stands for.
+#[derive(Clone)]
+enum Credential {
+    /// A bearer token, re-verified on every request.
+    Token(Zeroizing<String>),
+    /// An identity from the identity provider's verified ID token.
+    Identity(Identity),
+}
+
 struct Session {
-    token: Zeroizing<String>,
+    credential: Credential,
     csrf: String,
     expires: Instant,
 }
@@ -74,6 +87,15 @@ pub fn same(a: &str, b: &str) -> bool {
 impl Sessions {
     /// A new session for a verified token: (session id, CSRF token).
     pub fn create(&self, token: &str) -> Result<(String, String), PageError> {
+        self.insert(Credential::Token(Zeroizing::new(token.to_string())))
+    }
+
+    /// A new session for an identity the identity provider vouched for: (session id, CSRF).
+    pub fn create_for(&self, identity: Identity) -> Result<(String, String), PageError> {
+        self.insert(Credential::Identity(identity))
+    }
+
+    fn insert(&self, credential: Credential) -> Result<(String, String), PageError> {
         let (id, csrf) = (random_token()?, random_token()?);
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
@@ -86,21 +108,17 @@ impl Sessions {
         }
         map.insert(
             id.clone(),
-            Session {
-                token: Zeroizing::new(token.to_string()),
-                csrf: csrf.clone(),
-                expires: now + SESSION_TTL,
-            },
+            Session { credential, csrf: csrf.clone(), expires: now + SESSION_TTL },
         );
         Ok((id, csrf))
     }
 
-    /// The token and CSRF token of a live session.
-    fn get(&self, id: &str) -> Option<(Zeroizing<String>, String)> {
+    /// The credential and CSRF token of a live session.
+    fn get(&self, id: &str) -> Option<(Credential, String)> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(id)
             .filter(|s| s.expires > Instant::now())
-            .map(|s| (s.token.clone(), s.csrf.clone()))
+            .map(|s| (s.credential.clone(), s.csrf.clone()))
     }
 
     pub fn remove(&self, id: &str) {
@@ -122,8 +140,20 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// A `Set-Cookie` value with the attributes every oversight cookie has.
 pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>) -> String {
+    set_cookie_same_site(name, value, max_age, "Strict")
+}
+
+/// The same with another `SameSite`: only the identity provider's sign-in in progress uses
+/// `Lax`, because the provider's redirect back is a cross-site navigation, which never carries
+/// a `Strict` cookie.
+pub fn set_cookie_same_site(
+    name: &str,
+    value: &str,
+    max_age: Option<u64>,
+    same_site: &str,
+) -> String {
     let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
-    format!("{name}={value}; Path=/oversight; HttpOnly; Secure; SameSite=Strict{age}")
+    format!("{name}={value}; Path=/oversight; HttpOnly; Secure; SameSite={same_site}{age}")
 }
 
 /// The caller of a page.
@@ -157,16 +187,27 @@ impl FromRequestParts<AppState> for PageCaller {
         }
         if let Some(value) = first {
             let value = value.to_str().map_err(|_| PageError::Unauthenticated)?;
-            let who = state.auth.authenticate(Some(value)).map_err(|e| {
+            let who = state.auth.authenticate_async(Some(value)).await.map_err(|e| {
                 tracing::warn!(error = ?e, "page authentication failed");
                 PageError::Unauthenticated
             })?;
             return Ok(Self { who, csrf: None, session: None });
         }
         let id = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::Unauthenticated)?;
-        let (token, csrf) = state.sessions.get(&id).ok_or(PageError::Unauthenticated)?;
+        let (credential, csrf) = state.sessions.get(&id).ok_or(PageError::Unauthenticated)?;
+        let token = match credential {
+            Credential::Identity(who) => {
+                if state.auth.is_disabled(&who.subject) {
+                    tracing::warn!("session of a disabled account ended");
+                    state.sessions.remove(&id);
+                    return Err(PageError::Unauthenticated);
+                }
+                return Ok(Self { who, csrf: Some(csrf), session: Some(id) });
+            }
+            Credential::Token(token) => token,
+        };
         let header = Zeroizing::new(format!("Bearer {}", token.as_str()));
-        match state.auth.authenticate(Some(&header)) {
+        match state.auth.authenticate_async(Some(&header)).await {
             Ok(who) => Ok(Self { who, csrf: Some(csrf), session: Some(id) }),
             Err(e) => {
                 tracing::warn!(error = ?e, "session token no longer valid");

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::auth::AuthConfig;
+use crate::oversight::oidc::{Oidc, OidcConfig};
 
 use super::{app_state, open_storage, serve_with, Backend, ServeError};
 
@@ -47,6 +48,54 @@ pub struct ServeOptions {
     pub max_attachment_bytes: u64,
     #[command(flatten)]
     pub limits: ConnectionLimits,
+    #[command(flatten)]
+    pub oidc: OidcOptions,
+}
+
+/// Sign-in to the oversight pages through the council's identity provider (OpenID Connect,
+/// authorisation code with PKCE; `docs/council-backend.md`). Without `--oidc-issuer` the sign-in
+/// page is the development form that takes a token.
+#[derive(Clone, Default, clap::Args)]
+pub struct OidcOptions {
+    /// The provider's issuer URL (its discovery document is `<issuer>/.well-known/openid-configuration`).
+    #[arg(long, env = "FIELDBOOK_OIDC_ISSUER", requires_all = ["oidc_client_id", "oidc_redirect_url"])]
+    pub oidc_issuer: Option<String>,
+    /// This server's client id at the provider.
+    #[arg(long, env = "FIELDBOOK_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// The client secret (a confidential client); PKCE is used with or without one.
+    // A secret: `--help` must not print the variable's value.
+    #[arg(long, env = "FIELDBOOK_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// The callback registered at the provider: `https://<this server>/oversight/callback`.
+    #[arg(long, env = "FIELDBOOK_OIDC_REDIRECT_URL")]
+    pub oidc_redirect_url: Option<String>,
+}
+
+// By hand: the client secret must not reach a log through `Debug`.
+impl std::fmt::Debug for OidcOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcOptions")
+            .field("oidc_issuer", &self.oidc_issuer)
+            .field("oidc_client_id", &self.oidc_client_id)
+            .field("oidc_client_secret", &self.oidc_client_secret.as_ref().map(|_| "<redacted>"))
+            .field("oidc_redirect_url", &self.oidc_redirect_url)
+            .finish()
+    }
+}
+
+impl OidcOptions {
+    /// The relying party's configuration, when an issuer is given (clap has checked that the
+    /// client id and redirect URL come with it).
+    pub fn config(&self) -> Option<OidcConfig> {
+        let issuer = self.oidc_issuer.clone()?;
+        Some(OidcConfig {
+            issuer,
+            client_id: self.oidc_client_id.clone().unwrap_or_default(),
+            client_secret: self.oidc_client_secret.clone(),
+            redirect_url: self.oidc_redirect_url.clone().unwrap_or_default(),
+        })
+    }
 }
 
 impl ServeOptions {
@@ -146,6 +195,11 @@ pub async fn run(
         state.hub = state.hub.with_pool_size(jobs);
     }
     state.max_attachment_bytes = options.max_attachment_bytes;
+    if let Some(config) = options.oidc.config() {
+        tracing::info!(issuer = %config.issuer, "oversight sign-in through the identity provider");
+        let oidc = Oidc::new(config).map_err(|e| ServeError::Auth(e.to_string()))?;
+        state.oidc = Some(std::sync::Arc::new(oidc));
+    }
     let listener = tokio::net::TcpListener::bind(options.listen).await?;
     let limits = options.limits;
     tracing::info!(
@@ -247,6 +301,26 @@ mod tests {
         assert_eq!(limits.idle_timeout, Duration::from_secs(120));
         assert_eq!(limits.max_connections, 7);
         assert_eq!(limits.shutdown_timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_issuer_needs_a_client_id_and_a_redirect_url() {
+        assert!(Cli::try_parse_from(["x", "--auth", "a", "--oidc-issuer", "https://idp"]).is_err());
+        let cli = Cli::try_parse_from([
+            "x",
+            "--auth",
+            "a",
+            "--oidc-issuer",
+            "https://idp",
+            "--oidc-client-id",
+            "fb",
+            "--oidc-redirect-url",
+            "https://fb/oversight/callback",
+        ])
+        .unwrap();
+        let config = cli.options.oidc.config().unwrap();
+        assert_eq!((config.client_id.as_str(), config.client_secret), ("fb", None));
+        assert!(Cli::try_parse_from(["x", "--auth", "a"]).unwrap().options.oidc.config().is_none());
     }
 
     #[test]

@@ -116,6 +116,7 @@ impl SimServer {
             metrics: Arc::new(Metrics::default()),
             max_attachment_bytes: fieldbook_core::attachments::DEFAULT_MAX_ATTACHMENT_BYTES,
             sessions: Arc::default(),
+            oidc: None,
         };
         let router = router(state);
         self.net.set_router(Some(router.clone()));

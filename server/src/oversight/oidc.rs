@@ -1,0 +1,244 @@
+//! Sign-in through the council's identity provider: OpenID Connect, authorisation code flow with
+//! PKCE (`openidconnect`). `GET /oversight/sign-in` sends the browser to the provider with a
+//! fresh state, nonce and PKCE challenge, remembered here under a random id in a short-lived
+//! cookie; `GET /oversight/callback` takes them back (once), checks the state, exchanges the
+//! code with the PKCE verifier, verifies the ID token (signature by the provider's JWKS, issuer,
+//! audience, expiry, nonce) and maps its claims to a Fieldbook identity
+//! ([`crate::auth::identity_from_claims`]: `sub`, `role`, `team`).
+//!
+//! The provider's discovery document (and with it its JWKS) is fetched when first needed and
+//! again after [`METADATA_MAX_AGE`], so start-up does not depend on the provider being up and a
+//! key rotation is picked up. Nothing of a token is logged.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+};
+
+use super::pages::PageError;
+use super::session::{random_token, same};
+use crate::auth::Identity;
+
+/// How long the provider's discovery document and keys are used before they are fetched again.
+pub const METADATA_MAX_AGE: Duration = Duration::from_secs(600);
+/// How long a sign-in may take at the provider before its state is forgotten.
+pub const PENDING_TTL: Duration = Duration::from_secs(600);
+/// Sign-ins in progress kept at once (the oldest is dropped beyond this).
+const MAX_PENDING: usize = 10_000;
+/// The scopes asked for: `fieldbook` carries the `role` and `team` claims.
+pub const SCOPES: [&str; 1] = ["fieldbook"];
+
+/// The provider and this server's registration with it (`--oidc-*` options).
+#[derive(Clone)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    /// This server's callback, `https://<host>/oversight/callback`, as registered at the provider.
+    pub redirect_url: String,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field("redirect_url", &self.redirect_url)
+            .finish()
+    }
+}
+
+/// A configuration the server must not start with.
+#[derive(Debug, thiserror::Error)]
+pub enum OidcConfigError {
+    #[error("the OpenID issuer is not a URL: {0}")]
+    Issuer(String),
+    #[error("the OpenID redirect URL is not a URL: {0}")]
+    Redirect(String),
+    #[error("the OpenID HTTP client could not be built: {0}")]
+    Client(String),
+}
+
+struct Pending {
+    state: String,
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+    expires: Instant,
+}
+
+type Discovered = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// The relying party: the configuration, the cached provider metadata, the sign-ins in flight.
+pub struct Oidc {
+    config: OidcConfig,
+    issuer: IssuerUrl,
+    redirect: RedirectUrl,
+    http: reqwest::Client,
+    metadata: tokio::sync::Mutex<Option<(CoreProviderMetadata, Instant)>>,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+impl std::fmt::Debug for Oidc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Oidc").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// Where the provider sends the browser to, and the id of the sign-in for its cookie.
+#[derive(Debug)]
+pub struct Started {
+    pub login_id: String,
+    pub url: String,
+}
+
+impl Oidc {
+    pub fn new(config: OidcConfig) -> Result<Self, OidcConfigError> {
+        let issuer = IssuerUrl::new(config.issuer.clone())
+            .map_err(|e| OidcConfigError::Issuer(e.to_string()))?;
+        let redirect = RedirectUrl::new(config.redirect_url.clone())
+            .map_err(|e| OidcConfigError::Redirect(e.to_string()))?;
+        // No redirects: the token endpoint must answer itself (an SSRF guard the crate asks for).
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| OidcConfigError::Client(e.to_string()))?;
+        Ok(Self {
+            config,
+            issuer,
+            redirect,
+            http,
+            metadata: tokio::sync::Mutex::new(None),
+            pending: Mutex::new(HashMap::new()),
+        })
+    }
+
+    async fn client(&self) -> Result<Discovered, PageError> {
+        let mut cached = self.metadata.lock().await;
+        let fresh = cached.as_ref().filter(|(_, at)| at.elapsed() < METADATA_MAX_AGE);
+        let metadata = match fresh {
+            Some((m, _)) => m.clone(),
+            None => {
+                let m = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "OpenID discovery failed");
+                        PageError::Provider
+                    })?;
+                *cached = Some((m.clone(), Instant::now()));
+                m
+            }
+        };
+        Ok(CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.config.client_id.clone()),
+            self.config.client_secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(self.redirect.clone()))
+    }
+
+    /// A new sign-in: the provider's authorisation URL with state, nonce and PKCE challenge.
+    pub async fn start(&self) -> Result<Started, PageError> {
+        let client = self.client().await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge);
+        for scope in SCOPES {
+            request = request.add_scope(Scope::new(scope.into()));
+        }
+        let (url, state, nonce) = request.url();
+        let login_id = random_token()?;
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        pending.retain(|_, p| p.expires > now);
+        if pending.len() >= MAX_PENDING {
+            if let Some(oldest) =
+                pending.iter().min_by_key(|(_, p)| p.expires).map(|(k, _)| k.clone())
+            {
+                pending.remove(&oldest);
+            }
+        }
+        pending.insert(
+            login_id.clone(),
+            Pending { state: state.secret().clone(), nonce, verifier, expires: now + PENDING_TTL },
+        );
+        Ok(Started { login_id, url: url.to_string() })
+    }
+
+    /// The provider's answer: the sign-in `login_id` (from its cookie) is used up whatever
+    /// happens, so a code or state can be tried once only.
+    pub async fn finish(
+        &self,
+        login_id: &str,
+        state: &str,
+        code: &str,
+    ) -> Result<Identity, PageError> {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(login_id)
+            .filter(|p| p.expires > Instant::now())
+            .ok_or(PageError::Csrf)?;
+        if !same(&pending.state, state) {
+            tracing::warn!("OpenID callback with a state that is not the sign-in's");
+            return Err(PageError::Csrf);
+        }
+        let client = self.client().await?;
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .map_err(|e| {
+                tracing::error!(error = %e, "the provider has no token endpoint");
+                PageError::Provider
+            })?
+            .set_pkce_verifier(pending.verifier)
+            .request_async(&self.http)
+            .await
+            .map_err(|e| {
+                // The error names the kind (invalid_grant, ...), never the code or a token.
+                tracing::warn!(error = %e, "the code exchange was refused");
+                PageError::Unauthenticated
+            })?;
+        use openidconnect::TokenResponse;
+        let id_token = response.id_token().ok_or_else(|| {
+            tracing::warn!("the token response has no ID token");
+            PageError::Unauthenticated
+        })?;
+        id_token.claims(&client.id_token_verifier(), &pending.nonce).map_err(|e| {
+            tracing::warn!(error = %e, "the ID token was refused");
+            PageError::Unauthenticated
+        })?;
+        // Verified above (signature over these very bytes, issuer, audience, expiry, nonce): its
+        // payload's Fieldbook claims are read as the device API reads a token's.
+        let jwt = id_token.to_string();
+        let payload = jwt.split('.').nth(1).ok_or(PageError::Unauthenticated)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| PageError::Unauthenticated)?;
+        let claims: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| PageError::Unauthenticated)?;
+        crate::auth::identity_from_claims(&claims).map_err(|e| {
+            tracing::warn!(error = ?e, "the ID token's claims are not a Fieldbook identity");
+            PageError::Unauthenticated
+        })
+    }
+}
