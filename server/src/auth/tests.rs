@@ -340,10 +340,8 @@ fn a_jwks_yields_only_public_keys_of_the_accepted_algorithms() {
         {"kty": "EC", "kid": "ec", "crv": "P-256", "x": b, "y": b},
     ]}))
     .unwrap();
-    let keys: Vec<_> = super::jwks::keys_of(&set)
-        .into_iter()
-        .map(|k| (k.kid.unwrap(), k.algorithm))
-        .collect();
+    let keys: Vec<_> =
+        super::jwks::keys_of(&set).into_iter().map(|k| (k.kid.unwrap(), k.algorithm)).collect();
     assert_eq!(
         keys,
         vec![
