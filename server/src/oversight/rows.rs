@@ -109,8 +109,11 @@ pub fn board_cases(rows: &[ProjectedCase]) -> Result<Vec<BoardCase<'_>>, HubErro
         .collect()
 }
 
+/// The records the board counts: visits and assessments (the kind column says which; notes and
+/// case summaries carry nothing the figures read, and a summary's JSON is the largest).
 pub fn board_docs(rows: &[ProjectedDoc]) -> Result<Vec<BoardDoc<'_>>, HubError> {
     rows.iter()
+        .filter(|r| matches!(r.kind, RecordKind::Visit | RecordKind::Assessment))
         .map(|r| {
             let facts: BoardFacts =
                 serde_json::from_str(&r.data).map_err(|e| corrupt("record", &r.id, e))?;

@@ -51,9 +51,13 @@ pub(super) fn docs(
     status: Option<RecordStatus>,
 ) -> Result<Vec<ProjectedDoc>> {
     let (clause, arg) = scope_clause(scope);
+    // The status is in the SQL only when asked for: `?2 IS NULL OR x.status = ?2` would keep
+    // SQLite from the (status, case_id) index, and the team page reads its submitted records
+    // through it (a prepared statement is planned once, whatever its parameters).
+    let status_clause = if status.is_some() { "x.status = ?2" } else { "?2 IS NULL" };
     let sql = format!(
         "SELECT x.id, x.case_id, x.kind, x.status, x.data FROM oversight_docs x
-         WHERE ({clause}) AND (?2 IS NULL OR x.status = ?2) ORDER BY x.id"
+         WHERE ({clause}) AND {status_clause} ORDER BY x.id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
@@ -61,8 +65,9 @@ pub(super) fn docs(
             Ok(ProjectedDoc {
                 id: r.get(0)?,
                 case_id: r.get(1)?,
-                kind: RecordKind::from_code(&r.get::<_, String>(2)?).map_err(|e| code_err(2, e))?,
-                status: RecordStatus::from_code(&r.get::<_, String>(3)?)
+                // Borrowed, not copied: the board reads every record's row.
+                kind: RecordKind::from_code(r.get_ref(2)?.as_str()?).map_err(|e| code_err(2, e))?,
+                status: RecordStatus::from_code(r.get_ref(3)?.as_str()?)
                     .map_err(|e| code_err(3, e))?,
                 data: r.get(4)?,
             })
