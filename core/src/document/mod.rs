@@ -144,6 +144,11 @@ impl RecordDoc {
         &self.meta
     }
 
+    /// The Automerge document back (the server keeps hot documents loaded in that form).
+    pub fn into_doc(self) -> AutoCommit {
+        self.doc
+    }
+
     pub fn id(&self) -> &str {
         &self.meta.id
     }

@@ -55,6 +55,7 @@ impl Store {
     }
 
     fn load_doc(&self, id: &str) -> Result<RecordDoc> {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let snapshot: Option<Vec<u8>> = self
             .conn
             .query_row("SELECT data FROM snapshots WHERE doc_id = ?1", [id], |r| r.get(0))
