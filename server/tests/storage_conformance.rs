@@ -14,8 +14,8 @@ use fieldbook_server::storage::key::default_key_file;
 use fieldbook_server::storage::postgres::PostgresStorage;
 use fieldbook_server::storage::sqlite_file::open_with_key_file;
 use fieldbook_server::storage::{
-    Allocation, AllocationChange, Audience, DocInfo, NewChanges, ProjectedCase, ProjectedDoc,
-    ProjectionScope, Storage,
+    Allocation, AllocationChange, Audience, DocInfo, HeadsMove, NewChanges, ProjectedCase,
+    ProjectedDoc, ProjectionScope, Storage,
 };
 
 /// A backend under test and a way to open it again on the same data.
@@ -86,6 +86,16 @@ fn changes(doc_id: &str, case_id: &str, numbers: &[u32]) -> NewChanges {
     NewChanges {
         doc: doc(doc_id, case_id),
         changes: numbers.iter().map(|&n| (hash(n), format!("change-{n}").into_bytes())).collect(),
+        heads: None,
+    }
+}
+
+/// `changes` with the writer's heads before and after.
+fn moving(doc_id: &str, numbers: &[u32], before: &[u32], after: &[u32]) -> NewChanges {
+    let hashes = |ns: &[u32]| ns.iter().map(|&n| hash(n)).collect();
+    NewChanges {
+        heads: Some(HeadsMove { before: hashes(before), after: hashes(after) }),
+        ..changes(doc_id, "c1", numbers)
     }
 }
 
@@ -413,6 +423,49 @@ async fn oversight_projections_by_scope_and_status(b: &dyn Backend) {
     assert!(s.projected_cases(&ProjectionScope::All).await.unwrap().is_empty());
 }
 
+/// Heads per document: moved by each append as a compare-and-set, unknown after an append that
+/// did not start from them (another writer in between), recorded again only against the number
+/// of changes they were computed from.
+async fn heads_move_by_compare_and_set(b: &dyn Backend) {
+    let s = b.open().await;
+    assert!(s.doc_state("d1").await.unwrap().is_none());
+    // A new document: from no heads to the writer's.
+    s.append(vec![moving("d1", &[1], &[], &[1])]).await.unwrap();
+    let state = s.doc_state("d1").await.unwrap().unwrap();
+    assert_eq!((state.info, state.heads, state.changes), (doc("d1", "c1"), Some(vec![hash(1)]), 1));
+    // Two concurrent changes on top, heads given in any order: stored sorted.
+    s.append(vec![moving("d1", &[3, 2], &[1], &[3, 2])]).await.unwrap();
+    let state = s.doc_state("d1").await.unwrap().unwrap();
+    assert_eq!((state.heads, state.changes), (Some(vec![hash(2), hash(3)]), 3));
+    // A writer that loaded the document before the last append: its heads are not taken.
+    s.append(vec![moving("d1", &[4], &[1], &[4])]).await.unwrap();
+    let state = s.doc_state("d1").await.unwrap().unwrap();
+    assert_eq!((state.heads, state.changes), (None, 4));
+    // Unknown heads stay unknown whatever an append says they were.
+    s.append(vec![moving("d1", &[5], &[4], &[5])]).await.unwrap();
+    assert_eq!(s.doc_state("d1").await.unwrap().unwrap().heads, None);
+    // Recorded against a stale count: refused; against the current one: kept.
+    assert!(!s.put_heads("d1", vec![hash(9)], 4).await.unwrap());
+    assert!(s.put_heads("d1", vec![hash(5), hash(2), hash(3)], 5).await.unwrap());
+    let state = s.doc_state("d1").await.unwrap().unwrap();
+    assert_eq!(state.heads, Some(vec![hash(2), hash(3), hash(5)]));
+    // Known heads are never overwritten by `put_heads`, only moved by appends.
+    assert!(!s.put_heads("d1", vec![hash(9)], 5).await.unwrap());
+    // A writer that does not know the heads leaves them unknown.
+    s.append(vec![changes("d1", "c1", &[6])]).await.unwrap();
+    assert_eq!(s.doc_state("d1").await.unwrap().unwrap().heads, None);
+    // Another document's append in the same batch moves only its own.
+    s.append(vec![moving("d2", &[7], &[], &[7]), moving("d3", &[8], &[1], &[8])]).await.unwrap();
+    assert_eq!(s.doc_state("d2").await.unwrap().unwrap().heads, Some(vec![hash(7)]));
+    assert_eq!(
+        s.doc_state("d3").await.unwrap().unwrap().heads,
+        None,
+        "d3 is new: no heads were [1]"
+    );
+    assert!(s.doc_state("d4").await.unwrap().is_none());
+    assert!(!s.put_heads("d4", vec![hash(1)], 0).await.unwrap());
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -446,4 +499,5 @@ conformance!(
     concurrent_writers_never_make_a_reader_skip,
     attachments_resume_dedupe_and_link_per_case,
     oversight_projections_by_scope_and_status,
+    heads_move_by_compare_and_set,
 );

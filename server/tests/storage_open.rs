@@ -16,8 +16,8 @@ use fieldbook_server::storage::postgres::PostgresStorage;
 use fieldbook_server::storage::sqlite::SqliteStorage;
 use fieldbook_server::storage::sqlite_file::{inspect, FileState};
 use fieldbook_server::storage::{
-    postgres_schema, sqlite_schema, Allocation, AllocationEvent, Audience, DocInfo, NewChanges,
-    Storage, StorageError, StoredChange,
+    postgres_schema, sqlite_schema, Allocation, AllocationEvent, Audience, DocInfo, DocState,
+    HeadsMove, NewChanges, Storage, StorageError, StoredChange,
 };
 
 const PLANTED: &str = "PLANTED-SERVER-AT-REST-5e1a";
@@ -41,13 +41,31 @@ async fn seed(s: &dyn Storage) {
         NewChanges {
             doc: doc("d1", "c1"),
             changes: vec![(hash(1), PLANTED.as_bytes().to_vec()), (hash(2), b"two".to_vec())],
+            heads: Some(HeadsMove { before: vec![], after: vec![hash(2)] }),
         },
-        NewChanges { doc: doc("d2", "c2"), changes: vec![(hash(3), b"three".to_vec())] },
+        NewChanges {
+            doc: doc("d2", "c2"),
+            changes: vec![(hash(3), b"three".to_vec())],
+            heads: Some(HeadsMove { before: vec![], after: vec![hash(3)] }),
+        },
     ])
     .await
     .unwrap();
     s.allocate(alloc("c1", "ben", "south")).await.unwrap();
     s.allocate(alloc("c2", "amara", "north")).await.unwrap();
+}
+
+/// Documents stored before heads were kept have unknown heads after the upgrade, and the hub
+/// can record them (it does when it first loads one); documents stored since have them.
+async fn heads_after_upgrade(s: &dyn Storage, start: i64, heads_version: i64) {
+    let state = s.doc_state("d1").await.unwrap().unwrap();
+    if start < heads_version {
+        assert_eq!(state.heads, None, "stored before heads were kept (version {start})");
+        assert!(s.put_heads("d1", vec![hash(2)], state.changes).await.unwrap());
+        assert_eq!(s.doc_state("d1").await.unwrap().unwrap().heads, Some(vec![hash(2)]));
+    } else {
+        assert_eq!(state.heads, Some(vec![hash(2)]));
+    }
 }
 
 /// Everything the hub can read back.
@@ -62,6 +80,7 @@ struct Observed {
     ever: Vec<bool>,
     changed: Vec<(u64, DocInfo)>,
     doc_changes: Vec<Vec<Vec<u8>>>,
+    states: Vec<Option<DocState>>,
 }
 
 async fn observe(s: &dyn Storage) -> Observed {
@@ -83,6 +102,7 @@ async fn observe(s: &dyn Storage) -> Observed {
         ever: Vec::new(),
         changed: s.changed_docs(0, 100).await.unwrap(),
         doc_changes: Vec::new(),
+        states: Vec::new(),
     };
     for seq in 0..=head + 1 {
         o.tags.push(s.seq_tag(seq).await.unwrap());
@@ -99,6 +119,7 @@ async fn observe(s: &dyn Storage) -> Observed {
     }
     for id in ["d1", "d2"] {
         o.doc_changes.push(s.doc_changes(id).await.unwrap());
+        o.states.push(s.doc_state(id).await.unwrap());
     }
     o
 }
@@ -166,6 +187,7 @@ async fn sqlite_upgrades_every_earlier_schema_to_the_fresh_one() {
         assert_eq!(upgraded.schema_version().await.unwrap(), sqlite_schema::CURRENT_VERSION);
         if let Some(before) = before {
             assert_eq!(observe(&upgraded).await, before, "data after upgrading from {start}");
+            heads_after_upgrade(&upgraded, start, sqlite_schema::HEADS_VERSION).await;
         }
         drop(upgraded);
         assert_eq!(sqlite_schema_of(&path, KEY_HEX), fresh, "upgrade from version {start}");
@@ -417,6 +439,7 @@ async fn postgres_upgrades_every_earlier_schema_to_the_fresh_one() {
         assert_eq!(upgraded.schema_version().await.unwrap(), postgres_schema::CURRENT_VERSION);
         if let Some(before) = before {
             assert_eq!(observe(&upgraded).await, before, "data after upgrading from {start}");
+            heads_after_upgrade(&upgraded, start, postgres_schema::HEADS_VERSION).await;
         }
         assert_eq!(pg_schema_of(&schema).await, fresh, "upgrade from version {start}");
         assert_eq!(pg_version_rows(&schema).await, vec![postgres_schema::CURRENT_VERSION]);

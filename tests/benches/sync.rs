@@ -22,7 +22,9 @@ use fieldbook_core::records::RecordBody;
 use fieldbook_core::sync::transport::{HttpResponse, HttpTransport, Transport, TransportError};
 use fieldbook_core::sync::SyncClient;
 use fieldbook_core::Store;
+use fieldbook_server::hub::documents_loaded;
 use fieldbook_server::serve::{app_state, open_storage, Backend, RunningServer};
+use fieldbook_server::storage::postgres::PostgresStorage;
 use fieldbook_server::storage::{sqlite::SqliteStorage, Storage};
 use fieldbook_tests::sync_env::FixedToken;
 use fieldbook_tests::{realistic_visit, summary, visit_body, Scratch};
@@ -91,10 +93,40 @@ struct Server {
     scratch: Scratch,
 }
 
+/// Which storage the benchmark's server runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backing {
+    Sqlite,
+    /// The cluster named by `FIELDBOOK_TEST_POSTGRES_URL`, in a schema of its own.
+    Postgres,
+}
+
+impl Backing {
+    fn name(self) -> &'static str {
+        match self {
+            Backing::Sqlite => "SQLite",
+            Backing::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// The backends to measure: SQLite always, PostgreSQL when a cluster is given.
+fn backends() -> Vec<Backing> {
+    let mut out = vec![Backing::Sqlite];
+    if std::env::var_os("FIELDBOOK_TEST_POSTGRES_URL").is_some() {
+        out.push(Backing::Postgres);
+    }
+    out
+}
+
 impl Server {
     /// A server on the embedded SQLite backend with static tokens `tok-w{i}` for workers
     /// `w{i}` and `tok-cms` for the case system.
     async fn start(workers: usize) -> Self {
+        Self::start_on(workers, Backing::Sqlite).await
+    }
+
+    async fn start_on(workers: usize, backend: Backing) -> Self {
         let scratch = Scratch::new();
         let mut tokens: Vec<serde_json::Value> = (0..workers)
             .map(|i| {
@@ -113,12 +145,15 @@ impl Server {
         // Encrypted with a key file, as the binaries open it; FIELDBOOK_BENCH_SERVER_PLAINTEXT=1
         // measures the same server without SQLCipher (docs/benchmarks.md).
         let db = scratch.path("server.db");
-        let storage: Arc<dyn Storage> =
-            if std::env::var_os("FIELDBOOK_BENCH_SERVER_PLAINTEXT").is_some() {
-                Arc::new(SqliteStorage::open(&db, None).unwrap())
-            } else {
-                open_storage(&Backend::sqlite(db)).await.unwrap()
-            };
+        let storage: Arc<dyn Storage> = if backend == Backing::Postgres {
+            let url = std::env::var("FIELDBOOK_TEST_POSTGRES_URL").unwrap();
+            let schema = format!("bench_sync_{}_{workers}", std::process::id());
+            Arc::new(PostgresStorage::connect_with_schema(&url, Some(&schema)).await.unwrap())
+        } else if std::env::var_os("FIELDBOOK_BENCH_SERVER_PLAINTEXT").is_some() {
+            Arc::new(SqliteStorage::open(&db, None).unwrap())
+        } else {
+            open_storage(&Backend::sqlite(db)).await.unwrap()
+        };
         let server = RunningServer::start(
             "127.0.0.1:0".parse().unwrap(),
             app_state(storage, &auth).unwrap(),
@@ -146,21 +181,24 @@ impl Server {
     }
 
     fn device(&self, worker: &str) -> Device {
-        let store = self.scratch.store(&format!("dev-{worker}"), worker, &format!("tab-{worker}"));
+        self.device_as(worker, &format!("tab-{worker}"))
+    }
+
+    /// Another tablet `tab` of `worker`, with its own store.
+    fn device_as(&self, worker: &str, tab: &str) -> Device {
+        let tab = tab.to_string();
+        let store = self.scratch.store(&format!("dev-{tab}"), worker, &tab);
         let requests = Arc::new(AtomicU64::new(0));
         let bytes = Arc::new(AtomicU64::new(0));
         let transport = Counting {
-            inner: HttpTransport::new(&self.url, Duration::from_secs(10), Duration::from_secs(120))
+            // Long: the profile runs this under valgrind (docs/benchmarks.md).
+            inner: HttpTransport::new(&self.url, Duration::from_secs(60), Duration::from_secs(900))
                 .unwrap(),
             requests: requests.clone(),
             bytes: bytes.clone(),
         };
-        let client = SyncClient::new(
-            transport,
-            Arc::new(FixedToken(format!("tok-{worker}"))),
-            format!("tab-{worker}"),
-        )
-        .with_max_exchanges(1000);
+        let client = SyncClient::new(transport, Arc::new(FixedToken(format!("tok-{worker}"))), tab)
+            .with_max_exchanges(1000);
         Device { store, case: String::new(), client, requests, bytes }
     }
 }
@@ -268,6 +306,7 @@ async fn device_sync_benchmark(sz: &Sizes) {
 
     let (mut fb_req, mut fb_bytes, mut fb_ms) = (Vec::new(), Vec::new(), Vec::new());
     let (mut am_req, mut am_bytes, mut am_ms) = (Vec::new(), Vec::new(), Vec::new());
+    let mut loads = Vec::new();
     for rep in 0..sz.repeats {
         let before_heads: Vec<Vec<ChangeHash>> =
             changed.iter().map(|id| dev.store.heads(id).unwrap()).collect();
@@ -276,9 +315,12 @@ async fn device_sync_benchmark(sz: &Sizes) {
         }
         // Fieldbook: one sync() of the device.
         let (r0, b0) = dev.counters();
+        let (server_loads, device_loads) = (documents_loaded(), dev.store.documents_loaded());
         let t = Instant::now();
         let report = dev.client.sync(&mut dev.store).await;
         fb_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        loads
+            .push((documents_loaded() - server_loads, dev.store.documents_loaded() - device_loads));
         assert!(report.failure.is_none(), "{report:?}");
         assert_eq!(report.acknowledged, sz.changed);
         let (r1, b1) = dev.counters();
@@ -323,10 +365,116 @@ async fn device_sync_benchmark(sz: &Sizes) {
     println!("| bytes on the wire (bodies, both ways) | {fbb:.0} | {ab:.0} | {:.2} |", fbb / ab);
     println!("| time | {fm:.1} ms | {am:.1} ms | {:.2} |", fm / am);
     println!();
+    println!(
+        "Documents loaded from storage per sync (server, device), each run: {loads:?} \
+         (the first run's server loads are its cold cache)."
+    );
+    println!();
+    caseload_download_benchmark(sz, &server, &mut dev.store, &ids).await;
 }
 
-async fn throughput_benchmark(sz: &Sizes) {
-    let server = Server::start(sz.devices).await;
+/// Plain JSON rows: what a new device would download without Fieldbook's protocol.
+async fn json_rows_server(
+    rows: Arc<Vec<serde_json::Value>>,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let app = axum::Router::new().route(
+        "/rows",
+        axum::routing::get(move || {
+            let rows = rows.clone();
+            async move { axum::Json(rows.as_ref().clone()) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (url, tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }))
+}
+
+/// The JSON baseline's client: GET the rows, insert them into an encrypted database opened with
+/// the store's PRAGMAs (SQLCipher raw key, WAL, `synchronous = FULL`), one transaction.
+async fn download_json_rows(http: &reqwest::Client, url: &str, db: &std::path::Path) -> usize {
+    let rows: Vec<serde_json::Value> =
+        http.get(format!("{url}/rows")).send().await.unwrap().json().await.unwrap();
+    let db = db.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", "42".repeat(32))).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;
+             CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, case_id TEXT NOT NULL,
+                                              json TEXT NOT NULL);",
+        )
+        .unwrap();
+        let tx = conn.transaction().unwrap();
+        for row in &rows {
+            tx.execute(
+                "INSERT OR REPLACE INTO rows (id, case_id, json) VALUES (?1, ?2, ?3)",
+                rusqlite::params![
+                    row["meta"]["id"].as_str().unwrap(),
+                    row["meta"]["case_id"].as_str().unwrap(),
+                    row.to_string()
+                ],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        rows.len()
+    })
+    .await
+    .unwrap()
+}
+
+/// A new tablet of the same worker downloads the caseload the first device built (every record
+/// of the benchmark's case), beside the same records downloaded as plain JSON rows over the same
+/// loopback HTTP into an encrypted database with the same durability, interleaved, same run.
+async fn caseload_download_benchmark(sz: &Sizes, server: &Server, dev: &mut Store, ids: &[String]) {
+    // The first tablet's records, as the JSON rows a plain app would serve.
+    let rows: Vec<serde_json::Value> =
+        ids.iter().map(|id| serde_json::to_value(dev.record(id).unwrap()).unwrap()).collect();
+    let (json_url, json_server) = json_rows_server(Arc::new(rows)).await;
+    let (mut fb_ms, mut json_ms) = (Vec::new(), Vec::new());
+    let mut listed_loads = Vec::new();
+    for rep in 0..sz.repeats {
+        // A second tablet of the same worker, with an empty store.
+        let mut fresh = server.device_as("w0", &format!("tab-w0-new{rep}"));
+        let t = Instant::now();
+        let report = fresh.client.sync(&mut fresh.store).await;
+        fb_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert!(report.failure.is_none(), "{report:?}");
+        let loads = fresh.store.documents_loaded();
+        assert_eq!(fresh.store.case_records("case-1").unwrap().len(), ids.len());
+        listed_loads.push(fresh.store.documents_loaded() - loads);
+
+        let db = server.scratch.path(&format!("json-rows-{rep}.db"));
+        let t = Instant::now();
+        let n = download_json_rows(&server.http, &json_url, &db).await;
+        json_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(n, ids.len());
+    }
+    json_server.abort();
+    let (fm, jm) = (median(fb_ms), median(json_ms));
+    println!("### A new tablet downloads a caseload of {} records\n", ids.len());
+    println!("Median of {} runs, interleaved. Fieldbook: the new tablet's first `sync()` (every exchange until the feed is done), committed to its encrypted store. Baseline: the same records as JSON rows from an axum route over the same loopback HTTP, inserted into a SQLCipher database with the store's PRAGMAs in one transaction.\n", sz.repeats);
+    println!("| | Fieldbook | JSON rows | ratio |");
+    println!("|---|---:|---:|---:|");
+    println!("| time | {fm:.1} ms | {jm:.1} ms | {:.2} |", fm / jm);
+    println!();
+    println!("Documents loaded to list the downloaded caseload: {listed_loads:?}.\n");
+}
+
+/// CPU time (user + system) this process has used, from `/proc/self/stat` (clock ticks).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    // utime and stime are fields 14 and 15 of the line; the rest starts at field 3.
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((field(14) + field(15)) * 10)
+}
+
+async fn throughput_benchmark(sz: &Sizes, backend: Backing) {
+    let server = Server::start_on(sz.devices, backend).await;
     let mut devices = Vec::with_capacity(sz.devices);
     for i in 0..sz.devices {
         let worker = format!("w{i}");
@@ -381,12 +529,23 @@ async fn throughput_benchmark(sz: &Sizes) {
         latencies.sort();
         (devices, latencies, wall)
     }
+    let bytes_of = |devices: &[Device]| devices.iter().map(|d| d.counters().1).sum::<u64>();
+    let loads_of = |devices: &[Device]| {
+        devices.iter().map(|d| d.store.documents_loaded()).sum::<u64>() + documents_loaded()
+    };
+    let (idle_bytes, idle_loads, idle_cpu) =
+        (bytes_of(&devices), loads_of(&devices), process_cpu());
     let (devices, idle, idle_wall) = rounds(devices, sz.rounds, false).await;
+    let idle_cpu = process_cpu() - idle_cpu;
+    let idle_bytes = (bytes_of(&devices) - idle_bytes) as f64 / idle.len() as f64;
+    let idle_loads = loads_of(&devices) - idle_loads;
+    let busy_loads = documents_loaded();
     let (_devices, busy, busy_wall) = rounds(devices, sz.rounds, true).await;
+    let busy_loads = documents_loaded() - busy_loads;
     let rate = |lat: &[Duration], wall: Duration| lat.len() as f64 / wall.as_secs_f64();
     let (busy_rate, idle_rate) = (rate(&busy, busy_wall), rate(&idle, idle_wall));
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("### {} devices syncing concurrently\n", sz.devices);
+    println!("### {} devices syncing concurrently ({})\n", sz.devices, backend.name());
     println!("{} rounds in which every device syncs at once; clients and server share the machine's 2 cores. Baseline: the same devices syncing with nothing to exchange.\n", sz.rounds);
     println!("| | one edited record pushed | idle sync (baseline) | ratio |");
     println!("|---|---:|---:|---:|");
@@ -399,6 +558,15 @@ async fn throughput_benchmark(sz: &Sizes) {
     println!("| p50 latency | {bp50:.1} ms | {ip50:.1} ms | {:.2} |", bp50 / ip50);
     println!("| p99 latency | {bp99:.1} ms | {ip99:.1} ms | {:.2} |", bp99 / ip99);
     println!();
+    println!(
+        "Idle syncs: {idle_bytes:.0} bytes of bodies per sync (both ways), {idle_loads} documents \
+         loaded in all ({} syncs, server and devices), process CPU (clients and server) {:.2} ms \
+         per idle sync. Pushes: {busy_loads} documents loaded by the server for {} pushed.",
+        idle.len(),
+        idle_cpu.as_secs_f64() * 1e3 / idle.len() as f64,
+        busy.len()
+    );
+    println!();
 }
 
 fn main() {
@@ -407,7 +575,12 @@ fn main() {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
+        // FIELDBOOK_BENCH_ONLY=device: the one-device part alone (what the profile runs).
         device_sync_benchmark(&sz).await;
-        throughput_benchmark(&sz).await;
+        if std::env::var("FIELDBOOK_BENCH_ONLY").as_deref() != Ok("device") {
+            for backend in backends() {
+                throughput_benchmark(&sz, backend).await;
+            }
+        }
     });
 }

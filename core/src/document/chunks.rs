@@ -102,6 +102,23 @@ pub fn check(bytes: &[u8], source: Source) -> Result<Scan, ChunkError> {
     check_within(bytes, source, MAX_INFLATED_BYTES)
 }
 
+/// The change chunks of exchanged changes (`Source::Changes`), each as its own bytes, after the
+/// same walk as `check`: what the server parses one by one (`automerge::Change::try_from`)
+/// instead of asking a loaded document to rebuild them, which costs far more.
+pub fn change_chunks(bytes: &[u8]) -> Result<Vec<&[u8]>, ChunkError> {
+    check(bytes, Source::Changes)?;
+    let mut out = Vec::new();
+    let mut input = Reader { bytes, at: 0 };
+    while !input.is_empty() {
+        let start = input.at;
+        input.take(9, "chunk header")?; // magic, checksum, type: checked above
+        let len = input.length("chunk header")?;
+        input.take(len, "chunk")?;
+        out.push(&bytes[start..input.at]);
+    }
+    Ok(out)
+}
+
 /// `check` with another inflate limit (the fuzz target uses a small one to reach the cap).
 pub fn check_within(bytes: &[u8], source: Source, limit: usize) -> Result<Scan, ChunkError> {
     let mut scan = Scan::default();

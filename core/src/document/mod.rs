@@ -40,7 +40,15 @@ pub struct RecordDoc {
     meta: RecordMeta,
     body: RecordBody,
     body_json: Option<JsonFields>,
+    /// The latest single changes this document wrote through `save_after` (hash, change
+    /// chunk), newest last, at most `RECENT_CHANGES`: what the next push sends, handed back by
+    /// `changes_after` instead of asking automerge to rebuild them from the op set (which cost
+    /// more than the edit itself).
+    recent: std::collections::VecDeque<(ChangeHash, Vec<u8>)>,
 }
+
+/// How many of its latest changes a document keeps the bytes of (`RecordDoc::changes_after`).
+const RECENT_CHANGES: usize = 32;
 
 /// A body's fields (`{"kind": .., "fields": {..}}` without the tag) as JSON values.
 type JsonFields = serde_json::Map<String, serde_json::Value>;
@@ -96,7 +104,8 @@ impl RecordDoc {
         // The whole document at once: autosurgeon writes an empty document's root in one step
         // (`init_root_from_hydrate`) instead of comparing each field with a document that has none.
         autosurgeon::reconcile(&mut doc, NewRecord { meta: &meta, body })?;
-        let mut this = Self { doc, meta, body: body.clone(), body_json };
+        let mut this =
+            Self { doc, meta, body: body.clone(), body_json, recent: Default::default() };
         this.commit(author, &["created"], now);
         Ok(this)
     }
@@ -137,11 +146,16 @@ impl RecordDoc {
         // Version 1 is the first schema: there is nothing to upgrade yet. An upgrade from version
         // N is a function here that rewrites the document and commits it as a change of its own.
         let body = hydrate_body(&doc, meta.kind)?;
-        Ok(Self { doc, meta, body, body_json: None })
+        Ok(Self { doc, meta, body, body_json: None, recent: Default::default() })
     }
 
     pub fn meta(&self) -> &RecordMeta {
         &self.meta
+    }
+
+    /// The Automerge document back (the server keeps hot documents loaded in that form).
+    pub fn into_doc(self) -> AutoCommit {
+        self.doc
     }
 
     pub fn id(&self) -> &str {
@@ -279,8 +293,41 @@ impl RecordDoc {
         self.doc.save()
     }
 
-    /// The changes made after `heads`, in Automerge's incremental format.
+    /// The changes made after `heads`, in Automerge's incremental format. When they are one
+    /// change (the store's write path: one commit per write), its bytes are kept for
+    /// `changes_after`.
     pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        let bytes = self.doc.save_after(heads);
+        let after = self.doc.get_heads();
+        let mut new = after.iter().filter(|h| !heads.contains(h));
+        if let (Some(hash), None) = (new.next(), new.next()) {
+            if chunks::change_chunks(&bytes).is_ok_and(|c| c.len() == 1)
+                && !self.recent.iter().any(|(h, _)| h == hash)
+            {
+                if self.recent.len() == RECENT_CHANGES {
+                    self.recent.pop_front();
+                }
+                self.recent.push_back((*hash, bytes.clone()));
+            }
+        }
+        bytes
+    }
+
+    /// The same bytes as `save_after(heads)` (the changes that are not ancestors of `heads`,
+    /// in causal order), from the kept bytes of the latest changes when they are all kept: a
+    /// push after a few edits costs a lookup, not a rebuild of the changes.
+    pub fn changes_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        if !self.recent.is_empty() {
+            let wanted: Vec<ChangeHash> =
+                self.doc.get_changes_meta(heads).iter().map(|m| m.hash).collect();
+            let kept: Option<Vec<&[u8]>> = wanted
+                .iter()
+                .map(|h| self.recent.iter().find(|(r, _)| r == h).map(|(_, b)| b.as_slice()))
+                .collect();
+            if let Some(parts) = kept {
+                return parts.concat();
+            }
+        }
         self.doc.save_after(heads)
     }
 
@@ -415,7 +462,8 @@ fn unwind_to_error<T>(load: impl FnOnce() -> Result<T>) -> Result<T> {
 
 /// Whether a document holds every change named in `heads`.
 pub fn has_heads(doc: &mut RecordDoc, heads: &[ChangeHash]) -> bool {
-    heads.iter().all(|h| doc.doc.get_change_by_hash(h).is_some())
+    // Metadata only: `get_change_by_hash` rebuilds the whole change from the op set.
+    heads.iter().all(|h| doc.doc.get_change_meta_by_hash(h).is_some())
 }
 
 #[cfg(test)]

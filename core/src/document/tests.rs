@@ -259,3 +259,39 @@ fn an_edit_after_applied_changes_diffs_against_the_applied_body() {
     assert_eq!(fields, ["observations"]);
     assert_eq!(a.body(), &RecordBody::Visit(v));
 }
+
+/// `changes_after` answers exactly what `save_after` does: from the kept bytes of the latest
+/// changes when it has them all, from automerge otherwise (older heads, changes from a peer).
+#[test]
+fn changes_after_gives_the_bytes_save_after_gives() {
+    let mut v = Visit::new(VisitKind::ChildInNeed, Utc::now());
+    let mut doc = RecordDoc::create(
+        &author(),
+        "r1".into(),
+        "c1".into(),
+        &RecordBody::Visit(v.clone()),
+        Utc::now(),
+    )
+    .unwrap();
+    let created = doc.heads();
+    let mut heads = vec![created.clone()];
+    for i in 0..3 {
+        let before = doc.heads();
+        v.observations.push_str(&format!(" edit {i}"));
+        doc.update_body(&author(), &RecordBody::Visit(v.clone()), Utc::now()).unwrap();
+        // The store's write path: the chunk of each write.
+        doc.save_after(&before);
+        heads.push(doc.heads());
+    }
+    assert_eq!(doc.recent.len(), 3, "one kept change per write");
+    for h in &heads {
+        assert_eq!(doc.changes_after(h), doc.doc.save_after(h), "after {h:?}");
+    }
+    // From nothing: the creation's change was never saved alone, so automerge answers.
+    assert_eq!(doc.changes_after(&[]), doc.doc.save_after(&[]));
+    // The bytes load as the same document.
+    let mut copy = RecordDoc::from_changes(&doc.changes_after(&[]), author().actor()).unwrap();
+    let mut other = RecordDoc::from_changes(&doc.save_after(&[]), author().actor()).unwrap();
+    assert_eq!(copy.heads(), other.heads());
+    assert_eq!(copy.body(), other.body());
+}

@@ -55,6 +55,7 @@ impl Store {
     }
 
     fn load_doc(&self, id: &str) -> Result<RecordDoc> {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let snapshot: Option<Vec<u8>> = self
             .conn
             .query_row("SELECT data FROM snapshots WHERE doc_id = ?1", [id], |r| r.get(0))
@@ -91,7 +92,7 @@ impl Store {
     /// Inserts a new document and its projection in one transaction.
     pub(super) fn insert_doc(&mut self, mut doc: RecordDoc) -> Result<()> {
         let now = self.now().to_rfc3339();
-        self.write(|tx| insert_document(tx, &mut doc, &now))?;
+        self.write(|tx| insert_document(tx, &mut doc, None, &now))?;
         self.cache.put(doc.id().to_string(), doc);
         Ok(())
     }
@@ -112,8 +113,20 @@ impl Store {
     }
 }
 
-pub(super) fn insert_document(tx: &Transaction<'_>, doc: &mut RecordDoc, now: &str) -> Result<()> {
-    let snapshot = doc.save();
+/// Writes a new document. `received`: the change chunks it was received as (and loaded from),
+/// stored as its first "snapshot" as they are: a snapshot may hold change chunks
+/// (`chunks::Source::Snapshot`), and a download of a caseload then costs no `save` (a full
+/// compaction, deflated) per record; the first compaction after later edits writes a real one.
+pub(super) fn insert_document(
+    tx: &Transaction<'_>,
+    doc: &mut RecordDoc,
+    received: Option<&[u8]>,
+    now: &str,
+) -> Result<()> {
+    let snapshot = match received {
+        Some(bytes) => bytes.to_vec(),
+        None => doc.save(),
+    };
     let heads = encode_heads(&doc.heads());
     let meta = doc.meta();
     tx.execute(

@@ -57,7 +57,7 @@ impl Store {
                 kind: meta.kind,
                 case_id: meta.case_id,
                 heads: Vec::new(),
-                changes: doc.save_after(&known),
+                changes: doc.changes_after(&known),
             })
         })
     }
@@ -111,7 +111,7 @@ impl Store {
 
     /// After the commit: the staged documents go back to the cache and into the report.
     pub(super) fn cache_staged(&mut self, staged: Vec<Staged>, report: &mut ImportReport) {
-        for (doc, before) in staged {
+        for (doc, before, _) in staged {
             let id = doc.id().to_string();
             if before.is_none() {
                 report.created.push(id.clone())
@@ -134,7 +134,7 @@ impl Store {
         if !exists {
             let doc = RecordDoc::from_changes(&dc.changes, self.author.actor())?;
             check_identity(&doc, dc)?;
-            return Ok(Some((doc, None)));
+            return Ok(Some((doc, None, Some(dc.changes.clone()))));
         }
         let mut doc = self.take_doc(&dc.id)?;
         let before = doc.heads();
@@ -144,7 +144,7 @@ impl Store {
                 self.cache.put(dc.id.clone(), doc);
                 Ok(None)
             }
-            Ok(()) => Ok(Some((doc, Some(before)))),
+            Ok(()) => Ok(Some((doc, Some(before), None))),
             // The document is dropped: the next read reloads the untouched copy from disk.
             Err(e) => Err(e),
         }
@@ -173,14 +173,15 @@ impl Store {
     }
 }
 
-/// A document changed in memory, and its heads before (`None`: new to the store).
-pub(super) type Staged = (RecordDoc, Option<Vec<ChangeHash>>);
+/// A document changed in memory, its heads before (`None`: new to the store) and, for a new
+/// one, the bytes it was received as (stored as they are: see `insert_document`).
+pub(super) type Staged = (RecordDoc, Option<Vec<ChangeHash>>, Option<Vec<u8>>);
 
 /// Writes staged documents inside the caller's transaction.
 pub(super) fn write_staged(tx: &Transaction<'_>, staged: &mut [Staged], now: &str) -> Result<()> {
-    for (doc, before) in staged.iter_mut() {
+    for (doc, before, received) in staged.iter_mut() {
         match before {
-            None => insert_document(tx, doc, now)?,
+            None => insert_document(tx, doc, received.as_deref(), now)?,
             Some(before) => persist_changes(tx, doc, before, true, now)?,
         }
     }

@@ -45,6 +45,8 @@ pub struct Store {
     author: Author,
     cache: LruCache<String, RecordDoc>,
     clock: Clock,
+    /// Documents loaded from disk since the store was opened (`documents_loaded`).
+    loads: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -62,6 +64,13 @@ impl Store {
     /// Replaces the clock (tests, demos, a device whose clock the app distrusts).
     pub fn set_clock(&mut self, clock: Clock) {
         self.clock = clock;
+    }
+
+    /// How many documents this store has loaded from disk since it was opened (a cache miss:
+    /// snapshot and chunks read and loaded into Automerge). Lists never load one; the sync tests
+    /// assert that an idle sync loads none (`tests/tests/sync_loads.rs`).
+    pub fn documents_loaded(&self) -> u64 {
+        self.loads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {

@@ -84,6 +84,7 @@ impl Store {
             conn,
             author: Author::new(worker, device),
             cache: Self::new_cache(),
+            loads: Default::default(),
             clock: Box::new(chrono::Utc::now),
         };
         store.refresh_projections()?;

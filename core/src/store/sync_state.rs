@@ -223,7 +223,7 @@ impl Store {
             let acknowledged =
                 write_acks(tx, encoded.iter().map(|(id, h)| (*id, h.clone())), &now)?;
             write_staged(tx, &mut staged, &now)?;
-            for (doc, _) in &staged {
+            for (doc, _, _) in &staged {
                 if in_sync_before.contains(doc.id()) {
                     tx.execute(
                         "UPDATE documents SET acked_heads = heads, acked_at = ?2 WHERE id = ?1",

@@ -136,8 +136,11 @@ impl Hub {
             .run(Job::Upsert, move || summary_changes(&job_id, &job_case, &stored, summary))
             .await??;
         let doc = DocInfo { id, case_id: case_id.to_string(), kind: RecordKind::CaseSummary };
-        crate::oversight::projection::append_and_project(self, vec![NewChanges { doc, changes }])
-            .await?;
+        crate::oversight::projection::append_and_project(
+            self,
+            vec![NewChanges { doc, changes, heads: None }],
+        )
+        .await?;
         storage
             .allocate(Allocation {
                 case_id: case_id.to_string(),

@@ -15,17 +15,20 @@
 //! against their kind and case (`fieldbook_core::records::ids`) before anything stored is read.
 
 pub mod attachments;
+mod cache;
 mod cases;
 mod feed;
 pub(crate) mod pool;
 mod push;
 mod repair;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use fieldbook_core::protocol::{SyncRequest, SyncResponse, PROTOCOL_VERSION};
 use thiserror::Error;
 
+pub use cache::DEFAULT_CACHE_BYTES;
 pub use cases::{CaseUpsert, ChildIdentity, ExportPage, ExportedRecord};
 pub use pool::{default_pool_size, Job, JobEvent, JobHook};
 
@@ -59,12 +62,24 @@ pub struct Hub {
     storage: Arc<dyn Storage>,
     /// Where every piece of Automerge work runs (never on the async worker threads).
     pool: pool::Pool,
+    /// Hot documents, used only at the heads storage holds (`cache`).
+    cache: Arc<cache::DocCache>,
 }
 
 impl Hub {
     /// A hub whose pool runs one Automerge job per core at once.
     pub fn new(storage: Arc<dyn Storage>) -> Self {
-        Self { storage, pool: pool::Pool::new(default_pool_size()) }
+        Self {
+            storage,
+            pool: pool::Pool::new(default_pool_size()),
+            cache: Arc::new(cache::DocCache::new(DEFAULT_CACHE_BYTES)),
+        }
+    }
+
+    /// Caps the estimated memory of the hot documents at `bytes` (0: none are kept).
+    pub fn with_cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache = Arc::new(cache::DocCache::new(bytes));
+        self
     }
 
     /// At most `jobs` Automerge jobs at once (at least one).
@@ -135,9 +150,20 @@ pub(crate) async fn stored_changes(storage: &dyn Storage, id: &str) -> Result<Ve
     Ok(storage.doc_changes(id).await?.concat())
 }
 
+/// Documents the hubs of this process have loaded from their stored changes.
+static DOCUMENTS_LOADED: AtomicU64 = AtomicU64::new(0);
+
+/// How many documents the hubs of this process have rebuilt from their stored changes (every
+/// `doc_from_changes`): the cost the hot-document cache saves. The sync tests assert that an
+/// idle sync, and a push to hot documents, load none (`tests/tests/sync_loads.rs`).
+pub fn documents_loaded() -> u64 {
+    DOCUMENTS_LOADED.load(Ordering::Relaxed)
+}
+
 /// Loads a document from its stored changes (empty when it has none). Automerge work: call it
 /// in the pool only.
 pub(crate) fn doc_from_changes(id: &str, bytes: &[u8]) -> Result<automerge::AutoCommit, HubError> {
+    DOCUMENTS_LOADED.fetch_add(1, Ordering::Relaxed);
     // One load of all the changes concatenated: automerge sorts them out in one pass, far
     // faster than applying them one at a time.
     let mut doc = automerge::AutoCommit::new();

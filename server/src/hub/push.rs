@@ -14,7 +14,7 @@ use fieldbook_core::records::{id_fits, IdMisfit, RecordKind};
 
 use super::{doc_from_changes, stored_changes, Hub, HubError, Job};
 use crate::auth::{Identity, Role};
-use crate::storage::{DocInfo, NewChanges, Storage};
+use crate::storage::{DocInfo, HeadsMove, NewChanges, Storage};
 
 /// The outcome of the push half of an exchange.
 #[derive(Debug, Default)]
@@ -35,24 +35,42 @@ pub(super) async fn apply(
     let mut cases = Cases { who, visible: visible.iter().cloned().collect(), ever: HashMap::new() };
     let mut out = Pushed::default();
     let mut batch = Vec::new();
+    // Documents to keep hot once the batch is committed, and their projections' facts.
+    let mut hot = Vec::new();
+    let mut facts = HashMap::new();
     for doc in push {
-        let input = gather(storage, &mut cases, doc).await?;
+        let (input, found) = gather(hub, &mut cases, doc).await?;
         let worker = who.subject.clone();
-        let (input, decision) = hub
+        let loaded = found.doc;
+        let (input, decided) = hub
             .pool
             .run(Job::Push, move || {
-                let decision = decide(&worker, &input);
-                (input, decision)
+                let decided = decide_loaded(&worker, &input, loaded)
+                    .map(|(decision, merged)| (decision, merged.map(Merged::finish)));
+                (input, decided)
             })
             .await?;
         let doc = input.push;
-        match decision? {
+        let (decision, merged) = decided?;
+        match decision {
             Decision::Accept { changes, ack } => {
                 out.hashes.extend(doc.heads.iter().copied());
                 out.hashes.extend(changes.iter().map(|(h, _)| Hash(*h)));
+                let new_bytes: usize = changes.iter().map(|(_, b)| b.len()).sum();
+                let mut heads = None;
+                if let Some(m) = merged {
+                    if found.heads.is_none() && found.count > 0 {
+                        // Stored before heads were kept (or after concurrent appends): record
+                        // the heads of what was loaded, so that the append below moves them.
+                        storage.put_heads(&doc.id, m.before.clone(), found.count).await?;
+                    }
+                    heads = Some(HeadsMove { before: m.before, after: m.after.clone() });
+                    facts.insert(doc.id.clone(), m.facts);
+                    hot.push((doc.id.clone(), m.after, m.doc, found.bytes + new_bytes));
+                }
                 if !changes.is_empty() {
                     let info = DocInfo { id: doc.id.clone(), case_id: doc.case_id, kind: doc.kind };
-                    batch.push(NewChanges { doc: info, changes });
+                    batch.push(NewChanges { doc: info, changes, heads });
                 }
                 if ack {
                     out.acks.push(DocHeads { id: doc.id, heads: doc.heads });
@@ -68,9 +86,38 @@ pub(super) async fn apply(
     // All accepted documents are committed together: an acknowledgement is only sent for what
     // is durably stored.
     if !batch.is_empty() {
-        crate::oversight::projection::append_and_project(hub, batch).await?;
+        crate::oversight::projection::append_and_project_known(hub, batch, facts).await?;
+    }
+    // Only now, with their changes committed, do the documents go back to the cache.
+    for (id, heads, doc, bytes) in hot {
+        hub.cache.put(id, heads, doc, bytes);
     }
     Ok(out)
+}
+
+/// A pushed document merged with what was stored, ready to be kept hot: its heads before and
+/// after (sorted, as storage keeps them), the facts its projection needs, and the document.
+struct Merged {
+    before: Vec<crate::storage::Hash>,
+    after: Vec<crate::storage::Hash>,
+    facts: crate::oversight::projection::DocFacts,
+    doc: AutoCommit,
+}
+
+impl Merged {
+    /// Automerge work: in the pool.
+    fn finish(merged: Loaded) -> Self {
+        let Loaded { before, mut record } = merged;
+        let facts = crate::oversight::projection::doc_facts(&record);
+        let after = sorted(&record.heads());
+        Self { before: sorted(&before), after, facts, doc: record.into_doc() }
+    }
+}
+
+fn sorted(heads: &[ChangeHash]) -> Vec<crate::storage::Hash> {
+    let mut out: Vec<_> = heads.iter().map(|h| h.0).collect();
+    out.sort_unstable();
+    out
 }
 
 /// Which cases the caller may write, asked of storage once per case per exchange.
@@ -120,30 +167,64 @@ pub(super) enum Stored {
     Here { info: DocInfo, changes: Vec<u8> },
 }
 
+/// What `gather` found of the stored document beside `PushInput`: the hot copy when the cache
+/// holds it at the stored heads, and what the heads bookkeeping needs.
+#[derive(Debug, Default)]
+struct Found {
+    /// The document loaded at exactly the stored heads (then `Stored::Here` has no changes).
+    doc: Option<AutoCommit>,
+    /// The stored heads (`None`: unknown, or no document).
+    heads: Option<Vec<crate::storage::Hash>>,
+    /// Stored changes, and their bytes.
+    count: u64,
+    bytes: usize,
+}
+
 async fn gather(
-    storage: &dyn Storage,
+    hub: &Hub,
     cases: &mut Cases<'_>,
     push: PushDoc,
-) -> Result<PushInput, HubError> {
+) -> Result<(PushInput, Found), HubError> {
+    let storage = hub.storage.as_ref();
     let case_allowed = cases.may_write(storage, &push.case_id).await?;
     // Nothing else is read for a push refused on its case or its id alone.
     if !case_allowed || id_fits(push.kind, &push.case_id, &push.id).is_err() {
-        return Ok(PushInput { push, case_allowed, stored: Stored::Absent { hidden: false } });
+        let input = PushInput { push, case_allowed, stored: Stored::Absent { hidden: false } };
+        return Ok((input, Found::default()));
     }
-    let stored = match storage.doc_info(&push.id).await? {
+    let mut found = Found::default();
+    let stored = match storage.doc_state(&push.id).await? {
         None => Stored::Absent { hidden: false },
-        Some(info) => {
+        Some(state) => {
+            let info = state.info;
             if cases.may_write(storage, &info.case_id).await? {
                 let same = info.case_id == push.case_id && info.kind == push.kind;
-                let changes =
-                    if same { stored_changes(storage, &push.id).await? } else { Vec::new() };
+                found.count = state.changes;
+                let hot = match (&state.heads, same) {
+                    (Some(heads), true) => hub.cache.take(&push.id, heads),
+                    _ => None,
+                };
+                found.heads = state.heads;
+                let changes = match hot {
+                    Some((doc, bytes)) => {
+                        found.doc = Some(doc);
+                        found.bytes = bytes;
+                        Vec::new()
+                    }
+                    None if same => {
+                        let changes = stored_changes(storage, &push.id).await?;
+                        found.bytes = changes.len();
+                        changes
+                    }
+                    None => Vec::new(),
+                };
                 Stored::Here { info, changes }
             } else {
                 Stored::Absent { hidden: true }
             }
         }
     };
-    Ok(PushInput { push, case_allowed, stored })
+    Ok((PushInput { push, case_allowed, stored }, found))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -163,21 +244,40 @@ pub(super) enum Decision {
 /// The order of the checks is what keeps the answers free of an existence oracle: the case and
 /// the id are checked before anything stored is looked at, and a document the caller may not
 /// see (`hidden`) goes through the same checks as no document at all.
+#[cfg(test)]
 pub(super) fn decide(worker: &str, input: &PushInput) -> Result<Decision, HubError> {
+    decide_loaded(worker, input, None).map(|(decision, _)| decision)
+}
+
+/// A record document accepted by `decide_loaded`, and its heads before the push.
+pub(super) struct Loaded {
+    before: Vec<ChangeHash>,
+    record: RecordDoc,
+}
+
+/// `decide`, given the stored document already loaded (`loaded`: the hot copy at the stored
+/// heads, used instead of `Stored::Here`'s changes). An accepted record push also returns the
+/// merged document (for the cache and the projection: neither loads it again).
+fn decide_loaded(
+    worker: &str,
+    input: &PushInput,
+    loaded: Option<AutoCommit>,
+) -> Result<(Decision, Option<Loaded>), HubError> {
     use RejectReason::*;
+    let refuse = |reason| Ok((Decision::Refuse(reason), None));
     let push = &input.push;
     if !input.case_allowed {
-        return Ok(Decision::Refuse(NotAllocated));
+        return refuse(NotAllocated);
     }
     match id_fits(push.kind, &push.case_id, &push.id) {
         Ok(()) => {}
         // Only the case system creates case summaries.
-        Err(IdMisfit::NotTheCaseSummary) => return Ok(Decision::Refuse(ReadOnly)),
-        Err(IdMisfit::NotADeviceId) => return Ok(Decision::Refuse(InvalidId)),
+        Err(IdMisfit::NotTheCaseSummary) => return refuse(ReadOnly),
+        Err(IdMisfit::NotADeviceId) => return refuse(InvalidId),
     }
     let (stored, hidden) = match &input.stored {
         Stored::Here { info, .. } if info.case_id != push.case_id || info.kind != push.kind => {
-            return Ok(Decision::Refuse(CaseMismatch));
+            return refuse(CaseMismatch);
         }
         Stored::Here { changes, .. } => (Some(changes), false),
         Stored::Absent { hidden } => (None, *hidden),
@@ -185,20 +285,43 @@ pub(super) fn decide(worker: &str, input: &PushInput) -> Result<Decision, HubErr
     if push.kind == RecordKind::CaseSummary {
         // A device never has changes of its own to a summary, so an acknowledgement of what the
         // server already holds is all it can get.
-        return Ok(match stored {
-            Some(changes) if holds_all(&mut doc_from_changes(&push.id, changes)?, &push.heads) => {
-                Decision::Accept { changes: Vec::new(), ack: true }
+        let held = match (loaded, stored) {
+            (Some(mut doc), Some(_)) => holds_all(&mut doc, &push.heads),
+            (None, Some(changes)) => {
+                holds_all(&mut doc_from_changes(&push.id, changes)?, &push.heads)
             }
-            _ => Decision::Refuse(ReadOnly),
-        });
+            (_, None) => false,
+        };
+        return if held {
+            Ok((Decision::Accept { changes: Vec::new(), ack: true }, None))
+        } else {
+            refuse(ReadOnly)
+        };
     }
-    let mut doc = match stored {
-        Some(changes) => doc_from_changes(&push.id, changes)?,
-        None => AutoCommit::new(),
+    let mut doc = match (loaded, stored) {
+        (Some(doc), Some(_)) => doc,
+        (None, Some(changes)) => doc_from_changes(&push.id, changes)?,
+        (_, None) => AutoCommit::new(),
     };
     let before = doc.get_heads();
+    // The pushed changes parsed one by one, and which of them the stored document lacks: exactly
+    // the new ones (what `get_changes(&before)` answers after the load, without asking automerge
+    // to rebuild every change from its op set, which was most of the server's work per push).
+    let Ok(chunks) = fieldbook_core::document::chunks::change_chunks(&push.changes) else {
+        return refuse(Malformed);
+    };
+    let mut new: Vec<automerge::Change> = Vec::with_capacity(chunks.len());
+    let mut seen = HashSet::new();
+    for chunk in chunks {
+        let Ok(change) = automerge::Change::try_from(chunk) else {
+            return refuse(Malformed);
+        };
+        if seen.insert(change.hash()) && !holds(&mut doc, &change.hash()) {
+            new.push(change);
+        }
+    }
     if fieldbook_core::document::load_incremental_checked(&mut doc, &push.changes).is_err() {
-        return Ok(Decision::Refuse(Malformed));
+        return refuse(Malformed);
     }
     if !doc.get_missing_deps(&[]).is_empty() {
         // The changes build on changes this server does not hold: it was restored from a backup
@@ -206,44 +329,47 @@ pub(super) fn decide(worker: &str, input: &PushInput) -> Result<Decision, HubErr
         // the document pending, and the repair (`send_all`, from the heads it sends for checking)
         // has it send the whole document. A hidden document is answered the same way as an
         // absent one: the pushed changes are judged alone, before anything stored is looked at.
-        return Ok(Decision::Accept { changes: Vec::new(), ack: false });
+        return Ok((Decision::Accept { changes: Vec::new(), ack: false }, None));
     }
-    // The changes that are not ancestors of what was stored: exactly the new ones.
-    let new = doc.get_changes(&before);
     if new.is_empty() && before.is_empty() {
-        return Ok(Decision::Refuse(Malformed));
+        return refuse(Malformed);
     }
     // The actor's worker compared normalised: a device opened by an older build may have spelt
     // the worker id as the person typed it ("Amara"), the token's subject is normalised.
     if !new.iter().all(|c| parse_actor(c.actor_id()).is_some_and(|(w, _)| same_worker(&w, worker)))
     {
-        return Ok(Decision::Refuse(WrongAuthor));
+        return refuse(WrongAuthor);
     }
     let ack = holds_all(&mut doc, &push.heads);
     let changes: Vec<_> = new.iter().map(|c| (c.hash().0, c.raw_bytes().to_vec())).collect();
-    match RecordDoc::from_doc(doc) {
-        Ok(record) => {
-            let meta = record.meta();
-            if meta.id != push.id || meta.kind != push.kind {
-                return Ok(Decision::Refuse(Malformed));
-            }
-            if meta.case_id != push.case_id {
-                return Ok(Decision::Refuse(CaseMismatch));
-            }
-        }
-        Err(_) => return Ok(Decision::Refuse(Malformed)),
+    let record = match RecordDoc::from_doc(doc) {
+        Ok(record) => record,
+        Err(_) => return refuse(Malformed),
+    };
+    let meta = record.meta();
+    if meta.id != push.id || meta.kind != push.kind {
+        return refuse(Malformed);
+    }
+    if meta.case_id != push.case_id {
+        return refuse(CaseMismatch);
     }
     if hidden {
         // A valid new record under the id of a document the caller may not see: never merged
         // into it. Only someone who already holds that random id can get here (docs/PROTOCOL.md,
         // "Record ids").
-        return Ok(Decision::Refuse(CaseMismatch));
+        return refuse(CaseMismatch);
     }
-    Ok(Decision::Accept { changes, ack })
+    Ok((Decision::Accept { changes, ack }, Some(Loaded { before, record })))
+}
+
+/// Whether the document holds the change: its metadata only (`get_change_by_hash` rebuilds
+/// the whole change from the op set, which cost as much as loading the document).
+fn holds(doc: &mut AutoCommit, hash: &ChangeHash) -> bool {
+    doc.get_change_meta_by_hash(hash).is_some()
 }
 
 fn holds_all(doc: &mut AutoCommit, heads: &[Hash]) -> bool {
-    heads.iter().all(|h| doc.get_change_by_hash(&ChangeHash(h.0)).is_some())
+    heads.iter().all(|h| holds(doc, &ChangeHash(h.0)))
 }
 
 #[cfg(test)]

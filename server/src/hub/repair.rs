@@ -59,7 +59,7 @@ pub(super) fn compare(id: &str, stored: &[u8], theirs: &[Hash]) -> Result<Diff, 
     let mut doc = doc_from_changes(id, stored)?;
     let theirs = to_change_hashes(theirs);
     let known: Vec<ChangeHash> =
-        theirs.iter().copied().filter(|h| doc.get_change_by_hash(h).is_some()).collect();
+        theirs.iter().copied().filter(|h| doc.get_change_meta_by_hash(h).is_some()).collect();
     let server_lacks = known.len() < theirs.len();
     let mut sorted_known = known.clone();
     sorted_known.sort();

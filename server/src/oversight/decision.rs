@@ -53,7 +53,7 @@ pub async fn decide(
     };
     let changes = changes.into_iter().map(|(h, bytes)| (h.0, bytes)).collect();
     let doc_id = info.id.clone();
-    append_and_project(hub, vec![NewChanges { doc: info, changes }]).await?;
+    append_and_project(hub, vec![NewChanges { doc: info, changes, heads: None }]).await?;
     tracing::info!(doc = %doc_id, manager = %who.subject, decision = decision.code(), "oversight decision recorded");
     Ok(())
 }

@@ -11,7 +11,7 @@
 //! the core's rules (`rules::timescales::open_items`) are the tablets' due items. A case's
 //! projection is derived from its records' projections only: its summary and its due items.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use chrono::NaiveDate;
@@ -220,9 +220,19 @@ pub fn parse_cases(rows: &[ProjectedCase]) -> Result<Vec<CaseView>, HubError> {
 /// a projection that cannot be derived is logged (by document id) and left for
 /// `rebuild-projections`, never a reason to refuse what a device pushed.
 pub(crate) async fn append_and_project(hub: &Hub, batch: Vec<NewChanges>) -> Result<u64, HubError> {
+    append_and_project_known(hub, batch, HashMap::new()).await
+}
+
+/// `append_and_project`, with the facts of documents the caller already holds merged (the push
+/// path: the document it validated is the one committed), so that only the others are loaded.
+pub(crate) async fn append_and_project_known(
+    hub: &Hub,
+    batch: Vec<NewChanges>,
+    known: HashMap<String, DocFacts>,
+) -> Result<u64, HubError> {
     let docs: Vec<DocInfo> = batch.iter().map(|b| b.doc.clone()).collect();
     let head = hub.storage().append(batch).await?;
-    if let Err(e) = refresh(hub, &docs).await {
+    if let Err(e) = refresh_known(hub, &docs, known).await {
         tracing::error!(error = %e, docs = docs.len(), "oversight projections not refreshed");
     }
     Ok(head)
@@ -242,9 +252,22 @@ async fn derive(hub: &Hub, info: &DocInfo) -> Result<DocFacts, HubError> {
 
 /// Re-derives the projections of `docs` and of every case they belong to.
 pub async fn refresh(hub: &Hub, docs: &[DocInfo]) -> Result<(), HubError> {
+    refresh_known(hub, docs, HashMap::new()).await
+}
+
+/// `refresh`, taking the facts of the documents in `known` as given.
+async fn refresh_known(
+    hub: &Hub,
+    docs: &[DocInfo],
+    mut known: HashMap<String, DocFacts>,
+) -> Result<(), HubError> {
     let mut rows = Vec::with_capacity(docs.len());
     for info in docs {
-        rows.push(to_row(&derive(hub, info).await?)?);
+        let facts = match known.remove(&info.id) {
+            Some(facts) => facts,
+            None => derive(hub, info).await?,
+        };
+        rows.push(to_row(&facts)?);
     }
     let storage = hub.storage().as_ref();
     storage.put_projections(rows, Vec::new()).await?;

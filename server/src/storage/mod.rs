@@ -95,6 +95,56 @@ pub struct NewChanges {
     pub doc: DocInfo,
     /// (hash, bytes) in causal order; a hash already stored is skipped.
     pub changes: Vec<(Hash, Vec<u8>)>,
+    /// How the document's stored heads move (`None`: the writer does not know them, and the
+    /// stored heads become unknown).
+    pub heads: Option<HeadsMove>,
+}
+
+/// A document's heads before and after an append, as the writer computed them from the
+/// document it loaded. Storage applies it as a compare-and-set: the stored heads become `after`
+/// only if they were `before`; otherwise (another writer, or another server, appended in
+/// between, or they were unknown) they become unknown, and the next reader loads the document
+/// and records them again (`Storage::put_heads`). Documents only grow, so equal heads mean equal
+/// documents: that is what lets the hub keep hot documents loaded (`hub::cache`) on several
+/// servers at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadsMove {
+    /// Empty for a new document.
+    pub before: Vec<Hash>,
+    pub after: Vec<Hash>,
+}
+
+/// What the server knows of a document without loading it: its identity and its heads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocState {
+    pub info: DocInfo,
+    /// Sorted; `None` when unknown (stored before heads were kept, or after concurrent appends).
+    pub heads: Option<Vec<Hash>>,
+    /// How many changes are stored (what `put_heads` compares against).
+    pub changes: u64,
+}
+
+/// Heads as stored: sorted 32-byte hashes, concatenated (both backends).
+pub fn encode_heads(heads: &[Hash]) -> Vec<u8> {
+    let mut sorted = heads.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted.concat()
+}
+
+/// Stored heads back into hashes (`Corrupt` when the bytes are not whole hashes).
+pub fn decode_heads(bytes: &[u8]) -> Result<Vec<Hash>> {
+    if !bytes.len().is_multiple_of(32) {
+        return Err(StorageError::Corrupt("stored heads are not whole hashes".into()));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect())
 }
 
 /// Who a feed is for.
@@ -168,12 +218,21 @@ pub trait Storage:
     /// The document's identity, if stored.
     async fn doc_info(&self, id: &str) -> Result<Option<DocInfo>>;
 
+    /// The document's identity, heads and number of changes, if stored: one read, no changes.
+    async fn doc_state(&self, id: &str) -> Result<Option<DocState>>;
+
+    /// Records the heads of a document whose heads are unknown, provided it still has exactly
+    /// `changes` stored changes (the ones they were computed from). Returns whether they were
+    /// recorded; known heads are never overwritten (appends move them).
+    async fn put_heads(&self, id: &str, heads: Vec<Hash>, changes: u64) -> Result<bool>;
+
     /// Every change of a document, in the order appended.
     async fn doc_changes(&self, id: &str) -> Result<Vec<Vec<u8>>>;
 
     /// Appends the changes of several documents in one transaction (all or nothing), creating
-    /// document rows as needed and skipping hashes already stored for that document. Each new
-    /// change gets the next sequence number. Returns the highest sequence number assigned (or the
+    /// document rows as needed and skipping hashes already stored for that document, and moves
+    /// each document's heads as its `HeadsMove` says (compare-and-set). Each new change gets the
+    /// next sequence number. Returns the highest sequence number assigned (or the
     /// current head if nothing was new).
     async fn append(&self, batch: Vec<NewChanges>) -> Result<u64>;
 

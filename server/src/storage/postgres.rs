@@ -8,11 +8,12 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use fieldbook_core::records::{RecordKind, RecordStatus};
 use tokio_postgres::{NoTls, Row};
 
-use super::{postgres_projection, postgres_schema};
 use super::{
-    Allocation, AllocationChange, AllocationEvent, Audience, DocInfo, NewChanges, ProjectedCase,
-    ProjectedDoc, ProjectionScope, Result, Storage, StorageError, StoredChange,
+    decode_heads, encode_heads, Allocation, AllocationChange, AllocationEvent, Audience, DocInfo,
+    DocState, Hash, NewChanges, ProjectedCase, ProjectedDoc, ProjectionScope, Result, Storage,
+    StorageError, StoredChange,
 };
+use super::{postgres_projection, postgres_schema};
 
 /// Serialises writers: a sequence number is taken and committed under this lock, so a reader that
 /// has seen sequence N can never later see a commit with a smaller number (which it would skip).
@@ -23,6 +24,17 @@ const LOCK_WRITERS: &str = "SELECT pg_advisory_xact_lock($1)";
 const INSERT_DOCS: &str = "INSERT INTO docs (id, case_id, kind)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
      ON CONFLICT (id) DO NOTHING";
+
+/// From the heads schema on: a new document starts with no heads (known, empty).
+const INSERT_DOCS_WITH_HEADS: &str = "INSERT INTO docs (id, case_id, kind, heads)
+     SELECT id, case_id, kind, ''::bytea FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, case_id, kind)
+     ON CONFLICT (id) DO NOTHING";
+
+/// The heads' compare-and-set of `HeadsMove`: a document's heads become `after` only if they
+/// were `before`, else unknown (NULL `before`: the writer did not know them).
+const MOVE_HEADS: &str = "UPDATE docs d SET heads = CASE WHEN d.heads = u.before THEN u.after END
+     FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS u(id, before, after)
+     WHERE d.id = u.id";
 
 /// Numbers the changes not stored yet (a hash twice in the batch once), in batch order: the
 /// sequence is taken in the target list, which PostgreSQL evaluates after the `ORDER BY`.
@@ -41,6 +53,8 @@ const INSERT_CHANGES: &str = "WITH batch AS (
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: Pool,
+    /// The schema keeps heads per document (always, except the upgrade tests' old versions).
+    keeps_heads: bool,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -83,7 +97,9 @@ impl PostgresStorage {
         let pool = Pool::builder(manager).max_size(16).build().map_err(pool_err)?;
         let mut client = pool.get().await.map_err(pool_err)?;
         postgres_schema::migrate(&mut client, schema, version).await?;
-        Ok(Self { pool })
+        let keeps_heads =
+            postgres_schema::version(&client).await? >= postgres_schema::HEADS_VERSION;
+        Ok(Self { pool, keeps_heads })
     }
 
     /// The schema version of the database.
@@ -104,10 +120,13 @@ impl PostgresStorage {
         let mut cases = Vec::with_capacity(batch.len());
         let mut kinds = Vec::with_capacity(batch.len());
         let (mut doc_ids, mut hashes, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut before, mut after) = (Vec::new(), Vec::new());
         for doc in &batch {
             ids.push(doc.doc.id.as_str());
             cases.push(doc.doc.case_id.as_str());
             kinds.push(doc.doc.kind.code());
+            before.push(doc.heads.as_ref().map(|m| encode_heads(&m.before)));
+            after.push(doc.heads.as_ref().map(|m| encode_heads(&m.after)));
             for (hash, change) in &doc.changes {
                 doc_ids.push(doc.doc.id.as_str());
                 hashes.push(hash.as_slice());
@@ -119,18 +138,28 @@ impl PostgresStorage {
         // The lock is the serial point of every server on the database (docs/benchmarks.md):
         // while it is held, three statements prepared once per connection and sent together
         // (pipelined: they run in the order sent, so the lock comes first), whatever the batch.
-        let (lock, docs, numbered) = tokio::try_join!(
+        // From the heads schema on, a fourth statement moves the heads, in the same round trip.
+        let insert_docs = if self.keeps_heads { INSERT_DOCS_WITH_HEADS } else { INSERT_DOCS };
+        let move_heads = if self.keeps_heads {
+            MOVE_HEADS
+        } else {
+            "SELECT $1::text[], $2::bytea[], $3::bytea[]"
+        };
+        let (lock, docs, numbered, heads) = tokio::try_join!(
             tx.prepare_cached(LOCK_WRITERS),
-            tx.prepare_cached(INSERT_DOCS),
+            tx.prepare_cached(insert_docs),
             tx.prepare_cached(INSERT_CHANGES),
+            tx.prepare_cached(move_heads),
         )?;
         let doc_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ids, &cases, &kinds];
         let change_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&doc_ids, &hashes, &bytes];
-        let (_, _, row) = tokio::try_join!(
+        let heads_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ids, &before, &after];
+        let (_, _, row, _) = tokio::try_join!(
             tx.execute(&lock, &[&WRITE_LOCK]),
             tx.execute(&docs, &doc_params),
             tx.query_one(&numbered, &change_params),
+            tx.execute(&heads, &heads_params),
         )?;
         // The last number taken is the head: under the lock nothing numbered later is committed.
         let head = match row.try_get::<_, Option<i64>>(0)? {
@@ -203,6 +232,50 @@ impl Storage for PostgresStorage {
         let row =
             client.query_opt("SELECT id, case_id, kind FROM docs WHERE id = $1", &[&id]).await?;
         row.map(|r| info(&r, 0)).transpose()
+    }
+
+    async fn doc_state(&self, id: &str) -> Result<Option<DocState>> {
+        let client = self.client().await?;
+        let heads = if self.keeps_heads { "heads" } else { "NULL::bytea" };
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT id, case_id, kind, {heads},
+                            (SELECT count(*) FROM changes WHERE doc_id = docs.id)
+                     FROM docs WHERE id = $1"
+                ),
+                &[&id],
+            )
+            .await?;
+        row.map(|r| {
+            let heads: Option<Vec<u8>> = r.try_get(3)?;
+            Ok(DocState {
+                info: info(&r, 0)?,
+                heads: heads.as_deref().map(decode_heads).transpose()?,
+                changes: r.try_get::<_, i64>(4)? as u64,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_heads(&self, id: &str, heads: Vec<Hash>, changes: u64) -> Result<bool> {
+        if !self.keeps_heads {
+            return Ok(false);
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Under the writers' lock: no append of another server can commit between the count
+        // and the write (an append holds the lock to its commit).
+        tx.execute(LOCK_WRITERS, &[&WRITE_LOCK]).await?;
+        let n = tx
+            .execute(
+                "UPDATE docs SET heads = $2 WHERE id = $1 AND heads IS NULL
+                 AND (SELECT count(*) FROM changes WHERE doc_id = $1) = $3",
+                &[&id, &encode_heads(&heads), &(changes as i64)],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n == 1)
     }
 
     async fn doc_changes(&self, id: &str) -> Result<Vec<Vec<u8>>> {

@@ -12,16 +12,19 @@ use fieldbook_core::records::{RecordKind, RecordStatus};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::key::SqliteKey;
-use super::{sqlite_projection, sqlite_schema};
 use super::{
-    Allocation, AllocationChange, AllocationEvent, Audience, DocInfo, NewChanges, ProjectedCase,
-    ProjectedDoc, ProjectionScope, Result, Storage, StorageError, StoredChange,
+    decode_heads, encode_heads, Allocation, AllocationChange, AllocationEvent, Audience, DocInfo,
+    DocState, Hash, NewChanges, ProjectedCase, ProjectedDoc, ProjectionScope, Result, Storage,
+    StorageError, StoredChange,
 };
+use super::{sqlite_projection, sqlite_schema};
 use fieldbook_core::store::keying::{is_key_step_failure, retry_key_step};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
+    /// The schema keeps heads per document (always, except the upgrade tests' old versions).
+    keeps_heads: bool,
 }
 
 impl SqliteStorage {
@@ -76,7 +79,8 @@ impl SqliteStorage {
              PRAGMA temp_store = MEMORY;",
         )?;
         sqlite_schema::migrate(&mut conn, version)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        let keeps_heads = sqlite_schema::version(&conn)? >= sqlite_schema::HEADS_VERSION;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), keeps_heads })
     }
 
     /// The schema version of the open database.
@@ -158,6 +162,59 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn doc_state(&self, id: &str) -> Result<Option<DocState>> {
+        let id = id.to_string();
+        let keeps_heads = self.keeps_heads;
+        self.with(move |c| {
+            let heads = if keeps_heads { "heads" } else { "NULL" };
+            let row: Option<(DocInfo, Option<Vec<u8>>, i64)> = c
+                .prepare_cached(&format!(
+                    "SELECT id, case_id, kind, {heads},
+                            (SELECT count(*) FROM changes WHERE doc_id = docs.id)
+                     FROM docs WHERE id = ?1"
+                ))?
+                .query_row([&id], |r| {
+                    Ok((
+                        DocInfo {
+                            id: r.get(0)?,
+                            case_id: r.get(1)?,
+                            kind: kind_of(&r.get::<_, String>(2)?)?,
+                        },
+                        r.get(3)?,
+                        r.get(4)?,
+                    ))
+                })
+                .optional()?;
+            row.map(|(info, heads, changes)| {
+                Ok(DocState {
+                    info,
+                    heads: heads.as_deref().map(decode_heads).transpose()?,
+                    changes: changes as u64,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_heads(&self, id: &str, heads: Vec<Hash>, changes: u64) -> Result<bool> {
+        if !self.keeps_heads {
+            return Ok(false);
+        }
+        let id = id.to_string();
+        self.with(move |c| {
+            // One connection: no append can run between this check and this write.
+            let n = c
+                .prepare_cached(
+                    "UPDATE docs SET heads = ?2 WHERE id = ?1 AND heads IS NULL
+                 AND (SELECT count(*) FROM changes WHERE doc_id = ?1) = ?3",
+                )?
+                .execute(params![id, encode_heads(&heads), changes as i64])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn doc_changes(&self, id: &str) -> Result<Vec<Vec<u8>>> {
         let id = id.to_string();
         self.with(move |c| {
@@ -170,13 +227,33 @@ impl Storage for SqliteStorage {
     }
 
     async fn append(&self, batch: Vec<NewChanges>) -> Result<u64> {
+        let keeps_heads = self.keeps_heads;
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for doc in &batch {
-                tx.execute(
-                    "INSERT OR IGNORE INTO docs (id, case_id, kind) VALUES (?1, ?2, ?3)",
-                    params![doc.doc.id, doc.doc.case_id, doc.doc.kind.code()],
-                )?;
+                if keeps_heads {
+                    // A new document starts with no heads (known, empty).
+                    tx.prepare_cached(
+                        "INSERT OR IGNORE INTO docs (id, case_id, kind, heads)
+                         VALUES (?1, ?2, ?3, X'')",
+                    )?
+                    .execute(params![doc.doc.id, doc.doc.case_id, doc.doc.kind.code()])?;
+                    // Compare-and-set (`HeadsMove`): unknown unless they were `before`.
+                    let (before, after) = match &doc.heads {
+                        Some(m) => (Some(encode_heads(&m.before)), Some(encode_heads(&m.after))),
+                        None => (None, None),
+                    };
+                    tx.prepare_cached(
+                        "UPDATE docs SET heads = CASE WHEN heads IS ?2 THEN ?3 ELSE NULL END
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![doc.doc.id, before, after])?;
+                } else {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO docs (id, case_id, kind) VALUES (?1, ?2, ?3)",
+                        params![doc.doc.id, doc.doc.case_id, doc.doc.kind.code()],
+                    )?;
+                }
                 for (hash, bytes) in &doc.changes {
                     let exists = tx
                         .query_row(

@@ -93,7 +93,17 @@ CREATE TABLE oversight_cases (
 );
 CREATE INDEX allocations_team ON allocations(team, case_id);
 "#,
+    // 4: each document's heads (sorted hashes, concatenated), moved by every append; NULL when
+    // unknown (documents stored before this version: the hub records them when it first loads
+    // one). The hub's cache of loaded documents is only used when its heads equal these.
+    r#"
+ALTER TABLE docs ADD COLUMN heads BLOB;
+"#,
 ];
+
+/// The first version that keeps heads per document (older schemas exist only in the upgrade
+/// tests, which write to them with this build).
+pub const HEADS_VERSION: i64 = 4;
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
