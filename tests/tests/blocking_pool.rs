@@ -122,7 +122,7 @@ fn push_body(setup: &Setup, worker: &str, case: &str, n: usize) -> (Vec<u8>, Str
         kind: changes.kind,
         case_id: case.into(),
         heads: to_hashes(&store.heads(&id).unwrap()),
-        changes: changes.changes,
+        changes: changes.changes, signatures: Vec::new(),
     };
     let body = encode(&SyncRequest {
         version: PROTOCOL_VERSION,
@@ -131,7 +131,7 @@ fn push_body(setup: &Setup, worker: &str, case: &str, n: usize) -> (Vec<u8>, Str
         cursor_tag: 0,
         push: vec![push],
         check: vec![],
-        response_budget: 1 << 22,
+        response_budget: 1 << 22, device_key: None,
     });
     (body, id)
 }

@@ -23,7 +23,7 @@ fn request(push: Vec<PushDoc>, check: Vec<DocHeads>) -> Vec<u8> {
         cursor_tag: 0,
         push,
         check,
-        response_budget: 1 << 22,
+        response_budget: 1 << 22, device_key: None,
     })
 }
 
@@ -60,7 +60,7 @@ async fn a_worker_cannot_squat_the_summary_id_of_a_future_case() {
         kind: RecordKind::Visit,
         case_id: "case-a".into(),
         heads,
-        changes,
+        changes, signatures: Vec::new(),
     };
     let (status, bytes) = exchange(&env, "amara", request(vec![push], vec![])).await;
     assert_eq!(status, 200);
@@ -106,7 +106,7 @@ fn probes(t: &Target, own: &str, caller: &str) -> Vec<(&'static str, Vec<u8>)> {
         kind,
         case_id: case.into(),
         heads: heads.to_vec(),
-        changes: changes.to_vec(),
+        changes: changes.to_vec(), signatures: Vec::new(),
     };
     let (own_heads, own_changes) = forged_visit(caller, &summary, own);
     let check = |id: &str, heads: &[Hash]| DocHeads { id: id.into(), heads: heads.to_vec() };
@@ -242,7 +242,7 @@ async fn a_record_under_a_foreign_records_id_is_refused_not_merged() {
         kind: RecordKind::Visit,
         case_id: "case-a".into(),
         heads,
-        changes,
+        changes, signatures: Vec::new(),
     };
     let (status, bytes) = exchange(&env, "amara", request(vec![push], vec![])).await;
     assert_eq!(status, 200);

@@ -233,7 +233,7 @@ async fn a_worker_cannot_reach_another_workers_case_through_any_endpoint() {
             changes: changes.changes.clone(),
         }],
         check: vec![fieldbook_core::protocol::DocHeads { id: secret.clone(), heads: vec![] }],
-        response_budget: 1 << 20,
+        response_budget: 1 << 20, device_key: None,
     };
     let (status, body) = env
         .call(reqwest::Method::POST, "/v1/sync", Some(&token_of("amara")), Some(encode(&request)))

@@ -82,7 +82,13 @@ fn push_ok(p: &DocChanges) -> Result<(), DecodeError> {
     if p.changes.len() > limits::MAX_DOC_CHANGE_BYTES {
         return Err(DecodeError::OverLimit { what: "a document's changes" });
     }
-    Ok(())
+    if p.signatures.len() > limits::MAX_SIGNATURES {
+        return Err(DecodeError::OverLimit { what: "a document's signatures" });
+    }
+    p.signatures.iter().try_for_each(|s| match &s.acting {
+        Some(a) => id_ok(a, "an acting identity"),
+        None => Ok(()),
+    })
 }
 
 impl Bounded for SyncRequest {
@@ -110,6 +116,9 @@ impl Bounded for SyncResponse {
         version_ok(self.version)?;
         self.acks.iter().try_for_each(heads_ok)?;
         self.docs.iter().try_for_each(push_ok)?;
+        if self.receipts.len() > limits::MAX_DOCS || self.keys.len() > limits::MAX_DOCS {
+            return Err(DecodeError::OverLimit { what: "receipts or keys" });
+        }
         self.allocated.iter().chain(&self.revoked).try_for_each(|c| id_ok(c, "a case id"))
     }
 }
@@ -135,7 +144,7 @@ mod tests {
                 changes: vec![1, 2, 3],
             }],
             check: vec![],
-            response_budget: 1024,
+            response_budget: 1024, device_key: None,
         }
     }
 
@@ -221,7 +230,7 @@ mod golden {
                 changes: vec![1, 2, 3],
             }],
             check: vec![DocHeads { id: "d2".into(), heads: vec![Hash([8; 32])] }],
-            response_budget: 1024,
+            response_budget: 1024, device_key: None,
         }
     }
 
@@ -243,7 +252,7 @@ mod golden {
             next_cursor: 43,
             next_cursor_tag: 10,
             resync: false,
-            more: true,
+            more: true, receipts: Vec::new(), keys: Vec::new(), server_key: None,
         }
     }
 

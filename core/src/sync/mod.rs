@@ -353,7 +353,7 @@ mod tests {
                 next_cursor: 0,
                 next_cursor_tag: 0,
                 resync: false,
-                more: false,
+                more: false, receipts: Vec::new(), keys: Vec::new(), server_key: None,
             };
             Ok(HttpResponse { status: 200, body: encode(&response) })
         }

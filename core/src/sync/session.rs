@@ -98,6 +98,7 @@ impl Session {
             push: outbox.push,
             check: outbox.check,
             response_budget: self.config.response_budget,
+            device_key: outbox.device_key,
         };
         (request, outbox.push_more)
     }
@@ -138,6 +139,10 @@ impl Session {
             docs: response.docs,
             purge: response.revoked,
             cursor: Some((response.next_cursor, response.next_cursor_tag)),
+            verify: true,
+            keys: response.keys,
+            server_key: response.server_key,
+            receipts: response.receipts,
         }
     }
 

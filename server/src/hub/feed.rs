@@ -155,7 +155,7 @@ pub(super) async fn assemble(
         next_cursor: window.next_cursor,
         next_cursor_tag,
         resync: inputs.resync,
-        more: window.cut,
+        more: window.cut, receipts: Vec::new(), keys: Vec::new(), server_key: None,
     })
 }
 
@@ -181,7 +181,7 @@ impl Docs {
                     kind: change.doc.kind,
                     case_id: change.doc.case_id.clone(),
                     heads: Vec::new(),
-                    changes: Vec::new(),
+                    changes: Vec::new(), signatures: Vec::new(),
                 },
                 order,
             )
@@ -200,7 +200,7 @@ impl Docs {
                     kind: info.kind,
                     case_id: info.case_id,
                     heads: Vec::new(),
-                    changes: Vec::new(),
+                    changes: Vec::new(), signatures: Vec::new(),
                 },
                 order,
             )

@@ -22,7 +22,7 @@ fn push_of(doc: &mut RecordDoc, kind: RecordKind, case: &str) -> PushDoc {
         kind,
         case_id: case.into(),
         heads: to_hashes(&doc.heads()),
-        changes: doc.save_after(&[]),
+        changes: doc.save_after(&[]), signatures: Vec::new(),
     }
 }
 
@@ -144,7 +144,7 @@ fn a_hidden_document_is_answered_as_an_absent_one() {
         kind: RecordKind::Visit,
         case_id: "case-a".into(),
         heads: vec![],
-        changes: vec![],
+        changes: vec![], signatures: Vec::new(),
     };
     let replayed = push_of(&mut bens, RecordKind::Visit, "case-a");
     for push in [empty, replayed] {
@@ -172,7 +172,7 @@ fn new_changes_to_a_stored_document_are_the_only_ones_staged() {
         kind: RecordKind::Visit,
         case_id: "case-a".into(),
         heads: to_hashes(&doc.heads()),
-        changes: doc.save_after(&before),
+        changes: doc.save_after(&before), signatures: Vec::new(),
     };
     let info = DocInfo { id, case_id: "case-a".into(), kind: RecordKind::Visit };
     match decide("amara", &input(push, Stored::Here { info, changes: stored })).unwrap() {
@@ -200,7 +200,7 @@ fn changes_building_on_changes_the_server_lost_are_left_pending_not_refused() {
         kind: RecordKind::Visit,
         case_id: "case-a".into(),
         heads: to_hashes(&doc.heads()),
-        changes: doc.save_after(&acknowledged),
+        changes: doc.save_after(&acknowledged), signatures: Vec::new(),
     };
     for stored in [absent(), Stored::Absent { hidden: true }] {
         assert_eq!(

@@ -28,7 +28,7 @@ fn request(changes: Vec<u8>) -> Vec<u8> {
             changes,
         }],
         check: vec![],
-        response_budget: 1 << 20,
+        response_budget: 1 << 20, device_key: None,
     })
 }
 
