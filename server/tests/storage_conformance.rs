@@ -86,6 +86,7 @@ fn changes(doc_id: &str, case_id: &str, numbers: &[u32]) -> NewChanges {
     NewChanges {
         doc: doc(doc_id, case_id),
         changes: numbers.iter().map(|&n| (hash(n), format!("change-{n}").into_bytes())).collect(),
+        signatures: Vec::new(),
     }
 }
 

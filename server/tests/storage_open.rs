@@ -41,8 +41,13 @@ async fn seed(s: &dyn Storage) {
         NewChanges {
             doc: doc("d1", "c1"),
             changes: vec![(hash(1), PLANTED.as_bytes().to_vec()), (hash(2), b"two".to_vec())],
+            signatures: Vec::new(),
         },
-        NewChanges { doc: doc("d2", "c2"), changes: vec![(hash(3), b"three".to_vec())] },
+        NewChanges {
+            doc: doc("d2", "c2"),
+            changes: vec![(hash(3), b"three".to_vec())],
+            signatures: Vec::new(),
+        },
     ])
     .await
     .unwrap();

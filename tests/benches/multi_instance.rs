@@ -280,6 +280,7 @@ async fn storage_benchmark(sz: &Sizes) {
                                 kind: RecordKind::Visit,
                             },
                             changes: vec![(hash, bytes.clone())],
+                            signatures: Vec::new(),
                         }])
                         .await
                         .unwrap();

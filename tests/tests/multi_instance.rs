@@ -39,6 +39,7 @@ fn change(doc: &str, n: u8) -> NewChanges {
     NewChanges {
         doc: DocInfo { id: doc.into(), case_id: "case-1".into(), kind: RecordKind::Visit },
         changes: vec![([n; 32], format!("change-{n}").into_bytes())],
+        signatures: Vec::new(),
     }
 }
 

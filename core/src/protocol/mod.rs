@@ -12,7 +12,7 @@ pub mod signing;
 use serde::{Deserialize, Serialize};
 
 pub use codec::{decode, encode, DecodeError};
-pub use signing::{ChangeSignature, KeyPair, KeyRecord, PublicKey, Receipt, Sig};
+pub use signing::{ChangeSignature, KeyEvent, KeyPair, KeyRecord, PublicKey, Receipt, Sig};
 
 use crate::records::RecordKind;
 

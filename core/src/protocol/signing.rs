@@ -233,6 +233,86 @@ impl Receipt {
     }
 }
 
+/// The prefix of a key event's signed message (see `KeyEvent::message`).
+pub const KEY_EVENT_DOMAIN: &[u8] = b"fieldbook/key-event/v1\0";
+
+/// A device key registered or revoked, as the server logs it, signed by the server's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEvent {
+    /// `registered` or `revoked`.
+    pub event: String,
+    pub key: PublicKey,
+    pub worker: String,
+    pub device: String,
+    /// RFC 3339.
+    pub at: String,
+    /// Who: the registering token's fingerprint, or the revoking operator's subject.
+    pub by: String,
+    /// The server's key that signed the event.
+    pub server_key: PublicKey,
+    pub sig: Sig,
+}
+
+impl KeyEvent {
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue(
+        server: &KeyPair,
+        event: &str,
+        key: PublicKey,
+        worker: &str,
+        device: &str,
+        at: &str,
+        by: &str,
+    ) -> Self {
+        let message = Self::message(event, &key, worker, device, at, by);
+        KeyEvent {
+            event: event.into(),
+            key,
+            worker: worker.into(),
+            device: device.into(),
+            at: at.into(),
+            by: by.into(),
+            server_key: server.public(),
+            sig: server.sign(&message),
+        }
+    }
+
+    /// The signed bytes: `KEY_EVENT_DOMAIN`, the key (32 bytes), then each of event, worker,
+    /// device, at and by as a big-endian u32 length and its UTF-8 bytes.
+    pub fn message(
+        event: &str,
+        key: &PublicKey,
+        worker: &str,
+        device: &str,
+        at: &str,
+        by: &str,
+    ) -> Vec<u8> {
+        let mut m = Vec::with_capacity(KEY_EVENT_DOMAIN.len() + 128);
+        m.extend_from_slice(KEY_EVENT_DOMAIN);
+        m.extend_from_slice(&key.0);
+        for part in [event, worker, device, at, by] {
+            m.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            m.extend_from_slice(part.as_bytes());
+        }
+        m
+    }
+
+    pub fn verify(&self, server: &PublicKey) -> Result<(), SignatureError> {
+        if &self.server_key != server {
+            return Err(SignatureError::BadSignature);
+        }
+        let message = Self::message(
+            &self.event,
+            &self.key,
+            &self.worker,
+            &self.device,
+            &self.at,
+            &self.by,
+        );
+        verify(server, &message, &self.sig)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -20,10 +20,11 @@ mod feed;
 pub(crate) mod pool;
 mod push;
 mod repair;
+pub mod signing;
 
 use std::sync::Arc;
 
-use fieldbook_core::protocol::{SyncRequest, SyncResponse, PROTOCOL_VERSION};
+use fieldbook_core::protocol::{KeyPair, SyncRequest, SyncResponse, PROTOCOL_VERSION};
 use thiserror::Error;
 
 pub use cases::{CaseUpsert, ChildIdentity, ExportPage, ExportedRecord};
@@ -59,12 +60,28 @@ pub struct Hub {
     storage: Arc<dyn Storage>,
     /// Where every piece of Automerge work runs (never on the async worker threads).
     pool: pool::Pool,
+    /// The server's signing key (issue #16): receipts, key events, and the changes the server
+    /// makes on someone's behalf. `with_signing_key` sets the deployment's (its key file).
+    key: Arc<KeyPair>,
 }
 
 impl Hub {
-    /// A hub whose pool runs one Automerge job per core at once.
+    /// A hub whose pool runs one Automerge job per core at once, with a new signing key of its
+    /// own (tests; a server sets the one of its key file: `with_signing_key`).
     pub fn new(storage: Arc<dyn Storage>) -> Self {
-        Self { storage, pool: pool::Pool::new(default_pool_size()) }
+        let key = signing::ephemeral_key();
+        Self { storage, pool: pool::Pool::new(default_pool_size()), key: Arc::new(key) }
+    }
+
+    /// Signs with `key` (the deployment's key file: `serve::options`).
+    pub fn with_signing_key(mut self, key: KeyPair) -> Self {
+        self.key = Arc::new(key);
+        self
+    }
+
+    /// The server's public key.
+    pub fn public_key(&self) -> fieldbook_core::protocol::PublicKey {
+        self.key.public()
     }
 
     /// At most `jobs` Automerge jobs at once (at least one).
@@ -97,22 +114,35 @@ impl Hub {
         self.pool.run(job, f).await
     }
 
-    /// One sync exchange for an authenticated device.
-    pub async fn sync(
+    /// One sync exchange for an authenticated device (the token unnamed in the key registry:
+    /// `sync_with_token` names it).
+    pub async fn sync(&self, who: &Identity, request: SyncRequest) -> Result<SyncResponse, HubError> {
+        self.sync_with_token(who, "-", request).await
+    }
+
+    /// One sync exchange; `token` is the fingerprint of the bearer token
+    /// (`signing::token_fingerprint`), recorded when the device's key is registered.
+    pub async fn sync_with_token(
         &self,
         who: &Identity,
+        token: &str,
         mut request: SyncRequest,
     ) -> Result<SyncResponse, HubError> {
         let audience = audience_of(who)?;
+        if let Some(key) = request.device_key {
+            signing::register(self, who, &request.device, token, key).await?;
+        }
         // Read once for both halves (the feed reads it again only if an allocation was
         // committed meanwhile: `feed::stale`).
         let visible = self.storage.visible_cases(&audience).await?;
         let pushes = std::mem::take(&mut request.push);
-        let pushed = push::apply(self, who, &visible, pushes).await?;
+        let pushed = push::apply(self, who, &request.device, &visible, pushes).await?;
         let mut response =
             feed::assemble(self, &audience, visible, &request, &pushed.hashes).await?;
         response.acks = pushed.acks;
+        response.receipts = pushed.receipts;
         response.rejected = pushed.rejected;
+        response.server_key = Some(self.key.public());
         response.version = PROTOCOL_VERSION;
         Ok(response)
     }

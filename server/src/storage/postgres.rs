@@ -27,13 +27,14 @@ const INSERT_DOCS: &str = "INSERT INTO docs (id, case_id, kind)
 /// Numbers the changes not stored yet (a hash twice in the batch once), in batch order: the
 /// sequence is taken in the target list, which PostgreSQL evaluates after the `ORDER BY`.
 const INSERT_CHANGES: &str = "WITH batch AS (
-         SELECT DISTINCT ON (c.doc_id, c.hash) c.doc_id, c.hash, c.bytes, c.ord
-         FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS c(doc_id, hash, bytes, ord)
+         SELECT DISTINCT ON (c.doc_id, c.hash) c.doc_id, c.hash, c.bytes, c.signature, c.ord
+         FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::bytea[])
+              WITH ORDINALITY AS c(doc_id, hash, bytes, signature, ord)
          WHERE NOT EXISTS (SELECT 1 FROM changes x WHERE x.doc_id = c.doc_id AND x.hash = c.hash)
          ORDER BY c.doc_id, c.hash, c.ord
      ), numbered AS (
-         INSERT INTO changes (seq, doc_id, hash, bytes)
-         SELECT nextval('feed_seq'), doc_id, hash, bytes FROM batch ORDER BY ord
+         INSERT INTO changes (seq, doc_id, hash, bytes, signature)
+         SELECT nextval('feed_seq'), doc_id, hash, bytes, signature FROM batch ORDER BY ord
          RETURNING seq
      )
      SELECT max(seq) FROM numbered";
@@ -104,14 +105,18 @@ impl PostgresStorage {
         let mut cases = Vec::with_capacity(batch.len());
         let mut kinds = Vec::with_capacity(batch.len());
         let (mut doc_ids, mut hashes, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
+        let mut signatures: Vec<Option<&[u8]>> = Vec::new();
         for doc in &batch {
             ids.push(doc.doc.id.as_str());
             cases.push(doc.doc.case_id.as_str());
             kinds.push(doc.doc.kind.code());
+            let sigs: std::collections::HashMap<&[u8; 32], &Vec<u8>> =
+                doc.signatures.iter().map(|(h, s)| (h, s)).collect();
             for (hash, change) in &doc.changes {
                 doc_ids.push(doc.doc.id.as_str());
                 hashes.push(hash.as_slice());
                 bytes.push(change.as_slice());
+                signatures.push(sigs.get(hash).map(|s| s.as_slice()));
             }
         }
         let mut client = self.client().await?;
@@ -125,8 +130,8 @@ impl PostgresStorage {
             tx.prepare_cached(INSERT_CHANGES),
         )?;
         let doc_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ids, &cases, &kinds];
-        let change_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-            [&doc_ids, &hashes, &bytes];
+        let change_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+            [&doc_ids, &hashes, &bytes, &signatures];
         let (_, _, row) = tokio::try_join!(
             tx.execute(&lock, &[&WRITE_LOCK]),
             tx.execute(&docs, &doc_params),

@@ -173,6 +173,8 @@ impl Storage for SqliteStorage {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for doc in &batch {
+                let sigs: std::collections::HashMap<&[u8; 32], &Vec<u8>> =
+                    doc.signatures.iter().map(|(h, s)| (h, s)).collect();
                 tx.execute(
                     "INSERT OR IGNORE INTO docs (id, case_id, kind) VALUES (?1, ?2, ?3)",
                     params![doc.doc.id, doc.doc.case_id, doc.doc.kind.code()],
@@ -189,8 +191,9 @@ impl Storage for SqliteStorage {
                     if !exists {
                         let seq = next_seq(&tx)?;
                         tx.execute(
-                            "INSERT INTO changes (seq, doc_id, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
-                            params![seq as i64, doc.doc.id, hash.as_slice(), bytes],
+                            "INSERT INTO changes (seq, doc_id, hash, bytes, signature)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![seq as i64, doc.doc.id, hash.as_slice(), bytes, sigs.get(hash)],
                         )?;
                     }
                 }
