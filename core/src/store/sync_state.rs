@@ -442,6 +442,7 @@ mod tests {
             docs: vec![other.changes_since(&theirs, &[]).unwrap()],
             purge: Vec::new(),
             cursor: Some((12, 34)),
+            ..ExchangePlan::default()
         };
         store
             .execute_batch_for_tests(

@@ -29,7 +29,7 @@ fn push(id: &str, head: u8) -> PushDoc {
 }
 
 fn doc(id: &str) -> DocChanges {
-    DocChanges { heads: Vec::new(), ..push(id, 9) }, signatures: Vec::new(),
+    DocChanges { heads: Vec::new(), ..push(id, 9) }
 }
 
 fn quiet() -> SyncResponse {

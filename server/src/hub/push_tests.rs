@@ -91,7 +91,7 @@ fn a_case_the_caller_may_not_write_is_refused_first() {
     // Even with an id that fits nothing: the case decides before the id.
     let mut doc = visit_doc("amara", "summary-case-b", "case-b");
     let push = push_of(&mut doc, RecordKind::Visit, "case-b");
-    let input = PushInput { push, case_allowed: false, stored: absent() };
+    let input = PushInput { case_allowed: false, ..input(push, absent()) };
     assert_eq!(refused(decide("amara", &input)), RejectReason::NotAllocated);
 }
 
@@ -291,6 +291,8 @@ fn a_relayed_change_is_accepted_with_its_authors_signature_only() {
     let id = new_record_id();
     let mut doc = visit_doc("amara", &id, "case-a");
     let amaras = doc.save_after(&[]);
+    // Ben's tablet holds the document and edits it.
+    let mut doc = RecordDoc::from_changes(&amaras, Author::new("ben", "tab").actor()).unwrap();
     let before = doc.heads();
     let mut v = Visit::new(VisitKind::ChildProtection, Utc::now());
     v.location = "School".into();

@@ -25,7 +25,7 @@ fn request(changes: Vec<u8>) -> Vec<u8> {
             kind: RecordKind::Visit,
             case_id: "case-a".into(),
             heads: vec![],
-            changes,
+            changes, signatures: Vec::new(),
         }],
         check: vec![],
         response_budget: 1 << 20, device_key: None,
