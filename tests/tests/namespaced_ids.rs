@@ -7,7 +7,8 @@
 use chrono::Utc;
 use fieldbook_core::document::{Author, RecordDoc};
 use fieldbook_core::protocol::{
-    decode, encode, to_hashes, DocHeads, Hash, PushDoc, RejectReason, SyncRequest, SyncResponse,
+    decode, encode, to_hashes, DocHeads, Hash, KeyPair, PushDoc, RejectReason, SyncRequest,
+    SyncResponse,
     PROTOCOL_VERSION,
 };
 use fieldbook_core::records::{case_summary_id, new_record_id, RecordBody, RecordKind};
@@ -237,14 +238,26 @@ async fn a_record_under_a_foreign_records_id_is_refused_not_merged() {
     ben.sync().await;
     let before = env.export_all().await;
     let (heads, changes) = forged_visit("amara", &id, "case-a");
+    // Signed by amara's registered key (issue #16): a valid record in every other respect.
+    let key = KeyPair::from_seed(&[42; 32]);
+    let mut forged =
+        RecordDoc::from_changes(&changes, Author::new("amara", "forger").actor()).unwrap();
+    let signatures = forged
+        .changes_after(&[])
+        .into_iter()
+        .map(|(h, _)| key.sign_change(Hash(h.0), None))
+        .collect();
     let push = PushDoc {
         id: id.clone(),
         kind: RecordKind::Visit,
         case_id: "case-a".into(),
         heads,
-        changes, signatures: Vec::new(),
+        changes,
+        signatures,
     };
-    let (status, bytes) = exchange(&env, "amara", request(vec![push], vec![])).await;
+    let mut signed: SyncRequest = decode(&request(vec![push], vec![]), 1 << 26).unwrap();
+    signed.device_key = Some(key.public());
+    let (status, bytes) = exchange(&env, "amara", encode(&signed)).await;
     assert_eq!(status, 200);
     let response: SyncResponse = decode(&bytes, 1 << 26).unwrap();
     assert!(response.acks.is_empty());

@@ -305,3 +305,7 @@ pub(super) fn write_evidence(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "signing_tests.rs"]
+mod tests;

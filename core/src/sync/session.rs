@@ -152,6 +152,7 @@ impl Session {
         self.report.pulled += applied.import.created.len() + applied.import.updated.len();
         for (id, reason) in &applied.import.rejected {
             tracing::warn!(doc = %id, %reason, "received document refused");
+            self.report.refused.push((id.clone(), reason.clone()));
         }
         let Some(flight) = self.in_flight.take() else { return Next::Done };
         // Pushes the server could neither take whole nor refuse (it lacked earlier changes,
