@@ -38,7 +38,8 @@ fn request(push: Vec<PushDoc>, check: Vec<DocHeads>) -> Vec<u8> {
         cursor_tag: 0,
         push,
         check,
-        response_budget: 1 << 22, device_key: None,
+        response_budget: 1 << 22,
+        device_key: None,
     })
 }
 
@@ -96,7 +97,8 @@ async fn every_endpoint_refuses_every_unallocated_pair() {
                 kind: secret_changes.kind,
                 case_id: case.into(),
                 heads: vec![],
-                changes: secret_changes.changes.clone(), signatures: Vec::new(),
+                changes: secret_changes.changes.clone(),
+                signatures: Vec::new(),
             };
             // 3. Asking for it through the repair exchange.
             let check = DocHeads { id: secret_id.clone(), heads: vec![] };

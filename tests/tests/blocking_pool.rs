@@ -122,7 +122,8 @@ fn push_body(setup: &Setup, worker: &str, case: &str, n: usize) -> (Vec<u8>, Str
         kind: changes.kind,
         case_id: case.into(),
         heads: to_hashes(&store.heads(&id).unwrap()),
-        changes: changes.changes, signatures: Vec::new(),
+        changes: changes.changes,
+        signatures: Vec::new(),
     };
     let body = encode(&SyncRequest {
         version: PROTOCOL_VERSION,
@@ -131,7 +132,8 @@ fn push_body(setup: &Setup, worker: &str, case: &str, n: usize) -> (Vec<u8>, Str
         cursor_tag: 0,
         push: vec![push],
         check: vec![],
-        response_budget: 1 << 22, device_key: None,
+        response_budget: 1 << 22,
+        device_key: None,
     });
     (body, id)
 }

@@ -18,7 +18,8 @@ fn sync_request() -> Vec<u8> {
         cursor_tag: 0,
         push: vec![],
         check: vec![],
-        response_budget: 1 << 20, device_key: None,
+        response_budget: 1 << 20,
+        device_key: None,
     })
 }
 

@@ -1,7 +1,9 @@
 //! Evidence-grade records (issue #16) over a real server on loopback: a change altered, removed
 //! or forged in the server's database is refused by a device that pulls it; a revoked device's
-//! push is refused while what it signed before stays valid; a receipt altered on the device
-//! fails verification; an old key's signatures still verify after a rotation.
+//! push is refused while what it signed before stays valid; the server's receipt of a push
+//! is kept, and one altered on the device fails verification (`core/src/store/signing_tests.rs`);
+//! an old key's signatures still verify after a rotation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
@@ -55,7 +57,8 @@ fn server_db(env: &SyncEnv) -> rusqlite::Connection {
 
 /// The visit's stored changes: (seq, bytes), in order.
 fn stored(conn: &rusqlite::Connection, doc: &str) -> Vec<(i64, Vec<u8>)> {
-    let mut stmt = conn.prepare("SELECT seq, bytes FROM changes WHERE doc_id = ?1 ORDER BY seq").unwrap();
+    let mut stmt =
+        conn.prepare("SELECT seq, bytes FROM changes WHERE doc_id = ?1 ORDER BY seq").unwrap();
     stmt.query_map([doc], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
 }
 

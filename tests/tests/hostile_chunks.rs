@@ -34,7 +34,8 @@ fn sync_request(push: Vec<PushDoc>) -> SyncRequest {
         cursor_tag: 0,
         push,
         check: vec![],
-        response_budget: 1 << 20, device_key: None,
+        response_budget: 1 << 20,
+        device_key: None,
     }
 }
 
@@ -54,7 +55,8 @@ async fn a_push_that_inflates_to_1_gib_is_refused_with_bounded_memory_and_sync_g
         kind: RecordKind::Visit,
         case_id: "case-a".into(),
         heads: vec![],
-        changes: bomb, signatures: Vec::new(),
+        changes: bomb,
+        signatures: Vec::new(),
     };
     let body = encode(&sync_request(vec![push]));
     assert!(body.len() < limits::MAX_REQUEST_BYTES);
@@ -103,7 +105,8 @@ impl Transport for InjectingTransport {
                     kind: RecordKind::Visit,
                     case_id: "case-a".into(),
                     heads: Vec::new(),
-                    changes: compressed_change_chunk(1024), signatures: Vec::new(),
+                    changes: compressed_change_chunk(1024),
+                    signatures: Vec::new(),
                 });
             }
             response.body = encode(&decoded);
@@ -150,7 +153,8 @@ async fn a_device_refuses_the_chunk_in_a_response_and_loses_nothing() {
             kind: RecordKind::Visit,
             case_id: "case-a".into(),
             heads: Vec::new(),
-            changes: compressed_change_chunk(1024), signatures: Vec::new(),
+            changes: compressed_change_chunk(1024),
+            signatures: Vec::new(),
         }])
         .unwrap();
     let expected = fieldbook_core::Error::from(ChunkError::Refused {

@@ -19,7 +19,8 @@ fn sync_request(push: Vec<PushDoc>) -> SyncRequest {
         cursor_tag: 0,
         push,
         check: vec![],
-        response_budget: 1 << 20, device_key: None,
+        response_budget: 1 << 20,
+        device_key: None,
     }
 }
 
@@ -36,7 +37,8 @@ async fn changes_authored_by_another_worker_are_refused() {
         kind: changes.kind,
         case_id: "case-a".into(),
         heads: fieldbook_core::protocol::to_hashes(&forged.heads(&id).unwrap()),
-        changes: changes.changes, signatures: Vec::new(),
+        changes: changes.changes,
+        signatures: Vec::new(),
     };
     let body = encode(&sync_request(vec![push]));
     let (status, bytes) =
@@ -84,7 +86,8 @@ fn random_and_mutated_sync_bodies_never_break_the_server() {
         kind: changes.kind,
         case_id: "case-a".into(),
         heads: vec![],
-        changes: changes.changes, signatures: Vec::new(),
+        changes: changes.changes,
+        signatures: Vec::new(),
     }]));
     let strategy = prop_oneof![
         prop::collection::vec(any::<u8>(), 0..2048),

@@ -8,8 +8,7 @@ use chrono::Utc;
 use fieldbook_core::document::{Author, RecordDoc};
 use fieldbook_core::protocol::{
     decode, encode, to_hashes, DocHeads, Hash, KeyPair, PushDoc, RejectReason, SyncRequest,
-    SyncResponse,
-    PROTOCOL_VERSION,
+    SyncResponse, PROTOCOL_VERSION,
 };
 use fieldbook_core::records::{case_summary_id, new_record_id, RecordBody, RecordKind};
 use fieldbook_tests::sync_env::{token_of, SyncEnv};
@@ -24,7 +23,8 @@ fn request(push: Vec<PushDoc>, check: Vec<DocHeads>) -> Vec<u8> {
         cursor_tag: 0,
         push,
         check,
-        response_budget: 1 << 22, device_key: None,
+        response_budget: 1 << 22,
+        device_key: None,
     })
 }
 
@@ -61,7 +61,8 @@ async fn a_worker_cannot_squat_the_summary_id_of_a_future_case() {
         kind: RecordKind::Visit,
         case_id: "case-a".into(),
         heads,
-        changes, signatures: Vec::new(),
+        changes,
+        signatures: Vec::new(),
     };
     let (status, bytes) = exchange(&env, "amara", request(vec![push], vec![])).await;
     assert_eq!(status, 200);
@@ -107,7 +108,8 @@ fn probes(t: &Target, own: &str, caller: &str) -> Vec<(&'static str, Vec<u8>)> {
         kind,
         case_id: case.into(),
         heads: heads.to_vec(),
-        changes: changes.to_vec(), signatures: Vec::new(),
+        changes: changes.to_vec(),
+        signatures: Vec::new(),
     };
     let (own_heads, own_changes) = forged_visit(caller, &summary, own);
     let check = |id: &str, heads: &[Hash]| DocHeads { id: id.into(), heads: heads.to_vec() };

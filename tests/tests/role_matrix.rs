@@ -249,7 +249,8 @@ fn request_of(row: &Row, record: &str) -> (String, Option<Vec<u8>>) {
                 cursor_tag: 0,
                 push: vec![],
                 check: vec![],
-                response_budget: 1 << 22, device_key: None,
+                response_budget: 1 << 22,
+                device_key: None,
             };
             (row.path.into(), Some(encode(&request)))
         }

@@ -145,7 +145,8 @@ mod tests {
                 signatures: Vec::new(),
             }],
             check: vec![],
-            response_budget: 1024, device_key: None,
+            response_budget: 1024,
+            device_key: None,
         }
     }
 
@@ -232,7 +233,8 @@ mod golden {
                 signatures: Vec::new(),
             }],
             check: vec![DocHeads { id: "d2".into(), heads: vec![Hash([8; 32])] }],
-            response_budget: 1024, device_key: None,
+            response_budget: 1024,
+            device_key: None,
         }
     }
 
@@ -255,7 +257,10 @@ mod golden {
             next_cursor: 43,
             next_cursor_tag: 10,
             resync: false,
-            more: true, receipts: Vec::new(), keys: Vec::new(), server_key: None,
+            more: true,
+            receipts: Vec::new(),
+            keys: Vec::new(),
+            server_key: None,
         }
     }
 

@@ -301,14 +301,8 @@ impl KeyEvent {
         if &self.server_key != server {
             return Err(SignatureError::BadSignature);
         }
-        let message = Self::message(
-            &self.event,
-            &self.key,
-            &self.worker,
-            &self.device,
-            &self.at,
-            &self.by,
-        );
+        let message =
+            Self::message(&self.event, &self.key, &self.worker, &self.device, &self.at, &self.by);
         verify(server, &message, &self.sig)
     }
 }

@@ -11,8 +11,8 @@ use super::documents::{decode_heads, encode_heads, insert_document, persist_chan
 use super::signing::{check_received, put_signatures, Trust};
 use super::Store;
 use crate::document::RecordDoc;
-use crate::protocol::ChangeSignature;
 use crate::error::{Error, Result};
+use crate::protocol::ChangeSignature;
 
 /// The changes of one document: the protocol's type, under the name the store has always used.
 pub type DocumentChanges = crate::protocol::DocChanges;

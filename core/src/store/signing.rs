@@ -39,10 +39,8 @@ pub(super) fn load_or_create_key(conn: &Connection, now: &str) -> Result<KeyPair
 }
 
 fn new_current_key(conn: &Connection, now: &str) -> Result<KeyPair> {
-    let key = KeyPair::generate().map_err(|e| Error::InvalidInput {
-        field: "device key",
-        reason: e.to_string(),
-    })?;
+    let key = KeyPair::generate()
+        .map_err(|e| Error::InvalidInput { field: "device key", reason: e.to_string() })?;
     conn.execute("UPDATE device_keys SET current = 0", [])?;
     conn.execute(
         "INSERT INTO device_keys (public, secret, created_at, current) VALUES (?1, ?2, ?3, 1)",
@@ -196,7 +194,8 @@ impl Store {
                 let hash: [u8; 32] =
                     hash.as_slice().try_into().map_err(|_| corrupt("signature"))?;
                 if wanted.contains(&hash) {
-                    let sig = ChangeSignature::from_bytes(&data).map_err(|_| corrupt("signature"))?;
+                    let sig =
+                        ChangeSignature::from_bytes(&data).map_err(|_| corrupt("signature"))?;
                     found.insert(hash, sig);
                 }
             }

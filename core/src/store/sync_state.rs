@@ -128,7 +128,14 @@ impl Store {
             Vec::new()
         };
         let (cursor, cursor_tag) = self.sync_cursor()?;
-        Ok(Outbox { cursor, cursor_tag, push, push_more, check, device_key: Some(self.public_key()) })
+        Ok(Outbox {
+            cursor,
+            cursor_tag,
+            push,
+            push_more,
+            check,
+            device_key: Some(self.public_key()),
+        })
     }
 
     /// Documents with changes the server has not acknowledged, as pushes: the changes after the
@@ -229,11 +236,8 @@ impl Store {
                 in_sync_before.insert(d.id.clone());
             }
         }
-        let trust = if plan.verify {
-            Some(self.trust_with(&plan.keys, plan.server_key)?)
-        } else {
-            None
-        };
+        let trust =
+            if plan.verify { Some(self.trust_with(&plan.keys, plan.server_key)?) } else { None };
         let (mut staged, mut import) = self.stage_all(&plan.docs, trust.as_ref());
         let server_keys = self.server_keys()?;
         let now = self.now().to_rfc3339();

@@ -357,7 +357,10 @@ mod tests {
                 next_cursor: 0,
                 next_cursor_tag: 0,
                 resync: false,
-                more: false, receipts: Vec::new(), keys: Vec::new(), server_key: None,
+                more: false,
+                receipts: Vec::new(),
+                keys: Vec::new(),
+                server_key: None,
             };
             Ok(HttpResponse { status: 200, body: encode(&response) })
         }

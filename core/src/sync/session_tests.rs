@@ -24,7 +24,8 @@ fn push(id: &str, head: u8) -> PushDoc {
         kind: RecordKind::Visit,
         case_id: "case-1".into(),
         heads: vec![Hash([head; 32])],
-        changes: vec![head], signatures: Vec::new(),
+        changes: vec![head],
+        signatures: Vec::new(),
     }
 }
 
@@ -44,7 +45,10 @@ fn quiet() -> SyncResponse {
         next_cursor: 7,
         next_cursor_tag: 70,
         resync: false,
-        more: false, receipts: Vec::new(), keys: Vec::new(), server_key: None,
+        more: false,
+        receipts: Vec::new(),
+        keys: Vec::new(),
+        server_key: None,
     }
 }
 

@@ -190,7 +190,8 @@ impl Docs {
                     kind: change.doc.kind,
                     case_id: change.doc.case_id.clone(),
                     heads: Vec::new(),
-                    changes: Vec::new(), signatures: Vec::new(),
+                    changes: Vec::new(),
+                    signatures: Vec::new(),
                 },
                 order,
             )
@@ -214,7 +215,8 @@ impl Docs {
                     kind: info.kind,
                     case_id: info.case_id,
                     heads: Vec::new(),
-                    changes: Vec::new(), signatures: Vec::new(),
+                    changes: Vec::new(),
+                    signatures: Vec::new(),
                 },
                 order,
             )

@@ -116,7 +116,11 @@ impl Hub {
 
     /// One sync exchange for an authenticated device (the token unnamed in the key registry:
     /// `sync_with_token` names it).
-    pub async fn sync(&self, who: &Identity, request: SyncRequest) -> Result<SyncResponse, HubError> {
+    pub async fn sync(
+        &self,
+        who: &Identity,
+        request: SyncRequest,
+    ) -> Result<SyncResponse, HubError> {
         self.sync_with_token(who, "-", request).await
     }
 

@@ -155,12 +155,11 @@ async fn gather(
         let stored = Stored::Absent { hidden: false };
         return Ok(PushInput { push, case_allowed, stored, keys: HashMap::new() });
     }
+    let named: HashSet<[u8; 32]> = push.signatures.iter().map(|s| s.key.0).collect();
     let mut keys = HashMap::new();
-    for sig in &push.signatures {
-        if !keys.contains_key(&sig.key.0) {
-            if let Some(reg) = storage.device_key(sig.key.0).await? {
-                keys.insert(sig.key.0, reg);
-            }
+    for key in named {
+        if let Some(reg) = storage.device_key(key).await? {
+            keys.insert(key, reg);
         }
     }
     let stored = match storage.doc_info(&push.id).await? {

@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::Utc;
-use fieldbook_core::document::{Author, RecordDoc};
 use fieldbook_core::document::authorship::parse_actor;
+use fieldbook_core::document::{Author, RecordDoc};
 use fieldbook_core::protocol::{to_hashes, KeyPair};
 use fieldbook_core::records::{
     case_summary_id, new_record_id, CaseSummary, RecordBody, Visit, VisitKind,
@@ -177,7 +177,8 @@ fn a_hidden_document_is_answered_as_an_absent_one() {
         kind: RecordKind::Visit,
         case_id: "case-a".into(),
         heads: vec![],
-        changes: vec![], signatures: Vec::new(),
+        changes: vec![],
+        signatures: Vec::new(),
     };
     let replayed = push_of(&mut bens, RecordKind::Visit, "case-a");
     for push in [empty, replayed] {

@@ -115,7 +115,11 @@ pub(super) async fn attach(
 impl Hub {
     /// The server's signatures of changes it makes on `acting`'s behalf (`integration:<sub>`,
     /// `manager:<sub>`), encoded as storage keeps them.
-    pub(crate) fn sign_own(&self, changes: &[(Hash, Vec<u8>)], acting: &str) -> Vec<(Hash, Vec<u8>)> {
+    pub(crate) fn sign_own(
+        &self,
+        changes: &[(Hash, Vec<u8>)],
+        acting: &str,
+    ) -> Vec<(Hash, Vec<u8>)> {
         changes
             .iter()
             .map(|(h, _)| {

@@ -40,8 +40,9 @@ impl SigningStorage for PostgresStorage {
         if inserted == 1 {
             tx.execute("INSERT INTO key_events (data) VALUES ($1)", &[&event]).await?;
         }
-        let row =
-            tx.query_one(&format!("SELECT {COLUMNS} WHERE key = $1"), &[&reg.key.as_slice()]).await?;
+        let row = tx
+            .query_one(&format!("SELECT {COLUMNS} WHERE key = $1"), &[&reg.key.as_slice()])
+            .await?;
         let stored = registration(&row)?;
         tx.commit().await?;
         Ok(stored)
@@ -49,8 +50,9 @@ impl SigningStorage for PostgresStorage {
 
     async fn device_key(&self, key: [u8; 32]) -> Result<Option<KeyRegistration>> {
         let client = self.client().await?;
-        let row =
-            client.query_opt(&format!("SELECT {COLUMNS} WHERE key = $1"), &[&key.as_slice()]).await?;
+        let row = client
+            .query_opt(&format!("SELECT {COLUMNS} WHERE key = $1"), &[&key.as_slice()])
+            .await?;
         row.as_ref().map(registration).transpose()
     }
 

@@ -39,8 +39,13 @@ pub trait SigningStorage {
 
     /// Revokes a key and logs `event` (the server-signed revocation) in one transaction.
     /// Returns false, writing nothing, when the key is unknown or revoked already.
-    async fn revoke_key(&self, key: [u8; 32], at: String, by: String, event: Vec<u8>)
-        -> Result<bool>;
+    async fn revoke_key(
+        &self,
+        key: [u8; 32],
+        at: String,
+        by: String,
+        event: Vec<u8>,
+    ) -> Result<bool>;
 
     /// The signed key events (registrations and revocations), in the order logged.
     async fn key_events(&self) -> Result<Vec<Vec<u8>>>;

@@ -198,7 +198,8 @@ impl Storage for SqliteStorage {
                     }
                 }
             }
-            let head: i64 = tx.query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get(0))?;
+            let head: i64 =
+                tx.query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get(0))?;
             tx.commit()?;
             Ok(head as u64)
         })

@@ -25,10 +25,12 @@ fn request(changes: Vec<u8>) -> Vec<u8> {
             kind: RecordKind::Visit,
             case_id: "case-a".into(),
             heads: vec![],
-            changes, signatures: Vec::new(),
+            changes,
+            signatures: Vec::new(),
         }],
         check: vec![],
-        response_budget: 1 << 20, device_key: None,
+        response_budget: 1 << 20,
+        device_key: None,
     })
 }
 

@@ -36,9 +36,9 @@ async fn run(data: &str, auth: &str, listen: &str) -> Result<(), Box<dyn std::er
     let mut state = app_state(open_storage(&backend).await?, &auth)?;
     // One signing key per test environment (beside its auth file), kept across restarts.
     let key = std::path::PathBuf::from(format!("{auth_path}.signing-key"));
-    state.hub = state.hub.with_signing_key(
-        fieldbook_server::storage::key::load_or_create_signing_key(&key)?,
-    );
+    state.hub = state
+        .hub
+        .with_signing_key(fieldbook_server::storage::key::load_or_create_signing_key(&key)?);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("listening {}", listener.local_addr()?);
     std::io::stdout().flush()?;
