@@ -26,7 +26,7 @@ const INSERT_DOCS: &str = "INSERT INTO docs (id, case_id, kind)
 
 /// Numbers the changes not stored yet (a hash twice in the batch once), in batch order: the
 /// sequence is taken in the target list, which PostgreSQL evaluates after the `ORDER BY`.
-const INSERT_CHANGES: &str = "WITH batch AS (
+const INSERT_SIGNED_CHANGES: &str = "WITH batch AS (
          SELECT DISTINCT ON (c.doc_id, c.hash) c.doc_id, c.hash, c.bytes, c.signature, c.ord
          FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::bytea[])
               WITH ORDINALITY AS c(doc_id, hash, bytes, signature, ord)
@@ -35,6 +35,21 @@ const INSERT_CHANGES: &str = "WITH batch AS (
      ), numbered AS (
          INSERT INTO changes (seq, doc_id, hash, bytes, signature)
          SELECT nextval('feed_seq'), doc_id, hash, bytes, signature FROM batch ORDER BY ord
+         RETURNING seq
+     )
+     SELECT max(seq) FROM numbered";
+
+/// `INSERT_SIGNED_CHANGES` for a batch without signatures: no `signature` column, so that it also
+/// writes a database of a schema before version 4 (the migration tests seed every earlier
+/// schema through `append`).
+const INSERT_CHANGES: &str = "WITH batch AS (
+         SELECT DISTINCT ON (c.doc_id, c.hash) c.doc_id, c.hash, c.bytes, c.ord
+         FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS c(doc_id, hash, bytes, ord)
+         WHERE NOT EXISTS (SELECT 1 FROM changes x WHERE x.doc_id = c.doc_id AND x.hash = c.hash)
+         ORDER BY c.doc_id, c.hash, c.ord
+     ), numbered AS (
+         INSERT INTO changes (seq, doc_id, hash, bytes)
+         SELECT nextval('feed_seq'), doc_id, hash, bytes FROM batch ORDER BY ord
          RETURNING seq
      )
      SELECT max(seq) FROM numbered";
@@ -124,18 +139,21 @@ impl PostgresStorage {
         // The lock is the serial point of every server on the database (docs/benchmarks.md):
         // while it is held, three statements prepared once per connection and sent together
         // (pipelined: they run in the order sent, so the lock comes first), whatever the batch.
+        let signed = signatures.iter().any(Option::is_some);
+        let insert = if signed { INSERT_SIGNED_CHANGES } else { INSERT_CHANGES };
         let (lock, docs, numbered) = tokio::try_join!(
             tx.prepare_cached(LOCK_WRITERS),
             tx.prepare_cached(INSERT_DOCS),
-            tx.prepare_cached(INSERT_CHANGES),
+            tx.prepare_cached(insert),
         )?;
         let doc_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ids, &cases, &kinds];
-        let change_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        let signed_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
             [&doc_ids, &hashes, &bytes, &signatures];
+        let change_params = if signed { &signed_params[..] } else { &signed_params[..3] };
         let (_, _, row) = tokio::try_join!(
             tx.execute(&lock, &[&WRITE_LOCK]),
             tx.execute(&docs, &doc_params),
-            tx.query_one(&numbered, &change_params),
+            tx.query_one(&numbered, change_params),
         )?;
         // The last number taken is the head: under the lock nothing numbered later is committed.
         let head = match row.try_get::<_, Option<i64>>(0)? {

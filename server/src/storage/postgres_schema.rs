@@ -97,7 +97,7 @@ CREATE INDEX allocations_team ON allocations(team, case_id);
     r#"
 ALTER TABLE changes ADD COLUMN signature BYTEA;
 CREATE TABLE device_keys (
-    id            BIGSERIAL UNIQUE,
+    id            BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
     key           BYTEA PRIMARY KEY,
     worker        TEXT NOT NULL,
     device        TEXT NOT NULL,
@@ -108,7 +108,7 @@ CREATE TABLE device_keys (
 );
 CREATE INDEX device_keys_worker ON device_keys(worker, device);
 CREATE TABLE key_events (
-    id   BIGSERIAL PRIMARY KEY,
+    id   BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     data BYTEA NOT NULL
 );
 "#,

@@ -190,11 +190,21 @@ impl Storage for SqliteStorage {
                         .is_some();
                     if !exists {
                         let seq = next_seq(&tx)?;
-                        tx.execute(
-                            "INSERT INTO changes (seq, doc_id, hash, bytes, signature)
-                             VALUES (?1, ?2, ?3, ?4, ?5)",
-                            params![seq as i64, doc.doc.id, hash.as_slice(), bytes, sigs.get(hash)],
-                        )?;
+                        // Without a signature the column is left out: the same statement
+                        // then also writes a database of a schema before version 4 (the
+                        // migration tests seed every earlier schema through `append`).
+                        match sigs.get(hash) {
+                            Some(sig) => tx.execute(
+                                "INSERT INTO changes (seq, doc_id, hash, bytes, signature)
+                                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                                params![seq as i64, doc.doc.id, hash.as_slice(), bytes, sig],
+                            )?,
+                            None => tx.execute(
+                                "INSERT INTO changes (seq, doc_id, hash, bytes)
+                                 VALUES (?1, ?2, ?3, ?4)",
+                                params![seq as i64, doc.doc.id, hash.as_slice(), bytes],
+                            )?,
+                        };
                     }
                 }
             }
