@@ -123,7 +123,7 @@ fn push_body(setup: &Setup, worker: &str, case: &str, n: usize) -> (Vec<u8>, Str
         case_id: case.into(),
         heads: to_hashes(&store.heads(&id).unwrap()),
         changes: changes.changes,
-        signatures: Vec::new(),
+        signatures: changes.signatures,
     };
     let body = encode(&SyncRequest {
         version: PROTOCOL_VERSION,
@@ -133,7 +133,7 @@ fn push_body(setup: &Setup, worker: &str, case: &str, n: usize) -> (Vec<u8>, Str
         push: vec![push],
         check: vec![],
         response_budget: 1 << 22,
-        device_key: None,
+        device_key: Some(store.public_key()),
     });
     (body, id)
 }
