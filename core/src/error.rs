@@ -32,6 +32,10 @@ pub enum Error {
     UnsupportedSchema { found: u64, supported: u64 },
     #[error("the document is damaged: {reason}")]
     CorruptDocument { reason: String },
+    /// A received change whose signature is missing, does not verify, or is by a key not
+    /// registered to its author (issue #16): the document is refused, nothing of it applied.
+    #[error("document {doc}: change {change}: {reason}")]
+    Signature { doc: String, change: String, reason: String },
     #[error("the document belongs to case {found}, expected {expected}")]
     CaseMismatch { expected: String, found: String },
     /// The device's storage is full (or the database reached its size limit). Nothing was

@@ -87,6 +87,7 @@ fn changes(doc_id: &str, case_id: &str, numbers: &[u32]) -> NewChanges {
         doc: doc(doc_id, case_id),
         changes: numbers.iter().map(|&n| (hash(n), format!("change-{n}").into_bytes())).collect(),
         heads: None,
+        signatures: Vec::new(),
     }
 }
 
@@ -466,6 +467,64 @@ async fn heads_move_by_compare_and_set(b: &dyn Backend) {
     assert!(!s.put_heads("d4", vec![hash(1)], 0).await.unwrap());
 }
 
+/// Issue #16: signatures are stored with their changes (kept on a duplicate append), device keys
+/// are registered once (the first binding stays), revoked once, and every key event is logged.
+async fn signatures_keys_and_key_events(b: &dyn Backend) {
+    use fieldbook_server::storage::signing::KeyRegistration;
+    let s = b.open().await;
+    let mut batch = changes("d1", "c1", &[1, 2, 3]);
+    batch.signatures = vec![(hash(1), b"sig-1".to_vec()), (hash(3), b"sig-3".to_vec())];
+    s.append(vec![batch]).await.unwrap();
+    // Appended again with another signature: the change and its first signature are kept.
+    let mut again = changes("d1", "c1", &[1]);
+    again.signatures = vec![(hash(1), b"other".to_vec())];
+    s.append(vec![again]).await.unwrap();
+    let sigs = s.doc_signatures("d1").await.unwrap();
+    assert_eq!(sigs, vec![(hash(1), b"sig-1".to_vec()), (hash(3), b"sig-3".to_vec())]);
+    assert!(s.doc_signatures("d2").await.unwrap().is_empty());
+
+    let reg = |key: u8, worker: &str| KeyRegistration {
+        key: [key; 32],
+        worker: worker.into(),
+        device: "tablet-1".into(),
+        registered_at: "2026-12-02T09:00:00Z".into(),
+        token: "sha256:0011223344556677".into(),
+        revoked_at: None,
+        revoked_by: None,
+    };
+    assert_eq!(
+        s.register_key(reg(1, "amara"), b"event-1".to_vec()).await.unwrap(),
+        reg(1, "amara")
+    );
+    // The same key presented by someone else keeps its first binding, and logs nothing.
+    assert_eq!(s.register_key(reg(1, "ben"), b"event-x".to_vec()).await.unwrap(), reg(1, "amara"));
+    s.register_key(reg(2, "amara"), b"event-2".to_vec()).await.unwrap();
+    assert_eq!(s.device_key([1; 32]).await.unwrap(), Some(reg(1, "amara")));
+    assert_eq!(s.device_key([9; 32]).await.unwrap(), None);
+
+    assert!(s
+        .revoke_key([1; 32], "2026-12-02T10:00:00Z".into(), "op".into(), b"event-3".to_vec())
+        .await
+        .unwrap());
+    assert!(!s
+        .revoke_key([1; 32], "2026-12-02T11:00:00Z".into(), "op".into(), b"event-4".to_vec())
+        .await
+        .unwrap());
+    assert!(!s
+        .revoke_key([9; 32], "2026-12-02T11:00:00Z".into(), "op".into(), b"event-5".to_vec())
+        .await
+        .unwrap());
+    drop(s);
+    let s = b.open().await;
+    let revoked = s.device_key([1; 32]).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at.as_deref(), Some("2026-12-02T10:00:00Z"));
+    assert_eq!(revoked.revoked_by.as_deref(), Some("op"));
+    let all: Vec<_> = s.device_keys().await.unwrap().into_iter().map(|r| r.key[0]).collect();
+    assert_eq!(all, [1, 2]);
+    let events = s.key_events().await.unwrap();
+    assert_eq!(events, [b"event-1".to_vec(), b"event-2".to_vec(), b"event-3".to_vec()]);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -500,4 +559,5 @@ conformance!(
     attachments_resume_dedupe_and_link_per_case,
     oversight_projections_by_scope_and_status,
     heads_move_by_compare_and_set,
+    signatures_keys_and_key_events,
 );

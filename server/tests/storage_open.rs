@@ -42,11 +42,13 @@ async fn seed(s: &dyn Storage) {
             doc: doc("d1", "c1"),
             changes: vec![(hash(1), PLANTED.as_bytes().to_vec()), (hash(2), b"two".to_vec())],
             heads: Some(HeadsMove { before: vec![], after: vec![hash(2)] }),
+            signatures: Vec::new(),
         },
         NewChanges {
             doc: doc("d2", "c2"),
             changes: vec![(hash(3), b"three".to_vec())],
             heads: Some(HeadsMove { before: vec![], after: vec![hash(3)] }),
+            signatures: Vec::new(),
         },
     ])
     .await

@@ -281,6 +281,7 @@ async fn storage_benchmark(sz: &Sizes) {
                             },
                             changes: vec![(hash, bytes.clone())],
                             heads: None,
+                            signatures: Vec::new(),
                         }])
                         .await
                         .unwrap();

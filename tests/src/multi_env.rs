@@ -81,6 +81,9 @@ impl Instance {
             .arg(postgres)
             .arg("--auth")
             .arg(auth)
+            // One signing key for every instance of the database (issue #16).
+            .arg("--signing-key-file")
+            .arg(auth.with_extension("signing-key"))
             .env("RUST_LOG", filter)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

@@ -287,6 +287,11 @@ impl SyncEnv {
         configure: impl FnOnce(&mut fieldbook_server::http::AppState),
     ) -> Self {
         let mut state = app_state(storage, &auth_config(&scratch)).unwrap();
+        // One signing key per scratch directory: a server restarted on the same data keeps it.
+        let key = scratch.path("server.signing-key");
+        state.hub = state.hub.with_signing_key(
+            fieldbook_server::storage::key::load_or_create_signing_key(&key).unwrap(),
+        );
         configure(&mut state);
         let server = RunningServer::start("127.0.0.1:0".parse().unwrap(), state).await.unwrap();
         let url = server.url();

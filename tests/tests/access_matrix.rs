@@ -39,6 +39,7 @@ fn request(push: Vec<PushDoc>, check: Vec<DocHeads>) -> Vec<u8> {
         push,
         check,
         response_budget: 1 << 22,
+        device_key: None,
     })
 }
 
@@ -97,6 +98,7 @@ async fn every_endpoint_refuses_every_unallocated_pair() {
                 case_id: case.into(),
                 heads: vec![],
                 changes: secret_changes.changes.clone(),
+                signatures: Vec::new(),
             };
             // 3. Asking for it through the repair exchange.
             let check = DocHeads { id: secret_id.clone(), heads: vec![] };

@@ -97,6 +97,7 @@ fn an_assessment_written_before_the_reason_field_loads_and_is_checked_on_submit(
             case_id: "case-1".into(),
             heads: Vec::new(),
             changes,
+            signatures: Vec::new(),
         }])
         .unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);

@@ -123,6 +123,7 @@ fn push_body(setup: &Setup, worker: &str, case: &str, n: usize) -> (Vec<u8>, Str
         case_id: case.into(),
         heads: to_hashes(&store.heads(&id).unwrap()),
         changes: changes.changes,
+        signatures: changes.signatures,
     };
     let body = encode(&SyncRequest {
         version: PROTOCOL_VERSION,
@@ -132,6 +133,7 @@ fn push_body(setup: &Setup, worker: &str, case: &str, n: usize) -> (Vec<u8>, Str
         push: vec![push],
         check: vec![],
         response_budget: 1 << 22,
+        device_key: Some(store.public_key()),
     });
     (body, id)
 }

@@ -19,6 +19,7 @@ fn sync_request() -> Vec<u8> {
         push: vec![],
         check: vec![],
         response_budget: 1 << 20,
+        device_key: None,
     })
 }
 

@@ -35,6 +35,7 @@ fn sync_request(push: Vec<PushDoc>) -> SyncRequest {
         push,
         check: vec![],
         response_budget: 1 << 20,
+        device_key: None,
     }
 }
 
@@ -55,6 +56,7 @@ async fn a_push_that_inflates_to_1_gib_is_refused_with_bounded_memory_and_sync_g
         case_id: "case-a".into(),
         heads: vec![],
         changes: bomb,
+        signatures: Vec::new(),
     };
     let body = encode(&sync_request(vec![push]));
     assert!(body.len() < limits::MAX_REQUEST_BYTES);
@@ -104,6 +106,7 @@ impl Transport for InjectingTransport {
                     case_id: "case-a".into(),
                     heads: Vec::new(),
                     changes: compressed_change_chunk(1024),
+                    signatures: Vec::new(),
                 });
             }
             response.body = encode(&decoded);
@@ -151,6 +154,7 @@ async fn a_device_refuses_the_chunk_in_a_response_and_loses_nothing() {
             case_id: "case-a".into(),
             heads: Vec::new(),
             changes: compressed_change_chunk(1024),
+            signatures: Vec::new(),
         }])
         .unwrap();
     let expected = fieldbook_core::Error::from(ChunkError::Refused {

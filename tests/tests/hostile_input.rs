@@ -20,6 +20,7 @@ fn sync_request(push: Vec<PushDoc>) -> SyncRequest {
         push,
         check: vec![],
         response_budget: 1 << 20,
+        device_key: None,
     }
 }
 
@@ -37,6 +38,7 @@ async fn changes_authored_by_another_worker_are_refused() {
         case_id: "case-a".into(),
         heads: fieldbook_core::protocol::to_hashes(&forged.heads(&id).unwrap()),
         changes: changes.changes,
+        signatures: Vec::new(),
     };
     let body = encode(&sync_request(vec![push]));
     let (status, bytes) =
@@ -85,6 +87,7 @@ fn random_and_mutated_sync_bodies_never_break_the_server() {
         case_id: "case-a".into(),
         heads: vec![],
         changes: changes.changes,
+        signatures: Vec::new(),
     }]));
     let strategy = prop_oneof![
         prop::collection::vec(any::<u8>(), 0..2048),

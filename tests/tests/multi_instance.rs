@@ -40,6 +40,7 @@ fn change(doc: &str, n: u8) -> NewChanges {
         doc: DocInfo { id: doc.into(), case_id: "case-1".into(), kind: RecordKind::Visit },
         changes: vec![([n; 32], format!("change-{n}").into_bytes())],
         heads: None,
+        signatures: Vec::new(),
     }
 }
 

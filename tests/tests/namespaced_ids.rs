@@ -7,8 +7,8 @@
 use chrono::Utc;
 use fieldbook_core::document::{Author, RecordDoc};
 use fieldbook_core::protocol::{
-    decode, encode, to_hashes, DocHeads, Hash, PushDoc, RejectReason, SyncRequest, SyncResponse,
-    PROTOCOL_VERSION,
+    decode, encode, to_hashes, DocHeads, Hash, KeyPair, PushDoc, RejectReason, SyncRequest,
+    SyncResponse, PROTOCOL_VERSION,
 };
 use fieldbook_core::records::{case_summary_id, new_record_id, RecordBody, RecordKind};
 use fieldbook_tests::sync_env::{token_of, SyncEnv};
@@ -24,6 +24,7 @@ fn request(push: Vec<PushDoc>, check: Vec<DocHeads>) -> Vec<u8> {
         push,
         check,
         response_budget: 1 << 22,
+        device_key: None,
     })
 }
 
@@ -61,6 +62,7 @@ async fn a_worker_cannot_squat_the_summary_id_of_a_future_case() {
         case_id: "case-a".into(),
         heads,
         changes,
+        signatures: Vec::new(),
     };
     let (status, bytes) = exchange(&env, "amara", request(vec![push], vec![])).await;
     assert_eq!(status, 200);
@@ -107,6 +109,7 @@ fn probes(t: &Target, own: &str, caller: &str) -> Vec<(&'static str, Vec<u8>)> {
         case_id: case.into(),
         heads: heads.to_vec(),
         changes: changes.to_vec(),
+        signatures: Vec::new(),
     };
     let (own_heads, own_changes) = forged_visit(caller, &summary, own);
     let check = |id: &str, heads: &[Hash]| DocHeads { id: id.into(), heads: heads.to_vec() };
@@ -237,14 +240,26 @@ async fn a_record_under_a_foreign_records_id_is_refused_not_merged() {
     ben.sync().await;
     let before = env.export_all().await;
     let (heads, changes) = forged_visit("amara", &id, "case-a");
+    // Signed by amara's registered key (issue #16): a valid record in every other respect.
+    let key = KeyPair::from_seed(&[42; 32]);
+    let mut forged =
+        RecordDoc::from_changes(&changes, Author::new("amara", "forger").actor()).unwrap();
+    let signatures = forged
+        .change_authors_after(&[])
+        .into_iter()
+        .map(|(h, _)| key.sign_change(Hash(h.0), None))
+        .collect();
     let push = PushDoc {
         id: id.clone(),
         kind: RecordKind::Visit,
         case_id: "case-a".into(),
         heads,
         changes,
+        signatures,
     };
-    let (status, bytes) = exchange(&env, "amara", request(vec![push], vec![])).await;
+    let mut signed: SyncRequest = decode(&request(vec![push], vec![]), 1 << 26).unwrap();
+    signed.device_key = Some(key.public());
+    let (status, bytes) = exchange(&env, "amara", encode(&signed)).await;
     assert_eq!(status, 200);
     let response: SyncResponse = decode(&bytes, 1 << 26).unwrap();
     assert!(response.acks.is_empty());

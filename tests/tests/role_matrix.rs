@@ -253,6 +253,7 @@ fn request_of(row: &Row, record: &str) -> (String, Option<Vec<u8>>) {
                 push: vec![],
                 check: vec![],
                 response_budget: 1 << 22,
+                device_key: None,
             };
             (row.path.into(), Some(encode(&request)))
         }

@@ -97,16 +97,16 @@ fn regression_seed_2() {
     replay_until_it_fails(4743203892669329382, config);
 }
 
-/// Found by the simulation (report for the lead; the fix belongs in the hub's push): Amara's
+/// Found by the simulation, fixed with signed changes (issue #16, `server/src/hub/push.rs`): Amara's
 /// late visit on a case re-allocated to Carol reaches the server after its last backup, and
 /// Carol's tablet receives it; Amara's tablets purge the case. The server is restored from the
 /// backup, which lacks the visit. Carol's tablet holds the only copy and is asked for it in
 /// full (`send_all`), but the hub refuses changes authored by someone else (`WrongAuthor`): the
-/// visit never returns to the server, and Carol's tablet keeps a document the server lacks.
-/// Replays with `Config::restore_after_reallocation` (`FIELDBOOK_SIM_KNOWN_BUGS=
+/// visit never returned to the server, and Carol's tablet kept a document the server lacks. Now a
+/// relayed change is accepted when it carries a valid signature by a registered, unrevoked key of
+/// its author (Amara's), which Carol's tablet received with it. Replays with `Config::restore_after_reallocation` (`FIELDBOOK_SIM_KNOWN_BUGS=
 /// restore_after_reallocation FIELDBOOK_SIM_SEED=10459565959638315290`).
 #[test]
-#[ignore = "known bug: a restored server refuses a lost document from a device of another worker"]
 fn regression_seed_3() {
     let config = Config { restore_after_reallocation: true, ..Config::default() };
     replay_until_it_fails(10459565959638315290, config);
@@ -129,15 +129,15 @@ fn regression_seed_4() {
     replay_until_it_fails(13273403386734652694, config);
 }
 
-/// Found by the simulation (report for the lead; the same rule as `regression_seed_3`, in the
-/// hub's push): the manager's laptop creates a visit after the server's backup, Amara's tablet
+/// Found by the simulation, fixed with signed changes as `regression_seed_3` (issue #16): the
+/// manager's laptop creates a visit after the server's backup, Amara's tablet
 /// appends to it, both acknowledged. The server is restored from the backup, which lacks the
-/// visit. Both devices are asked for it in full and both are refused (`WrongAuthor`): each full
-/// push holds the other worker's changes. The visit never comes back. Replays with
+/// visit. Both devices are asked for it in full and both were refused (`WrongAuthor`): each full
+/// push holds the other worker's changes, now accepted with their authors' signatures. Replays
+/// with
 /// `Config::co_authored_bug` (`FIELDBOOK_SIM_KNOWN_BUGS=co_authored
 /// FIELDBOOK_SIM_SEED=5259059535408653937`).
 #[test]
-#[ignore = "known bug: a restored server refuses a lost record several workers wrote in"]
 fn regression_seed_5() {
     let config = Config { co_authored_bug: true, ..Config::default() };
     replay_until_it_fails(5259059535408653937, config);

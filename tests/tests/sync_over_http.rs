@@ -231,9 +231,11 @@ async fn a_worker_cannot_reach_another_workers_case_through_any_endpoint() {
             case_id: "case-c".into(),
             heads: vec![],
             changes: changes.changes.clone(),
+            signatures: Vec::new(),
         }],
         check: vec![fieldbook_core::protocol::DocHeads { id: secret.clone(), heads: vec![] }],
         response_budget: 1 << 20,
+        device_key: None,
     };
     let (status, body) = env
         .call(reqwest::Method::POST, "/v1/sync", Some(&token_of("amara")), Some(encode(&request)))

@@ -352,6 +352,14 @@ impl RecordDoc {
         self.doc.get_changes(&[]).iter().map(|c| (c.hash(), c.raw_bytes().to_vec())).collect()
     }
 
+    /// The changes made after `heads` (all for empty heads): each hash with its author's actor.
+    pub fn change_authors_after(
+        &mut self,
+        heads: &[ChangeHash],
+    ) -> Vec<(ChangeHash, automerge::ActorId)> {
+        self.doc.get_changes(heads).iter().map(|c| (c.hash(), c.actor_id().clone())).collect()
+    }
+
     /// Heads this document is missing to apply everything it has been given.
     pub fn missing_deps(&mut self) -> Vec<ChangeHash> {
         self.doc.get_missing_deps(&[])

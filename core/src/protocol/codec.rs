@@ -82,7 +82,13 @@ fn push_ok(p: &DocChanges) -> Result<(), DecodeError> {
     if p.changes.len() > limits::MAX_DOC_CHANGE_BYTES {
         return Err(DecodeError::OverLimit { what: "a document's changes" });
     }
-    Ok(())
+    if p.signatures.len() > limits::MAX_SIGNATURES {
+        return Err(DecodeError::OverLimit { what: "a document's signatures" });
+    }
+    p.signatures.iter().try_for_each(|s| match &s.acting {
+        Some(a) => id_ok(a, "an acting identity"),
+        None => Ok(()),
+    })
 }
 
 impl Bounded for SyncRequest {
@@ -110,6 +116,9 @@ impl Bounded for SyncResponse {
         version_ok(self.version)?;
         self.acks.iter().try_for_each(heads_ok)?;
         self.docs.iter().try_for_each(push_ok)?;
+        if self.receipts.len() > limits::MAX_DOCS || self.keys.len() > limits::MAX_DOCS {
+            return Err(DecodeError::OverLimit { what: "receipts or keys" });
+        }
         self.allocated.iter().chain(&self.revoked).try_for_each(|c| id_ok(c, "a case id"))
     }
 }
@@ -133,9 +142,11 @@ mod tests {
                 case_id: "case-1".into(),
                 heads: vec![Hash([7; 32])],
                 changes: vec![1, 2, 3],
+                signatures: Vec::new(),
             }],
             check: vec![],
             response_budget: 1024,
+            device_key: None,
         }
     }
 
@@ -219,9 +230,11 @@ mod golden {
                 case_id: "c1".into(),
                 heads: vec![Hash([7; 32])],
                 changes: vec![1, 2, 3],
+                signatures: Vec::new(),
             }],
             check: vec![DocHeads { id: "d2".into(), heads: vec![Hash([8; 32])] }],
             response_budget: 1024,
+            device_key: None,
         }
     }
 
@@ -236,6 +249,7 @@ mod golden {
                 case_id: "c1".into(),
                 heads: Vec::new(),
                 changes: vec![4, 5],
+                signatures: Vec::new(),
             }],
             allocated: vec!["c2".into()],
             revoked: vec!["c3".into()],
@@ -244,6 +258,9 @@ mod golden {
             next_cursor_tag: 10,
             resync: false,
             more: true,
+            receipts: Vec::new(),
+            keys: Vec::new(),
+            server_key: None,
         }
     }
 

@@ -7,10 +7,12 @@
 //! neither side does any I/O here.
 
 mod codec;
+pub mod signing;
 
 use serde::{Deserialize, Serialize};
 
 pub use codec::{decode, encode, DecodeError};
+pub use signing::{ChangeSignature, KeyEvent, KeyPair, KeyRecord, PublicKey, Receipt, Sig};
 
 use crate::records::RecordKind;
 
@@ -40,6 +42,9 @@ pub mod limits {
     pub const PUSH_BUDGET: usize = 4 * 1024 * 1024;
     /// The default bound on a response's payload; a device may ask for less.
     pub const DEFAULT_RESPONSE_BUDGET: u64 = 4 * 1024 * 1024;
+    /// Signatures beside one document's changes (a signature is about 140 bytes; a change at
+    /// least a few dozen, so the change bytes bound this first).
+    pub const MAX_SIGNATURES: usize = 100_000;
 }
 
 /// An Automerge change hash (32 bytes), as a CBOR byte string.
@@ -98,6 +103,10 @@ pub struct SyncRequest {
     pub check: Vec<DocHeads>,
     /// The most payload bytes the device wants in the response (bounded by the server's own).
     pub response_budget: u64,
+    /// The device's current public key (issue #16): registered on first sight, bound to the
+    /// worker and device of the token. Absent on the wire when `None` (older requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<PublicKey>,
 }
 
 /// A pushed document: the one "changes of a document" type, with the heads the device reaches
@@ -141,6 +150,15 @@ pub struct SyncResponse {
     pub resync: bool,
     /// The response was cut at its budget: ask again with `next_cursor`.
     pub more: bool,
+    /// One signed receipt per acknowledgement (issue #16).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receipts: Vec<Receipt>,
+    /// The registrations of the keys that signed the changes in `docs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyRecord>,
+    /// The server's public key (it signs receipts and its own changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_key: Option<PublicKey>,
 }
 
 /// The changes of one document, in Automerge's binary change format: the one type for them,
@@ -160,6 +178,10 @@ pub struct DocChanges {
     /// Automerge changes (concatenated, as `save_after` produces them).
     #[serde(with = "serde_bytes")]
     pub changes: Vec<u8>,
+    /// The signatures of these changes, one per change hash (issue #16): beside the changes,
+    /// so the Automerge bytes stay standard. Absent on the wire when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<ChangeSignature>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +209,12 @@ pub enum RejectReason {
     /// A visit, assessment or note whose id is not a device record id (a v4 UUID): devices
     /// never create documents outside their namespace (`records::ids`).
     InvalidId,
+    /// A new change carries no signature (issue #16).
+    Unsigned,
+    /// A new change's signature does not verify, or its key is not registered to its author.
+    BadSignature,
+    /// A new change is signed by a key an operator revoked.
+    RevokedKey,
 }
 
 /// An error body (CBOR on the sync endpoint, JSON elsewhere): every error the server answers.

@@ -83,7 +83,12 @@ impl Store {
         let out = edit(&mut doc)?;
         if doc.heads() != before {
             let now = self.now();
-            self.write(|tx| persist_changes(tx, &mut doc, &before, false, &now.to_rfc3339()))?;
+            // Signed before the write, stored in the same transaction as the change.
+            let sigs = super::signing::sign_after(&self.key, &mut doc, &before);
+            self.write(|tx| {
+                persist_changes(tx, &mut doc, &before, false, &now.to_rfc3339())?;
+                super::signing::put_signatures(tx, doc.id(), &sigs)
+            })?;
         }
         self.cache.put(id.to_string(), doc);
         Ok(out)
@@ -92,7 +97,11 @@ impl Store {
     /// Inserts a new document and its projection in one transaction.
     pub(super) fn insert_doc(&mut self, mut doc: RecordDoc) -> Result<()> {
         let now = self.now().to_rfc3339();
-        self.write(|tx| insert_document(tx, &mut doc, None, &now))?;
+        let sigs = super::signing::sign_after(&self.key, &mut doc, &[]);
+        self.write(|tx| {
+            insert_document(tx, &mut doc, None, &now)?;
+            super::signing::put_signatures(tx, doc.id(), &sigs)
+        })?;
         self.cache.put(doc.id().to_string(), doc);
         Ok(())
     }

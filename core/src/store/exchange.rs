@@ -8,9 +8,11 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::documents::{decode_heads, encode_heads, insert_document, persist_changes};
+use super::signing::{check_received, put_signatures, Trust};
 use super::Store;
 use crate::document::RecordDoc;
 use crate::error::{Error, Result};
+use crate::protocol::ChangeSignature;
 
 /// The changes of one document: the protocol's type, under the name the store has always used.
 pub type DocumentChanges = crate::protocol::DocChanges;
@@ -52,13 +54,20 @@ impl Store {
                 .copied()
                 .collect();
             let meta = doc.meta().clone();
-            Ok(DocumentChanges {
+            let hashes = doc.change_authors_after(&known);
+            let changes = DocumentChanges {
                 id: meta.id,
                 kind: meta.kind,
                 case_id: meta.case_id,
                 heads: Vec::new(),
                 changes: doc.changes_after(&known),
-            })
+                signatures: Vec::new(),
+            };
+            Ok((changes, hashes))
+        })
+        .and_then(|(mut changes, hashes)| {
+            changes.signatures = self.signatures_for(id, &hashes)?;
+            Ok(changes)
         })
     }
 
@@ -85,7 +94,8 @@ impl Store {
     /// document that fails its checks (damaged, of another case than it claims, a newer schema) is
     /// refused and reported without affecting the others.
     pub fn import(&mut self, batch: &[DocumentChanges]) -> Result<ImportReport> {
-        let (mut staged, mut report) = self.stage_all(batch);
+        // A peer is not the server: signatures present are verified, none are required.
+        let (mut staged, mut report) = self.stage_all(batch, None);
         let now = self.now().to_rfc3339();
         // If the transaction fails, the staged documents are dropped (not returned to the cache),
         // so memory never holds changes the disk does not.
@@ -95,12 +105,17 @@ impl Store {
     }
 
     /// Applies every document of `batch` in memory (nothing is written): the staged documents,
-    /// and a report of the unchanged and refused ones.
-    pub(super) fn stage_all(&mut self, batch: &[DocumentChanges]) -> (Vec<Staged>, ImportReport) {
+    /// and a report of the unchanged and refused ones. With `trust` (a pull from the server)
+    /// every new change must be signed by its author's registered key or by the server.
+    pub(super) fn stage_all(
+        &mut self,
+        batch: &[DocumentChanges],
+        trust: Option<&Trust>,
+    ) -> (Vec<Staged>, ImportReport) {
         let mut report = ImportReport::default();
         let mut staged = Vec::new();
         for dc in batch {
-            match self.stage(dc) {
+            match self.stage(dc, trust) {
                 Ok(Some(staged_doc)) => staged.push(staged_doc),
                 Ok(None) => report.unchanged += 1,
                 Err(e) => report.rejected.push((dc.id.clone(), e.to_string())),
@@ -111,7 +126,7 @@ impl Store {
 
     /// After the commit: the staged documents go back to the cache and into the report.
     pub(super) fn cache_staged(&mut self, staged: Vec<Staged>, report: &mut ImportReport) {
-        for (doc, before, _) in staged {
+        for (doc, before, _, _) in staged {
             let id = doc.id().to_string();
             if before.is_none() {
                 report.created.push(id.clone())
@@ -123,7 +138,7 @@ impl Store {
     }
 
     /// Applies one document's changes in memory; `None` when nothing was new.
-    fn stage(&mut self, dc: &DocumentChanges) -> Result<Option<Staged>> {
+    fn stage(&mut self, dc: &DocumentChanges, trust: Option<&Trust>) -> Result<Option<Staged>> {
         // Only "no such row" means a new document: any other database error is an error, not
         // a reason to load the incoming changes as a fresh document over the stored one.
         let exists = self
@@ -132,9 +147,10 @@ impl Store {
             .optional()?
             .is_some();
         if !exists {
-            let doc = RecordDoc::from_changes(&dc.changes, self.author.actor())?;
+            let mut doc = RecordDoc::from_changes(&dc.changes, self.author.actor())?;
             check_identity(&doc, dc)?;
-            return Ok(Some((doc, None, Some(dc.changes.clone()))));
+            let sigs = check_received(&mut doc, &[], &dc.signatures, trust)?;
+            return Ok(Some((doc, None, Some(dc.changes.clone()), sigs)));
         }
         let mut doc = self.take_doc(&dc.id)?;
         let before = doc.heads();
@@ -144,7 +160,11 @@ impl Store {
                 self.cache.put(dc.id.clone(), doc);
                 Ok(None)
             }
-            Ok(()) => Ok(Some((doc, Some(before), None))),
+            // The document is dropped on a refusal, as below.
+            Ok(()) => match check_received(&mut doc, &before, &dc.signatures, trust) {
+                Ok(sigs) => Ok(Some((doc, Some(before), None, sigs))),
+                Err(e) => Err(e),
+            },
             // The document is dropped: the next read reloads the untouched copy from disk.
             Err(e) => Err(e),
         }
@@ -173,17 +193,19 @@ impl Store {
     }
 }
 
-/// A document changed in memory, its heads before (`None`: new to the store) and, for a new
-/// one, the bytes it was received as (stored as they are: see `insert_document`).
-pub(super) type Staged = (RecordDoc, Option<Vec<ChangeHash>>, Option<Vec<u8>>);
+/// A document changed in memory, its heads before (`None`: new to the store), for a new one the
+/// bytes it was received as (stored as they are: see `insert_document`), and the signatures of
+/// its new changes.
+pub(super) type Staged = (RecordDoc, Option<Vec<ChangeHash>>, Option<Vec<u8>>, Vec<ChangeSignature>);
 
 /// Writes staged documents inside the caller's transaction.
 pub(super) fn write_staged(tx: &Transaction<'_>, staged: &mut [Staged], now: &str) -> Result<()> {
-    for (doc, before, received) in staged.iter_mut() {
+    for (doc, before, received, sigs) in staged.iter_mut() {
         match before {
             None => insert_document(tx, doc, received.as_deref(), now)?,
             Some(before) => persist_changes(tx, doc, before, true, now)?,
         }
+        put_signatures(tx, doc.id(), sigs)?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod projection;
 mod queries;
 pub mod schema;
 mod settings;
+mod signing;
 mod sync_state;
 
 use std::num::NonZeroUsize;
@@ -25,6 +26,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub use exchange::{DocumentChanges, ImportReport};
 pub use lifecycle::decide_on;
 pub use queries::{CaseRow, RecordRow, StoredBytes};
+pub use signing::ReceiptCheck;
 pub use sync_state::{Applied, Delivery, ExchangePlan, Outbox, OutboxQuery};
 
 use crate::document::{Author, RecordDoc};
@@ -47,6 +49,8 @@ pub struct Store {
     clock: Clock,
     /// Documents loaded from disk since the store was opened (`documents_loaded`).
     loads: std::sync::atomic::AtomicU64,
+    /// The key this store signs its changes with (issue #16; `signing`).
+    key: crate::protocol::KeyPair,
 }
 
 impl std::fmt::Debug for Store {

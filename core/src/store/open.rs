@@ -80,7 +80,9 @@ impl Store {
              PRAGMA temp_store = MEMORY;",
         )?;
         schema::migrate(&mut conn)?;
+        let key = super::signing::load_or_create_key(&conn, &chrono::Utc::now().to_rfc3339())?;
         let mut store = Self {
+            key,
             conn,
             author: Author::new(worker, device),
             cache: Self::new_cache(),

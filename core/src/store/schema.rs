@@ -102,6 +102,33 @@ const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (record_id, hash) REFERENCES attachments(record_id, hash) ON DELETE CASCADE
     );
     "#,
+    // 3: evidence-grade records (issue #16). The device's Ed25519 keys (the secret never leaves
+    // this encrypted database; `current` marks the one that signs, older ones are kept after a
+    // rotation), the signature of every change held (CBOR `ChangeSignature`), the server's
+    // registrations of the keys that signed what this device received, and the server's signed
+    // receipt of each document's last acknowledgement.
+    r#"
+    CREATE TABLE device_keys (
+        public     BLOB PRIMARY KEY,
+        secret     BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        current    INTEGER NOT NULL
+    );
+    CREATE TABLE change_signatures (
+        doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        hash   BLOB NOT NULL,
+        data   BLOB NOT NULL,
+        PRIMARY KEY (doc_id, hash)
+    );
+    CREATE TABLE known_keys (
+        key  BLOB PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE receipts (
+        doc_id TEXT PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+        data   BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -27,7 +27,9 @@ use super::documents::{decode_heads, encode_heads};
 use super::exchange::{write_acks, write_staged};
 use super::{ImportReport, Store};
 use crate::error::{Error, Result};
-use crate::protocol::{to_change_hashes, to_hashes, DocChanges, DocHeads, PushDoc};
+use crate::protocol::{
+    to_change_hashes, to_hashes, DocChanges, DocHeads, KeyRecord, PublicKey, PushDoc, Receipt,
+};
 use crate::records::RecordKind;
 
 const CURSOR: &str = "sync_cursor";
@@ -63,6 +65,8 @@ pub struct Outbox {
     /// Pending documents were left out by the budget.
     pub push_more: bool,
     pub check: Vec<DocHeads>,
+    /// The store's current public key, registered by the server on first sight.
+    pub device_key: Option<PublicKey>,
 }
 
 /// The store operations of one response, applied in one transaction (`apply_exchange`).
@@ -76,6 +80,15 @@ pub struct ExchangePlan {
     pub purge: Vec<String>,
     /// The cursor and its tag to commit, or `None` to leave it.
     pub cursor: Option<(u64, u64)>,
+    /// The received documents come from the server: every new change must be signed by its
+    /// author's registered key (`keys`, or one received before) or by the server (issue #16).
+    pub verify: bool,
+    /// The registrations of the keys that signed `docs`.
+    pub keys: Vec<KeyRecord>,
+    /// The server's key (its receipts and its own changes are signed by it).
+    pub server_key: Option<PublicKey>,
+    /// The server's signed receipts of the acknowledgements.
+    pub receipts: Vec<Receipt>,
 }
 
 /// What `apply_exchange` did.
@@ -115,7 +128,14 @@ impl Store {
             Vec::new()
         };
         let (cursor, cursor_tag) = self.sync_cursor()?;
-        Ok(Outbox { cursor, cursor_tag, push, push_more, check })
+        Ok(Outbox {
+            cursor,
+            cursor_tag,
+            push,
+            push_more,
+            check,
+            device_key: Some(self.public_key()),
+        })
     }
 
     /// Documents with changes the server has not acknowledged, as pushes: the changes after the
@@ -216,14 +236,24 @@ impl Store {
                 in_sync_before.insert(d.id.clone());
             }
         }
-        let (mut staged, mut import) = self.stage_all(&plan.docs);
+        let trust =
+            if plan.verify { Some(self.trust_with(&plan.keys, plan.server_key)?) } else { None };
+        let (mut staged, mut import) = self.stage_all(&plan.docs, trust.as_ref());
+        let server_keys = self.server_keys()?;
         let now = self.now().to_rfc3339();
         let cursor = plan.cursor.map(|(c, tag)| format!("{c}:{tag}"));
         let written = self.write(|tx| {
             let acknowledged =
                 write_acks(tx, encoded.iter().map(|(id, h)| (*id, h.clone())), &now)?;
             write_staged(tx, &mut staged, &now)?;
-            for (doc, _, _) in &staged {
+            super::signing::write_evidence(
+                tx,
+                &plan.keys,
+                plan.server_key,
+                &plan.receipts,
+                server_keys,
+            )?;
+            for (doc, _, _, _) in &staged {
                 if in_sync_before.contains(doc.id()) {
                     tx.execute(
                         "UPDATE documents SET acked_heads = heads, acked_at = ?2 WHERE id = ?1",
@@ -416,6 +446,7 @@ mod tests {
             docs: vec![other.changes_since(&theirs, &[]).unwrap()],
             purge: Vec::new(),
             cursor: Some((12, 34)),
+            ..ExchangePlan::default()
         };
         store
             .execute_batch_for_tests(

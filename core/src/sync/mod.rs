@@ -92,6 +92,10 @@ pub struct SyncReport {
     pub conflicts: usize,
     /// Pushes the server refused.
     pub rejected: Vec<(String, RejectReason)>,
+    /// Documents received and refused, with why (a change whose signature fails, a damaged
+    /// document: issue #16): nothing of them was applied.
+    #[serde(default)]
+    pub refused: Vec<(String, String)>,
     /// Set when the sync stopped early.
     pub failure: Option<SyncFailure>,
     /// The server has more to send: call again.
@@ -354,6 +358,9 @@ mod tests {
                 next_cursor_tag: 0,
                 resync: false,
                 more: false,
+                receipts: Vec::new(),
+                keys: Vec::new(),
+                server_key: None,
             };
             Ok(HttpResponse { status: 200, body: encode(&response) })
         }

@@ -98,6 +98,7 @@ impl Session {
             push: outbox.push,
             check: outbox.check,
             response_budget: self.config.response_budget,
+            device_key: outbox.device_key,
         };
         (request, outbox.push_more)
     }
@@ -138,6 +139,10 @@ impl Session {
             docs: response.docs,
             purge: response.revoked,
             cursor: Some((response.next_cursor, response.next_cursor_tag)),
+            verify: true,
+            keys: response.keys,
+            server_key: response.server_key,
+            receipts: response.receipts,
         }
     }
 
@@ -147,6 +152,7 @@ impl Session {
         self.report.pulled += applied.import.created.len() + applied.import.updated.len();
         for (id, reason) in &applied.import.rejected {
             tracing::warn!(doc = %id, %reason, "received document refused");
+            self.report.refused.push((id.clone(), reason.clone()));
         }
         let Some(flight) = self.in_flight.take() else { return Next::Done };
         // Pushes the server could neither take whole nor refuse (it lacked earlier changes,

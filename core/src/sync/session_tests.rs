@@ -25,6 +25,7 @@ fn push(id: &str, head: u8) -> PushDoc {
         case_id: "case-1".into(),
         heads: vec![Hash([head; 32])],
         changes: vec![head],
+        signatures: Vec::new(),
     }
 }
 
@@ -45,6 +46,9 @@ fn quiet() -> SyncResponse {
         next_cursor_tag: 70,
         resync: false,
         more: false,
+        receipts: Vec::new(),
+        keys: Vec::new(),
+        server_key: None,
     }
 }
 
@@ -91,6 +95,7 @@ fn the_request_carries_what_the_store_reported_and_the_budgets() {
         push: vec![push("a", 1)],
         push_more: true,
         check: vec![DocHeads { id: "a".into(), heads: vec![Hash([1; 32])] }],
+        device_key: Some(crate::protocol::PublicKey([3; 32])),
     };
     let (request, push_more) = session.request(outbox.clone());
     assert!(push_more);
@@ -104,6 +109,7 @@ fn the_request_carries_what_the_store_reported_and_the_budgets() {
             push: outbox.push,
             check: outbox.check,
             response_budget: 1000,
+            device_key: Some(crate::protocol::PublicKey([3; 32])),
         }
     );
 }
@@ -128,6 +134,8 @@ fn a_response_becomes_one_plan_of_acks_docs_purges_and_the_cursor() {
             docs: vec![doc("b")],
             purge: vec!["case-9".into()],
             cursor: Some((7, 70)),
+            verify: true,
+            ..ExchangePlan::default()
         }
     );
     assert_eq!(next, Next::Done, "everything acknowledged, nothing more");

@@ -73,7 +73,7 @@ pub(super) async fn upsert_case(
         Ok(ApiJson(upsert)) => upsert,
         Err(e) => return e.into_response(),
     };
-    match state.hub.upsert_case(&path.case_id, upsert).await {
+    match state.hub.upsert_case_by(&path.case_id, upsert, &who.subject).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => e.into_response(),
     }

@@ -62,6 +62,7 @@ fn cbor_error(status: StatusCode, error: &'static str, message: String) -> Respo
 )]
 pub(super) async fn sync(
     State(state): State<AppState>,
+    headers: header::HeaderMap,
     who: Result<Identity, AuthError>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
@@ -94,7 +95,14 @@ pub(super) async fn sync(
         Err(e) => return cbor_error(StatusCode::BAD_REQUEST, "malformed", e.to_string()),
     };
     let pushed = request.push.len();
-    match state.hub.sync(&who, request).await {
+    // The key registry names the token by a fingerprint, never the token (the extractor above
+    // has already checked it).
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map_or_else(|| "-".to_string(), crate::hub::signing::token_fingerprint);
+    match state.hub.sync_with_token(&who, &token, request).await {
         Ok(response) => {
             let bytes = encode(&response);
             state.metrics.record_sync(

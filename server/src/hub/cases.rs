@@ -100,7 +100,18 @@ fn valid_id(id: &str) -> bool {
 impl Hub {
     /// Creates or updates a case's summary and allocation. Re-allocation makes the previous
     /// worker's devices purge the case on their next sync and delivers it to the new worker's.
-    pub async fn upsert_case(&self, case_id: &str, mut upsert: CaseUpsert) -> Result<(), HubError> {
+    pub async fn upsert_case(&self, case_id: &str, upsert: CaseUpsert) -> Result<(), HubError> {
+        self.upsert_case_by(case_id, upsert, "integration").await
+    }
+
+    /// `upsert_case` on behalf of `acting` (the case system's token subject): the summary's
+    /// changes are signed by the server's key naming it (issue #16).
+    pub async fn upsert_case_by(
+        &self,
+        case_id: &str,
+        mut upsert: CaseUpsert,
+        acting: &str,
+    ) -> Result<(), HubError> {
         // Allocation is matched against token subjects, which are normalised: "AMARA" from the
         // case system and "amara" from the identity provider are one worker.
         upsert.allocated_worker = normalise_worker_id(&upsert.allocated_worker);
@@ -136,11 +147,9 @@ impl Hub {
             .run(Job::Upsert, move || summary_changes(&job_id, &job_case, &stored, summary))
             .await??;
         let doc = DocInfo { id, case_id: case_id.to_string(), kind: RecordKind::CaseSummary };
-        crate::oversight::projection::append_and_project(
-            self,
-            vec![NewChanges { doc, changes, heads: None }],
-        )
-        .await?;
+        let signatures = self.sign_own(&changes, &format!("integration:{acting}"));
+        let batch = vec![NewChanges { doc, changes, heads: None, signatures }];
+        crate::oversight::projection::append_and_project(self, batch).await?;
         storage
             .allocate(Allocation {
                 case_id: case_id.to_string(),

@@ -140,6 +140,10 @@ pub(super) async fn assemble(
     let mut send_all = Vec::new();
     super::repair::answer(hub, &visible_set, &request.check, &mut docs, &mut send_all).await?;
 
+    // The signatures of exactly the changes sent, and the registrations of their keys.
+    let (docs, wanted) = docs.into_parts();
+    let mut docs = docs;
+    let keys = super::signing::attach(storage, &mut docs, &wanted).await?;
     let next_cursor_tag = match window.next_cursor {
         0 => 0,
         n => storage.seq_tag(n).await?.unwrap_or(0),
@@ -148,7 +152,7 @@ pub(super) async fn assemble(
         version: PROTOCOL_VERSION,
         acks: Vec::new(),
         rejected: Vec::new(),
-        docs: docs.into_vec(),
+        docs,
         allocated: window.allocated,
         revoked: window.revoked,
         send_all,
@@ -156,6 +160,9 @@ pub(super) async fn assemble(
         next_cursor_tag,
         resync: inputs.resync,
         more: window.cut,
+        receipts: Vec::new(),
+        keys,
+        server_key: None,
     })
 }
 
@@ -165,6 +172,8 @@ pub(super) struct Docs {
     by_id: BTreeMap<String, (DocChanges, u64)>,
     seen: HashSet<(String, [u8; 32])>,
     order: u64,
+    /// The hashes sent per document (`None`: the whole document, a repair answer).
+    wanted: Wanted,
 }
 
 impl Docs {
@@ -182,11 +191,17 @@ impl Docs {
                     case_id: change.doc.case_id.clone(),
                     heads: Vec::new(),
                     changes: Vec::new(),
+                    signatures: Vec::new(),
                 },
                 order,
             )
         });
         entry.0.changes.extend_from_slice(&change.bytes);
+        if let Some(hashes) =
+            self.wanted.entry(change.doc.id.clone()).or_insert_with(|| Some(HashSet::new()))
+        {
+            hashes.insert(change.hash);
+        }
     }
 
     /// Replaces what is queued for a document with `changes` (a repair answer covers it all).
@@ -201,19 +216,26 @@ impl Docs {
                     case_id: info.case_id,
                     heads: Vec::new(),
                     changes: Vec::new(),
+                    signatures: Vec::new(),
                 },
                 order,
             )
         });
         entry.0.changes = changes;
+        self.wanted.insert(entry.0.id.clone(), None);
     }
 
-    fn into_vec(self) -> Vec<DocChanges> {
+    /// The documents in feed order, and the hashes sent of each.
+    fn into_parts(self) -> (Vec<DocChanges>, Wanted) {
         let mut docs: Vec<(DocChanges, u64)> = self.by_id.into_values().collect();
         docs.sort_by_key(|(_, order)| *order);
-        docs.into_iter().map(|(d, _)| d).filter(|d| !d.changes.is_empty()).collect()
+        let docs = docs.into_iter().map(|(d, _)| d).filter(|d| !d.changes.is_empty()).collect();
+        (docs, self.wanted)
     }
 }
+
+/// The change hashes sent of each document (`None`: all of them).
+pub(super) type Wanted = HashMap<String, Option<HashSet<[u8; 32]>>>;
 
 #[cfg(test)]
 mod tests {

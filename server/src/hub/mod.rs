@@ -21,11 +21,12 @@ mod feed;
 pub(crate) mod pool;
 mod push;
 mod repair;
+pub mod signing;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use fieldbook_core::protocol::{SyncRequest, SyncResponse, PROTOCOL_VERSION};
+use fieldbook_core::protocol::{KeyPair, SyncRequest, SyncResponse, PROTOCOL_VERSION};
 use thiserror::Error;
 
 pub use cache::DEFAULT_CACHE_BYTES;
@@ -64,15 +65,21 @@ pub struct Hub {
     pool: pool::Pool,
     /// Hot documents, used only at the heads storage holds (`cache`).
     cache: Arc<cache::DocCache>,
+    /// The server's signing key (issue #16): receipts, key events, and the changes the server
+    /// makes on someone's behalf. `with_signing_key` sets the deployment's (its key file).
+    key: Arc<KeyPair>,
 }
 
 impl Hub {
-    /// A hub whose pool runs one Automerge job per core at once.
+    /// A hub whose pool runs one Automerge job per core at once, with a new signing key of its
+    /// own (tests; a server sets the one of its key file: `with_signing_key`).
     pub fn new(storage: Arc<dyn Storage>) -> Self {
+        let key = signing::ephemeral_key();
         Self {
             storage,
             pool: pool::Pool::new(default_pool_size()),
             cache: Arc::new(cache::DocCache::new(DEFAULT_CACHE_BYTES)),
+            key: Arc::new(key),
         }
     }
 
@@ -80,6 +87,17 @@ impl Hub {
     pub fn with_cache_bytes(mut self, bytes: usize) -> Self {
         self.cache = Arc::new(cache::DocCache::new(bytes));
         self
+    }
+
+    /// Signs with `key` (the deployment's key file: `serve::options`).
+    pub fn with_signing_key(mut self, key: KeyPair) -> Self {
+        self.key = Arc::new(key);
+        self
+    }
+
+    /// The server's public key.
+    pub fn public_key(&self) -> fieldbook_core::protocol::PublicKey {
+        self.key.public()
     }
 
     /// At most `jobs` Automerge jobs at once (at least one).
@@ -112,22 +130,39 @@ impl Hub {
         self.pool.run(job, f).await
     }
 
-    /// One sync exchange for an authenticated device.
+    /// One sync exchange for an authenticated device (the token unnamed in the key registry:
+    /// `sync_with_token` names it).
     pub async fn sync(
         &self,
         who: &Identity,
+        request: SyncRequest,
+    ) -> Result<SyncResponse, HubError> {
+        self.sync_with_token(who, "-", request).await
+    }
+
+    /// One sync exchange; `token` is the fingerprint of the bearer token
+    /// (`signing::token_fingerprint`), recorded when the device's key is registered.
+    pub async fn sync_with_token(
+        &self,
+        who: &Identity,
+        token: &str,
         mut request: SyncRequest,
     ) -> Result<SyncResponse, HubError> {
         let audience = audience_of(who)?;
+        if let Some(key) = request.device_key {
+            signing::register(self, who, &request.device, token, key).await?;
+        }
         // Read once for both halves (the feed reads it again only if an allocation was
         // committed meanwhile: `feed::stale`).
         let visible = self.storage.visible_cases(&audience).await?;
         let pushes = std::mem::take(&mut request.push);
-        let pushed = push::apply(self, who, &visible, pushes).await?;
+        let pushed = push::apply(self, who, &request.device, &visible, pushes).await?;
         let mut response =
             feed::assemble(self, &audience, visible, &request, &pushed.hashes).await?;
         response.acks = pushed.acks;
+        response.receipts = pushed.receipts;
         response.rejected = pushed.rejected;
+        response.server_key = Some(self.key.public());
         response.version = PROTOCOL_VERSION;
         Ok(response)
     }

@@ -9,11 +9,14 @@ use std::collections::{HashMap, HashSet};
 use automerge::{AutoCommit, ChangeHash};
 use fieldbook_core::document::authorship::{parse_actor, same_worker};
 use fieldbook_core::document::RecordDoc;
-use fieldbook_core::protocol::{DocHeads, Hash, PushDoc, RejectReason, Rejection};
+use fieldbook_core::protocol::{
+    ChangeSignature, DocHeads, Hash, PushDoc, Receipt, RejectReason, Rejection,
+};
 use fieldbook_core::records::{id_fits, IdMisfit, RecordKind};
 
 use super::{doc_from_changes, stored_changes, Hub, HubError, Job};
 use crate::auth::{Identity, Role};
+use crate::storage::signing::KeyRegistration;
 use crate::storage::{DocInfo, HeadsMove, NewChanges, Storage};
 
 /// The outcome of the push half of an exchange.
@@ -23,15 +26,19 @@ pub(super) struct Pushed {
     pub rejected: Vec<Rejection>,
     /// Hashes of every change the device sent: never sent back to it.
     pub hashes: HashSet<Hash>,
+    /// The server's signed receipt of each acknowledgement.
+    pub receipts: Vec<Receipt>,
 }
 
 pub(super) async fn apply(
     hub: &Hub,
     who: &Identity,
+    device: &str,
     visible: &[String],
     push: Vec<PushDoc>,
 ) -> Result<Pushed, HubError> {
     let storage = hub.storage.as_ref();
+    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut cases = Cases { who, visible: visible.iter().cloned().collect(), ever: HashMap::new() };
     let mut out = Pushed::default();
     let mut batch = Vec::new();
@@ -69,10 +76,25 @@ pub(super) async fn apply(
                     hot.push((doc.id.clone(), m.after, m.doc, found.bytes + new_bytes));
                 }
                 if !changes.is_empty() {
+                    let new: HashSet<&[u8; 32]> = changes.iter().map(|(h, _)| h).collect();
+                    // Every new change was checked to carry one (`decide`).
+                    let signatures = doc
+                        .signatures
+                        .iter()
+                        .filter(|s| new.contains(&s.hash.0))
+                        .map(|s| (s.hash.0, s.to_bytes()))
+                        .collect();
                     let info = DocInfo { id: doc.id.clone(), case_id: doc.case_id, kind: doc.kind };
-                    batch.push(NewChanges { doc: info, changes, heads });
+                    batch.push(NewChanges { doc: info, changes, heads, signatures });
                 }
                 if ack {
+                    out.receipts.push(Receipt::issue(
+                        &hub.key,
+                        &doc.id,
+                        &doc.heads,
+                        &received_at,
+                        device,
+                    ));
                     out.acks.push(DocHeads { id: doc.id, heads: doc.heads });
                 }
             }
@@ -153,6 +175,8 @@ pub(super) struct PushInput {
     /// The caller may write the case the push names.
     pub case_allowed: bool,
     pub stored: Stored,
+    /// The registrations of the keys the push's signatures name (unknown keys absent).
+    pub keys: HashMap<[u8; 32], KeyRegistration>,
 }
 
 /// What storage holds under the pushed id, as far as the caller may know.
@@ -189,8 +213,16 @@ async fn gather(
     let case_allowed = cases.may_write(storage, &push.case_id).await?;
     // Nothing else is read for a push refused on its case or its id alone.
     if !case_allowed || id_fits(push.kind, &push.case_id, &push.id).is_err() {
-        let input = PushInput { push, case_allowed, stored: Stored::Absent { hidden: false } };
+        let stored = Stored::Absent { hidden: false };
+        let input = PushInput { push, case_allowed, stored, keys: HashMap::new() };
         return Ok((input, Found::default()));
+    }
+    let named: HashSet<[u8; 32]> = push.signatures.iter().map(|s| s.key.0).collect();
+    let mut keys = HashMap::new();
+    for key in named {
+        if let Some(reg) = storage.device_key(key).await? {
+            keys.insert(key, reg);
+        }
     }
     let mut found = Found::default();
     let stored = match storage.doc_state(&push.id).await? {
@@ -224,7 +256,7 @@ async fn gather(
             }
         }
     };
-    Ok((PushInput { push, case_allowed, stored }, found))
+    Ok((PushInput { push, case_allowed, stored, keys }, found))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -334,11 +366,20 @@ fn decide_loaded(
     if new.is_empty() && before.is_empty() {
         return refuse(Malformed);
     }
+    // Every new change must be signed by a registered, unrevoked key of its author (issue #16).
+    // A change by another worker is accepted only so (a device relaying what a restored server
+    // lost); without a valid signature of its author's it is refused as before (`WrongAuthor`).
     // The actor's worker compared normalised: a device opened by an older build may have spelt
     // the worker id as the person typed it ("Amara"), the token's subject is normalised.
-    if !new.iter().all(|c| parse_actor(c.actor_id()).is_some_and(|(w, _)| same_worker(&w, worker)))
-    {
-        return refuse(WrongAuthor);
+    for change in &new {
+        let author = parse_actor(change.actor_id()).map(|(w, _)| w);
+        let own = author.as_deref().is_some_and(|w| same_worker(w, worker));
+        let hash = Hash(change.hash().0);
+        match check_signature(&push.signatures, &input.keys, hash, author.as_deref()) {
+            Ok(()) => {}
+            Err(_) if !own => return refuse(WrongAuthor),
+            Err(reason) => return refuse(reason),
+        }
     }
     let ack = holds_all(&mut doc, &push.heads);
     let changes: Vec<_> = new.iter().map(|c| (c.hash().0, c.raw_bytes().to_vec())).collect();
@@ -366,6 +407,28 @@ fn decide_loaded(
 /// the whole change from the op set, which cost as much as loading the document).
 fn holds(doc: &mut AutoCommit, hash: &ChangeHash) -> bool {
     doc.get_change_meta_by_hash(hash).is_some()
+}
+
+/// Whether `hash` carries a signature that verifies, by a registered key of `author` that is not
+/// revoked. Device keys only: the server's own signatures never arrive in a push.
+fn check_signature(
+    signatures: &[ChangeSignature],
+    keys: &HashMap<[u8; 32], KeyRegistration>,
+    hash: Hash,
+    author: Option<&str>,
+) -> Result<(), RejectReason> {
+    let sig = signatures.iter().find(|s| s.hash == hash).ok_or(RejectReason::Unsigned)?;
+    let reg = keys.get(&sig.key.0).ok_or(RejectReason::BadSignature)?;
+    if sig.acting.is_some() || sig.verify().is_err() {
+        return Err(RejectReason::BadSignature);
+    }
+    if !author.is_some_and(|a| same_worker(a, &reg.worker)) {
+        return Err(RejectReason::BadSignature);
+    }
+    if reg.revoked_at.is_some() {
+        return Err(RejectReason::RevokedKey);
+    }
+    Ok(())
 }
 
 fn holds_all(doc: &mut AutoCommit, heads: &[Hash]) -> bool {

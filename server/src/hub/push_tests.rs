@@ -2,8 +2,9 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::Utc;
+use fieldbook_core::document::authorship::parse_actor;
 use fieldbook_core::document::{Author, RecordDoc};
-use fieldbook_core::protocol::to_hashes;
+use fieldbook_core::protocol::{to_hashes, KeyPair};
 use fieldbook_core::records::{
     case_summary_id, new_record_id, CaseSummary, RecordBody, Visit, VisitKind,
 };
@@ -16,6 +17,34 @@ fn visit_doc(worker: &str, id: &str, case: &str) -> RecordDoc {
         .unwrap()
 }
 
+/// Each test worker's device key.
+fn key(worker: &str) -> KeyPair {
+    KeyPair::from_seed(&[worker.as_bytes()[0]; 32])
+}
+
+fn registration(worker: &str) -> KeyRegistration {
+    KeyRegistration {
+        key: key(worker).public().0,
+        worker: worker.into(),
+        device: "tab".into(),
+        registered_at: "2026-12-01T09:00:00Z".into(),
+        token: "-".into(),
+        revoked_at: None,
+        revoked_by: None,
+    }
+}
+
+/// The changes after `before`, each signed by its author's key.
+fn signed(doc: &mut RecordDoc, before: &[automerge::ChangeHash]) -> Vec<ChangeSignature> {
+    doc.change_authors_after(before)
+        .into_iter()
+        .map(|(h, actor)| {
+            let (worker, _) = parse_actor(&actor).unwrap();
+            key(&worker).sign_change(Hash(h.0), None)
+        })
+        .collect()
+}
+
 fn push_of(doc: &mut RecordDoc, kind: RecordKind, case: &str) -> PushDoc {
     PushDoc {
         id: doc.id().to_string(),
@@ -23,11 +52,14 @@ fn push_of(doc: &mut RecordDoc, kind: RecordKind, case: &str) -> PushDoc {
         case_id: case.into(),
         heads: to_hashes(&doc.heads()),
         changes: doc.save_after(&[]),
+        signatures: signed(doc, &[]),
     }
 }
 
+/// Both test workers' keys are registered.
 fn input(push: PushDoc, stored: Stored) -> PushInput {
-    PushInput { push, case_allowed: true, stored }
+    let keys = ["amara", "ben"].map(|w| (key(w).public().0, registration(w))).into();
+    PushInput { push, case_allowed: true, stored, keys }
 }
 
 fn absent() -> Stored {
@@ -59,7 +91,7 @@ fn a_case_the_caller_may_not_write_is_refused_first() {
     // Even with an id that fits nothing: the case decides before the id.
     let mut doc = visit_doc("amara", "summary-case-b", "case-b");
     let push = push_of(&mut doc, RecordKind::Visit, "case-b");
-    let input = PushInput { push, case_allowed: false, stored: absent() };
+    let input = PushInput { case_allowed: false, ..input(push, absent()) };
     assert_eq!(refused(decide("amara", &input)), RejectReason::NotAllocated);
 }
 
@@ -118,9 +150,10 @@ fn the_documents_meta_must_name_the_pushed_id_kind_and_case() {
 }
 
 #[test]
-fn changes_by_another_worker_are_refused() {
+fn changes_by_another_worker_are_refused_without_their_signature() {
     let mut doc = visit_doc("ben", &new_record_id(), "case-a");
-    let push = push_of(&mut doc, RecordKind::Visit, "case-a");
+    let mut push = push_of(&mut doc, RecordKind::Visit, "case-a");
+    push.signatures.clear();
     assert_eq!(refused(decide("amara", &input(push, absent()))), RejectReason::WrongAuthor);
 }
 
@@ -145,6 +178,7 @@ fn a_hidden_document_is_answered_as_an_absent_one() {
         case_id: "case-a".into(),
         heads: vec![],
         changes: vec![],
+        signatures: Vec::new(),
     };
     let replayed = push_of(&mut bens, RecordKind::Visit, "case-a");
     for push in [empty, replayed] {
@@ -173,6 +207,7 @@ fn new_changes_to_a_stored_document_are_the_only_ones_staged() {
         case_id: "case-a".into(),
         heads: to_hashes(&doc.heads()),
         changes: doc.save_after(&before),
+        signatures: signed(&mut doc, &before),
     };
     let info = DocInfo { id, case_id: "case-a".into(), kind: RecordKind::Visit };
     match decide("amara", &input(push, Stored::Here { info, changes: stored })).unwrap() {
@@ -201,6 +236,7 @@ fn changes_building_on_changes_the_server_lost_are_left_pending_not_refused() {
         case_id: "case-a".into(),
         heads: to_hashes(&doc.heads()),
         changes: doc.save_after(&acknowledged),
+        signatures: signed(&mut doc, &acknowledged),
     };
     for stored in [absent(), Stored::Absent { hidden: true }] {
         assert_eq!(
@@ -214,4 +250,69 @@ fn changes_building_on_changes_the_server_lost_are_left_pending_not_refused() {
         Decision::Accept { changes, ack } => assert!(ack && changes.len() == 2),
         other => panic!("{other:?}"),
     }
+}
+
+/// Issue #16: every new change must carry a valid signature by a registered, unrevoked key of
+/// its author.
+#[test]
+fn unsigned_badly_signed_and_revoked_key_changes_are_refused_with_their_reason() {
+    let mut doc = visit_doc("amara", &new_record_id(), "case-a");
+    let good = push_of(&mut doc, RecordKind::Visit, "case-a");
+
+    let mut unsigned = good.clone();
+    unsigned.signatures.clear();
+    assert_eq!(refused(decide("amara", &input(unsigned, absent()))), RejectReason::Unsigned);
+
+    let mut forged = good.clone();
+    forged.signatures[0].sig.0[0] ^= 1;
+    assert_eq!(refused(decide("amara", &input(forged, absent()))), RejectReason::BadSignature);
+
+    let mut unregistered = good.clone();
+    let stranger = KeyPair::from_seed(&[99; 32]);
+    unregistered.signatures = vec![stranger.sign_change(unregistered.signatures[0].hash, None)];
+    let verdict = decide("amara", &input(unregistered, absent()));
+    assert_eq!(refused(verdict), RejectReason::BadSignature);
+
+    let mut revoked = input(good.clone(), absent());
+    revoked.keys.get_mut(&key("amara").public().0).unwrap().revoked_at =
+        Some("2026-12-02T10:00:00Z".into());
+    assert_eq!(refused(decide("amara", &revoked)), RejectReason::RevokedKey);
+
+    assert!(matches!(
+        decide("amara", &input(good, absent())).unwrap(),
+        Decision::Accept { ack: true, .. }
+    ));
+}
+
+/// Simulation bugs 3 and 5: a device relays another worker's change (the server lost it in a
+/// restore). Signed by its author's registered key it is accepted; signed by the relaying
+/// worker's own key it is still another worker's change: `WrongAuthor`.
+#[test]
+fn a_relayed_change_is_accepted_with_its_authors_signature_only() {
+    let id = new_record_id();
+    let mut doc = visit_doc("amara", &id, "case-a");
+    let amaras = doc.save_after(&[]);
+    // Ben's tablet holds the document and edits it.
+    let mut doc = RecordDoc::from_changes(&amaras, Author::new("ben", "tab").actor()).unwrap();
+    let before = doc.heads();
+    let mut v = Visit::new(VisitKind::ChildProtection, Utc::now());
+    v.location = "School".into();
+    doc.update_body(&Author::new("ben", "tab"), &RecordBody::Visit(v), Utc::now()).unwrap();
+    let relayed = PushDoc {
+        id: id.clone(),
+        kind: RecordKind::Visit,
+        case_id: "case-a".into(),
+        heads: to_hashes(&doc.heads()),
+        changes: doc.save_after(&before),
+        signatures: signed(&mut doc, &before),
+    };
+    let info = DocInfo { id, case_id: "case-a".into(), kind: RecordKind::Visit };
+    let stored = || Stored::Here { info: info.clone(), changes: amaras.clone() };
+    assert!(matches!(
+        decide("amara", &input(relayed.clone(), stored())).unwrap(),
+        Decision::Accept { ack: true, .. }
+    ));
+    let mut own_key = relayed;
+    own_key.signatures = vec![key("amara").sign_change(own_key.signatures[0].hash, None)];
+    assert_eq!(refused(decide("amara", &input(own_key, stored()))), RejectReason::WrongAuthor);
 }

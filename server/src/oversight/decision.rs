@@ -51,9 +51,10 @@ pub async fn decide(
         Err(fieldbook_core::Error::InvalidTransition { .. }) => return Err(PageError::Conflict),
         Err(e) => return Err(HubError::Corrupt(format!("document {}: {e}", info.id)).into()),
     };
-    let changes = changes.into_iter().map(|(h, bytes)| (h.0, bytes)).collect();
+    let changes: Vec<_> = changes.into_iter().map(|(h, bytes)| (h.0, bytes)).collect();
     let doc_id = info.id.clone();
-    append_and_project(hub, vec![NewChanges { doc: info, changes, heads: None }]).await?;
+    let signatures = hub.sign_own(&changes, &format!("manager:{}", who.subject));
+    append_and_project(hub, vec![NewChanges { doc: info, changes, heads: None, signatures }]).await?;
     tracing::info!(doc = %doc_id, manager = %who.subject, decision = decision.code(), "oversight decision recorded");
     Ok(())
 }

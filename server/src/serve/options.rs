@@ -27,6 +27,12 @@ pub struct ServeOptions {
     /// always encrypted; a plain-text one from an earlier release is encrypted on start.
     #[arg(long, env = "FIELDBOOK_SQLITE_KEY_FILE")]
     pub sqlite_key_file: Option<PathBuf>,
+    /// The server's Ed25519 signing key file (receipts, key events, the changes it makes on
+    /// someone's behalf): 64 hexadecimal characters, created (mode 0600) when missing. Default
+    /// with SQLite: `<sqlite>.signing-key` beside the database. Required with PostgreSQL, the
+    /// same file for every server of one database.
+    #[arg(long, env = "FIELDBOOK_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
     /// PostgreSQL URL; when given, used instead of SQLite.
     // The URL can hold a password: `--help` must not print the variable's value.
     #[arg(long, env = "FIELDBOOK_POSTGRES", hide_env_values = true)]
@@ -99,6 +105,19 @@ impl OidcOptions {
 }
 
 impl ServeOptions {
+    /// The signing key file the options name (see `signing_key_file`).
+    pub fn signing_key_path(&self) -> Result<PathBuf, ServeError> {
+        match (&self.signing_key_file, &self.postgres) {
+            (Some(path), _) => Ok(path.clone()),
+            (None, None) => Ok(crate::storage::key::default_signing_key_file(&self.sqlite)),
+            (None, Some(_)) => Err(ServeError::Auth(
+                "PostgreSQL needs --signing-key-file (the same file for every server of the \
+                 database)"
+                    .into(),
+            )),
+        }
+    }
+
     /// The storage backend the options name: PostgreSQL when a URL is given, SQLite otherwise.
     pub fn backend(&self) -> Backend {
         match &self.postgres {
@@ -190,7 +209,10 @@ pub async fn run(
     let auth = read_auth_config(&options.auth)?;
     let backend = options.backend();
     let storage = open_storage(&backend).await?;
+    let signing_key =
+        crate::storage::key::load_or_create_signing_key(&options.signing_key_path()?)?;
     let mut state = app_state(storage, &auth)?;
+    state.hub = state.hub.with_signing_key(signing_key);
     if let Some(jobs) = options.automerge_jobs {
         state.hub = state.hub.with_pool_size(jobs);
     }

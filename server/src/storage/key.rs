@@ -34,6 +34,11 @@ impl SqliteKey {
         Ok(Self(bytes))
     }
 
+    /// The 32 bytes (the server's signing key file has this format too: `signing_key`).
+    pub(crate) fn secret(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The key as SQLCipher's raw-key literal, `x'<64 hex>'`.
     pub(crate) fn literal(&self) -> Zeroizing<String> {
         Zeroizing::new(format!("x'{}'", hex::encode(self.0.as_slice())))
@@ -117,6 +122,27 @@ pub fn default_key_file(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_os_string();
     name.push(".key");
     PathBuf::from(name)
+}
+
+/// The default signing key file of an embedded database: `<db>.signing-key` beside it.
+pub fn default_signing_key_file(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".signing-key");
+    PathBuf::from(name)
+}
+
+/// The server's Ed25519 signing key (issue #16) from its key file (32 bytes as 64 hex
+/// characters, like the database key file), created (mode 0600) when the file does not exist.
+/// Every server of one database must share it: devices check the server's signatures with it.
+pub fn load_or_create_signing_key(path: &Path) -> Result<fieldbook_core::protocol::KeyPair> {
+    let seed = if path.exists() {
+        SqliteKey::read(path)?
+    } else {
+        let key = SqliteKey::generate()?;
+        key.create_file(path)?;
+        key
+    };
+    Ok(fieldbook_core::protocol::KeyPair::from_seed(seed.secret()))
 }
 
 #[cfg(test)]

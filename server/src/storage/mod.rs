@@ -15,11 +15,14 @@ pub mod postgres;
 mod postgres_attachments;
 mod postgres_projection;
 pub mod postgres_schema;
+mod postgres_signing;
+pub mod signing;
 pub mod sqlite;
 mod sqlite_attachments;
 pub mod sqlite_file;
 mod sqlite_projection;
 pub mod sqlite_schema;
+mod sqlite_signing;
 
 use std::path::PathBuf;
 
@@ -98,6 +101,8 @@ pub struct NewChanges {
     /// How the document's stored heads move (`None`: the writer does not know them, and the
     /// stored heads become unknown).
     pub heads: Option<HeadsMove>,
+    /// The changes' signatures (hash, encoded `ChangeSignature`), stored with them.
+    pub signatures: Vec<(Hash, Vec<u8>)>,
 }
 
 /// A document's heads before and after an append, as the writer computed them from the
@@ -213,7 +218,7 @@ pub enum ProjectionScope {
 
 #[async_trait]
 pub trait Storage:
-    attachments::AttachmentStorage + Send + Sync + std::fmt::Debug + 'static
+    attachments::AttachmentStorage + signing::SigningStorage + Send + Sync + std::fmt::Debug + 'static
 {
     /// The document's identity, if stored.
     async fn doc_info(&self, id: &str) -> Result<Option<DocInfo>>;

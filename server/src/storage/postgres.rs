@@ -38,6 +38,22 @@ const MOVE_HEADS: &str = "UPDATE docs d SET heads = CASE WHEN d.heads = u.before
 
 /// Numbers the changes not stored yet (a hash twice in the batch once), in batch order: the
 /// sequence is taken in the target list, which PostgreSQL evaluates after the `ORDER BY`.
+const INSERT_SIGNED_CHANGES: &str = "WITH batch AS (
+         SELECT DISTINCT ON (c.doc_id, c.hash) c.doc_id, c.hash, c.bytes, c.signature, c.ord
+         FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::bytea[])
+              WITH ORDINALITY AS c(doc_id, hash, bytes, signature, ord)
+         WHERE NOT EXISTS (SELECT 1 FROM changes x WHERE x.doc_id = c.doc_id AND x.hash = c.hash)
+         ORDER BY c.doc_id, c.hash, c.ord
+     ), numbered AS (
+         INSERT INTO changes (seq, doc_id, hash, bytes, signature)
+         SELECT nextval('feed_seq'), doc_id, hash, bytes, signature FROM batch ORDER BY ord
+         RETURNING seq
+     )
+     SELECT max(seq) FROM numbered";
+
+/// `INSERT_SIGNED_CHANGES` for a batch without signatures: no `signature` column, so that it also
+/// writes a database of a schema before version 5 (the migration tests seed every earlier
+/// schema through `append`).
 const INSERT_CHANGES: &str = "WITH batch AS (
          SELECT DISTINCT ON (c.doc_id, c.hash) c.doc_id, c.hash, c.bytes, c.ord
          FROM unnest($1::text[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS c(doc_id, hash, bytes, ord)
@@ -121,16 +137,20 @@ impl PostgresStorage {
         let mut kinds = Vec::with_capacity(batch.len());
         let (mut doc_ids, mut hashes, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
         let (mut before, mut after) = (Vec::new(), Vec::new());
+        let mut signatures: Vec<Option<&[u8]>> = Vec::new();
         for doc in &batch {
             ids.push(doc.doc.id.as_str());
             cases.push(doc.doc.case_id.as_str());
             kinds.push(doc.doc.kind.code());
             before.push(doc.heads.as_ref().map(|m| encode_heads(&m.before)));
             after.push(doc.heads.as_ref().map(|m| encode_heads(&m.after)));
+            let sigs: std::collections::HashMap<&[u8; 32], &Vec<u8>> =
+                doc.signatures.iter().map(|(h, s)| (h, s)).collect();
             for (hash, change) in &doc.changes {
                 doc_ids.push(doc.doc.id.as_str());
                 hashes.push(hash.as_slice());
                 bytes.push(change.as_slice());
+                signatures.push(sigs.get(hash).map(|s| s.as_slice()));
             }
         }
         let mut client = self.client().await?;
@@ -145,20 +165,23 @@ impl PostgresStorage {
         } else {
             "SELECT $1::text[], $2::bytea[], $3::bytea[]"
         };
+        let signed = signatures.iter().any(Option::is_some);
+        let insert = if signed { INSERT_SIGNED_CHANGES } else { INSERT_CHANGES };
         let (lock, docs, numbered, heads) = tokio::try_join!(
             tx.prepare_cached(LOCK_WRITERS),
             tx.prepare_cached(insert_docs),
-            tx.prepare_cached(INSERT_CHANGES),
+            tx.prepare_cached(insert),
             tx.prepare_cached(move_heads),
         )?;
         let doc_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ids, &cases, &kinds];
-        let change_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-            [&doc_ids, &hashes, &bytes];
+        let signed_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+            [&doc_ids, &hashes, &bytes, &signatures];
+        let change_params = if signed { &signed_params[..] } else { &signed_params[..3] };
         let heads_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ids, &before, &after];
         let (_, _, row, _) = tokio::try_join!(
             tx.execute(&lock, &[&WRITE_LOCK]),
             tx.execute(&docs, &doc_params),
-            tx.query_one(&numbered, &change_params),
+            tx.query_one(&numbered, change_params),
             tx.execute(&heads, &heads_params),
         )?;
         // The last number taken is the head: under the lock nothing numbered later is committed.

@@ -97,6 +97,27 @@ CREATE INDEX allocations_team ON allocations(team, case_id);
     r#"
 ALTER TABLE docs ADD COLUMN heads BYTEA;
 "#,
+    // 5: evidence-grade records (issue #16): each change's signature (CBOR `ChangeSignature`),
+    // the device keys as registered (bound to a worker and device, with when and which token),
+    // their revocation, and the signed log of key events.
+    r#"
+ALTER TABLE changes ADD COLUMN signature BYTEA;
+CREATE TABLE device_keys (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+    key           BYTEA PRIMARY KEY,
+    worker        TEXT NOT NULL,
+    device        TEXT NOT NULL,
+    registered_at TEXT NOT NULL,
+    token         TEXT NOT NULL,
+    revoked_at    TEXT,
+    revoked_by    TEXT
+);
+CREATE INDEX device_keys_worker ON device_keys(worker, device);
+CREATE TABLE key_events (
+    id   BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    data BYTEA NOT NULL
+);
+"#,
 ];
 
 /// The first version that keeps heads per document (older schemas exist only in the upgrade

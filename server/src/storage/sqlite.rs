@@ -231,6 +231,8 @@ impl Storage for SqliteStorage {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for doc in &batch {
+                let sigs: std::collections::HashMap<&[u8; 32], &Vec<u8>> =
+                    doc.signatures.iter().map(|(h, s)| (h, s)).collect();
                 if keeps_heads {
                     // A new document starts with no heads (known, empty).
                     tx.prepare_cached(
@@ -265,14 +267,26 @@ impl Storage for SqliteStorage {
                         .is_some();
                     if !exists {
                         let seq = next_seq(&tx)?;
-                        tx.execute(
-                            "INSERT INTO changes (seq, doc_id, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
-                            params![seq as i64, doc.doc.id, hash.as_slice(), bytes],
-                        )?;
+                        // Without a signature the column is left out: the same statement
+                        // then also writes a database of a schema before version 5 (the
+                        // migration tests seed every earlier schema through `append`).
+                        match sigs.get(hash) {
+                            Some(sig) => tx.execute(
+                                "INSERT INTO changes (seq, doc_id, hash, bytes, signature)
+                                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                                params![seq as i64, doc.doc.id, hash.as_slice(), bytes, sig],
+                            )?,
+                            None => tx.execute(
+                                "INSERT INTO changes (seq, doc_id, hash, bytes)
+                                 VALUES (?1, ?2, ?3, ?4)",
+                                params![seq as i64, doc.doc.id, hash.as_slice(), bytes],
+                            )?,
+                        };
                     }
                 }
             }
-            let head: i64 = tx.query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get(0))?;
+            let head: i64 =
+                tx.query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get(0))?;
             tx.commit()?;
             Ok(head as u64)
         })

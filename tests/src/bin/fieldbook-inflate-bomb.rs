@@ -26,9 +26,11 @@ fn request(changes: Vec<u8>) -> Vec<u8> {
             case_id: "case-a".into(),
             heads: vec![],
             changes,
+            signatures: Vec::new(),
         }],
         check: vec![],
         response_budget: 1 << 20,
+        device_key: None,
     })
 }
 

@@ -26,13 +26,19 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(data: &str, auth: &str, listen: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let auth_path = auth;
     let auth: AuthConfig = serde_json::from_slice(&std::fs::read(auth)?)?;
     let backend = if data.starts_with("postgres://") {
         Backend::Postgres(data.to_string())
     } else {
         Backend::sqlite(data)
     };
-    let state = app_state(open_storage(&backend).await?, &auth)?;
+    let mut state = app_state(open_storage(&backend).await?, &auth)?;
+    // One signing key per test environment (beside its auth file), kept across restarts.
+    let key = std::path::PathBuf::from(format!("{auth_path}.signing-key"));
+    state.hub = state
+        .hub
+        .with_signing_key(fieldbook_server::storage::key::load_or_create_signing_key(&key)?);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("listening {}", listener.local_addr()?);
     std::io::stdout().flush()?;

@@ -13,6 +13,7 @@ use fieldbook_core::records::Record;
 use fieldbook_server::auth::Authenticator;
 use fieldbook_server::http::{metrics::Metrics, router, AppState};
 use fieldbook_server::hub::Hub;
+use fieldbook_server::storage::key::load_or_create_signing_key;
 use fieldbook_server::storage::sqlite::SqliteStorage;
 use fieldbook_server::storage::{Allocation, Storage};
 use tower::ServiceExt;
@@ -111,7 +112,10 @@ impl SimServer {
         }
         let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&self.db, None).unwrap());
         let state = AppState {
-            hub: Hub::new(storage.clone()).with_pool_size(1),
+            // The server's signing key file outlives restarts and restores, like a deployment's.
+            hub: Hub::new(storage.clone()).with_pool_size(1).with_signing_key(
+                load_or_create_signing_key(&self.db.with_extension("signing-key")).unwrap(),
+            ),
             auth: self.auth.clone(),
             metrics: Arc::new(Metrics::default()),
             max_attachment_bytes: fieldbook_core::attachments::DEFAULT_MAX_ATTACHMENT_BYTES,

@@ -1,0 +1,146 @@
+//! The store's signing (issue #16), without a server: the key, the signatures of local changes,
+//! the checks of pulled changes, receipts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::DateTime;
+
+use crate::protocol::{to_hashes, DocHeads, KeyPair, KeyRecord, Receipt};
+use crate::records::{RecordBody, Visit, VisitKind};
+use crate::store::ExchangePlan;
+use crate::Store;
+
+fn store(dir: &tempfile::TempDir, name: &str, worker: &str) -> Store {
+    Store::open(dir.path().join(name), &[3u8; 32], worker, name).unwrap()
+}
+
+fn visit() -> RecordBody {
+    let instant = DateTime::from_timestamp(1_780_000_000, 0).unwrap();
+    RecordBody::Visit(Visit::new(VisitKind::ChildProtection, instant))
+}
+
+fn record_of(store: &Store, worker: &str) -> KeyRecord {
+    KeyRecord {
+        key: store.public_key(),
+        worker: worker.into(),
+        device: "t".into(),
+        registered_at: "2026-12-01T09:00:00Z".into(),
+        revoked_at: None,
+    }
+}
+
+fn pull(keys: Vec<KeyRecord>, docs: Vec<crate::protocol::DocChanges>) -> ExchangePlan {
+    ExchangePlan { docs, keys, verify: true, ..ExchangePlan::default() }
+}
+
+#[test]
+fn the_key_is_made_once_kept_across_opens_and_every_local_change_is_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = store(&dir, "a", "amara");
+    let key = a.public_key();
+    let id = a.create_record("case-1", &visit()).unwrap();
+    drop(a);
+    let mut a = store(&dir, "a", "amara");
+    assert_eq!(a.public_key(), key, "the same key after reopening");
+    let changes = a.changes_since(&id, &[]).unwrap();
+    assert_eq!(changes.signatures.len(), 1);
+    assert_eq!(changes.signatures[0].key, key);
+    changes.signatures[0].verify().unwrap();
+}
+
+#[test]
+fn a_pulled_change_needs_a_signature_by_its_authors_registered_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = store(&dir, "a", "amara");
+    let mut b = store(&dir, "b", "amara");
+    let id = a.create_record("case-1", &visit()).unwrap();
+    let good = a.changes_since(&id, &[]).unwrap();
+
+    // Registrations received are kept: the checks that need none come first.
+    let unknown = b.apply_exchange(&pull(vec![], vec![good.clone()])).unwrap();
+    assert!(unknown.import.rejected[0].1.contains("key not registered"), "{unknown:?}");
+
+    let other = b.apply_exchange(&pull(vec![record_of(&a, "ben")], vec![good.clone()])).unwrap();
+    assert!(other.import.rejected[0].1.contains("another worker"), "{other:?}");
+
+    let mut unsigned = good.clone();
+    unsigned.signatures.clear();
+    let applied = b.apply_exchange(&pull(vec![record_of(&a, "amara")], vec![unsigned])).unwrap();
+    assert!(applied.import.rejected[0].1.contains("unsigned"), "{applied:?}");
+
+    let mut forged = good.clone();
+    forged.signatures[0].sig.0[7] ^= 1;
+    let applied = b.apply_exchange(&pull(vec![record_of(&a, "amara")], vec![forged])).unwrap();
+    assert!(applied.import.rejected[0].1.contains("bad signature"), "{applied:?}");
+    assert!(b.record(&id).is_err(), "nothing of a refused document is applied");
+
+    let applied = b.apply_exchange(&pull(vec![record_of(&a, "amara")], vec![good])).unwrap();
+    assert_eq!(applied.import.created, vec![id.clone()]);
+    // Received signatures are kept and travel on: b can relay a's change with a's signature.
+    let relayed = b.changes_since(&id, &[]).unwrap();
+    assert_eq!(relayed.signatures[0].key, a.public_key());
+}
+
+#[test]
+fn a_receipt_altered_on_the_device_fails_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = store(&dir, "a", "amara");
+    let id = a.create_record("case-1", &visit()).unwrap();
+    let heads = to_hashes(&a.heads(&id).unwrap());
+    let server = KeyPair::from_seed(&[9; 32]);
+    let receipt = Receipt::issue(&server, &id, &heads, "2026-12-02T14:02:00Z", "a");
+    let plan = ExchangePlan {
+        acks: vec![DocHeads { id: id.clone(), heads }],
+        receipts: vec![receipt.clone()],
+        server_key: Some(server.public()),
+        verify: true,
+        ..ExchangePlan::default()
+    };
+    a.apply_exchange(&plan).unwrap();
+    let check = a.verify_receipt(&id).unwrap().unwrap();
+    assert_eq!((check.receipt, check.problem), (receipt.clone(), None));
+
+    // Someone moves the time of delivery in the tablet's database.
+    let mut altered = receipt.clone();
+    altered.received_at = "2026-12-01T09:00:00Z".into();
+    let json = serde_json::to_string(&altered).unwrap();
+    a.execute_batch_for_tests(&format!(
+        "UPDATE receipts SET data = CAST('{json}' AS BLOB) WHERE doc_id = '{id}'"
+    ))
+    .unwrap();
+    let check = a.verify_receipt(&id).unwrap().unwrap();
+    assert_eq!(check.problem.as_deref(), Some("the signature does not verify"));
+
+    // One signed by a key this device never received from its server fails too.
+    let stranger = KeyPair::from_seed(&[8; 32]);
+    let forged = Receipt::issue(&stranger, &id, &receipt.heads, &receipt.received_at, "a");
+    let json = serde_json::to_string(&forged).unwrap();
+    a.execute_batch_for_tests(&format!(
+        "UPDATE receipts SET data = CAST('{json}' AS BLOB) WHERE doc_id = '{id}'"
+    ))
+    .unwrap();
+    let check = a.verify_receipt(&id).unwrap().unwrap();
+    assert!(check.problem.unwrap().contains("never received"));
+}
+
+#[test]
+fn a_rotation_keeps_the_old_key_and_signs_with_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = store(&dir, "a", "amara");
+    let old = a.public_key();
+    let id = a.create_record("case-1", &visit()).unwrap();
+    let new = a.rotate_key().unwrap();
+    let before = a.heads(&id).unwrap();
+    let mut record = a.record(&id).unwrap();
+    if let RecordBody::Visit(v) = &mut record.body {
+        v.observations = "Seen.".into();
+    }
+    a.update_record(&id, &record.body).unwrap();
+    assert_eq!(a.public_keys().unwrap(), vec![old, new]);
+    let all = a.changes_since(&id, &[]).unwrap();
+    let keys: Vec<_> = all.signatures.iter().map(|s| s.key).collect();
+    assert_eq!(keys, vec![old, new]);
+    let later = a.changes_since(&id, &before).unwrap();
+    assert_eq!(later.signatures.iter().map(|s| s.key).collect::<Vec<_>>(), vec![new]);
+    drop(a);
+    assert_eq!(store(&dir, "a", "amara").public_key(), new, "the new key after reopening");
+}

@@ -1,0 +1,155 @@
+//! The server's half of evidence-grade records (issue #16): device keys registered on first
+//! sight (bound to the token's worker and the request's device), the signatures and key
+//! registrations that go out with the feed, the server's signature on the changes it makes on
+//! someone's behalf, and revocation. docs/PROTOCOL.md, "Keys, signatures, receipts and
+//! revocation".
+
+use std::collections::{BTreeSet, HashSet};
+
+use fieldbook_core::protocol::{
+    ChangeSignature, DocChanges, KeyEvent, KeyPair, KeyRecord, PublicKey,
+};
+use sha2::{Digest, Sha256};
+
+use super::feed::Wanted;
+use super::{Hub, HubError};
+use crate::auth::Identity;
+use crate::storage::signing::KeyRegistration;
+use crate::storage::{Hash, Storage};
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A key for a hub built without one (tests, tools): signing is never off.
+pub(super) fn ephemeral_key() -> KeyPair {
+    KeyPair::generate().unwrap_or_else(|_| {
+        // The system's random source failed: a key from two v4 UUIDs (their own random source)
+        // still signs; it is a test hub's key, never a deployment's (those come from the key file).
+        let mut seed = [0u8; 32];
+        seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        KeyPair::from_seed(&seed)
+    })
+}
+
+/// How a bearer token is named in the key registry: never the token itself.
+pub fn token_fingerprint(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    format!("sha256:{}", hex::encode(&digest[..8]))
+}
+
+/// Registers the device's key on first sight, bound to the token's worker and the request's
+/// device; a key seen before keeps its first registration (a key presented by another worker
+/// is not re-bound: their changes are then refused as signed by someone else's key).
+pub(super) async fn register(
+    hub: &Hub,
+    who: &Identity,
+    device: &str,
+    token: &str,
+    key: PublicKey,
+) -> Result<(), HubError> {
+    let storage = hub.storage.as_ref();
+    if storage.device_key(key.0).await?.is_some() {
+        return Ok(());
+    }
+    let at = now();
+    let event = KeyEvent::issue(&hub.key, "registered", key, &who.subject, device, &at, token);
+    let reg = KeyRegistration {
+        key: key.0,
+        worker: who.subject.clone(),
+        device: device.to_string(),
+        registered_at: at,
+        token: token.to_string(),
+        revoked_at: None,
+        revoked_by: None,
+    };
+    let event = serde_json::to_vec(&event).map_err(|e| HubError::Job(e.to_string()))?;
+    let stored = storage.register_key(reg, event).await?;
+    tracing::info!(worker = %stored.worker, device = %stored.device, key = %key.to_hex(), "device key registered");
+    Ok(())
+}
+
+/// What a registration looks like on the wire.
+pub fn key_record(reg: &KeyRegistration) -> KeyRecord {
+    KeyRecord {
+        key: PublicKey(reg.key),
+        worker: reg.worker.clone(),
+        device: reg.device.clone(),
+        registered_at: reg.registered_at.clone(),
+        revoked_at: reg.revoked_at.clone(),
+    }
+}
+
+/// Puts beside each document the signatures of the changes sent (`wanted`), and returns the
+/// registrations of the device keys among them.
+pub(super) async fn attach(
+    storage: &dyn Storage,
+    docs: &mut [DocChanges],
+    wanted: &Wanted,
+) -> Result<Vec<KeyRecord>, HubError> {
+    let mut keys = BTreeSet::new();
+    for doc in docs.iter_mut() {
+        let want = wanted.get(&doc.id).and_then(Option::as_ref);
+        for (hash, bytes) in storage.doc_signatures(&doc.id).await? {
+            if want.is_some_and(|w: &HashSet<Hash>| !w.contains(&hash)) {
+                continue;
+            }
+            let sig = ChangeSignature::from_bytes(&bytes)
+                .map_err(|_| HubError::Corrupt(format!("document {}: a signature", doc.id)))?;
+            if sig.acting.is_none() {
+                keys.insert(sig.key);
+            }
+            doc.signatures.push(sig);
+        }
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        if let Some(reg) = storage.device_key(key.0).await? {
+            out.push(key_record(&reg));
+        }
+    }
+    Ok(out)
+}
+
+impl Hub {
+    /// The server's signatures of changes it makes on `acting`'s behalf (`integration:<sub>`,
+    /// `manager:<sub>`), encoded as storage keeps them.
+    pub(crate) fn sign_own(
+        &self,
+        changes: &[(Hash, Vec<u8>)],
+        acting: &str,
+    ) -> Vec<(Hash, Vec<u8>)> {
+        changes
+            .iter()
+            .map(|(h, _)| {
+                let sig = self.key.sign_change(fieldbook_core::protocol::Hash(*h), Some(acting));
+                (*h, sig.to_bytes())
+            })
+            .collect()
+    }
+
+    /// Revokes a device key (an operator, for a lost or stolen tablet): later pushes signed by
+    /// it are refused, what it signed before stays valid. The revocation is a signed, logged
+    /// key event. Returns the registration as revoked, `None` when the key is unknown, and
+    /// `Invalid` when it was revoked already.
+    pub async fn revoke_device_key(
+        &self,
+        key: PublicKey,
+        by: &str,
+    ) -> Result<Option<KeyRegistration>, HubError> {
+        let storage = self.storage.as_ref();
+        let Some(reg) = storage.device_key(key.0).await? else { return Ok(None) };
+        if reg.revoked_at.is_some() {
+            return Err(HubError::Invalid("the key is revoked already".into()));
+        }
+        let at = now();
+        let event = KeyEvent::issue(&self.key, "revoked", key, &reg.worker, &reg.device, &at, by);
+        let event = serde_json::to_vec(&event).map_err(|e| HubError::Job(e.to_string()))?;
+        if !storage.revoke_key(key.0, at, by.to_string(), event).await? {
+            return Err(HubError::Invalid("the key is revoked already".into()));
+        }
+        tracing::warn!(worker = %reg.worker, device = %reg.device, key = %key.to_hex(), by, "device key revoked");
+        Ok(storage.device_key(key.0).await?)
+    }
+}
