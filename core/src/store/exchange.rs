@@ -196,7 +196,8 @@ impl Store {
 /// A document changed in memory, its heads before (`None`: new to the store), for a new one the
 /// bytes it was received as (stored as they are: see `insert_document`), and the signatures of
 /// its new changes.
-pub(super) type Staged = (RecordDoc, Option<Vec<ChangeHash>>, Option<Vec<u8>>, Vec<ChangeSignature>);
+pub(super) type Staged =
+    (RecordDoc, Option<Vec<ChangeHash>>, Option<Vec<u8>>, Vec<ChangeSignature>);
 
 /// Writes staged documents inside the caller's transaction.
 pub(super) fn write_staged(tx: &Transaction<'_>, staged: &mut [Staged], now: &str) -> Result<()> {

@@ -55,7 +55,10 @@ pub(super) fn sign_after(
     doc: &mut RecordDoc,
     before: &[ChangeHash],
 ) -> Vec<ChangeSignature> {
-    doc.change_authors_after(before).into_iter().map(|(h, _)| key.sign_change(Hash(h.0), None)).collect()
+    doc.change_authors_after(before)
+        .into_iter()
+        .map(|(h, _)| key.sign_change(Hash(h.0), None))
+        .collect()
 }
 
 /// Writes signatures of a document's changes inside the caller's transaction (one already held

@@ -54,7 +54,8 @@ pub async fn decide(
     let changes: Vec<_> = changes.into_iter().map(|(h, bytes)| (h.0, bytes)).collect();
     let doc_id = info.id.clone();
     let signatures = hub.sign_own(&changes, &format!("manager:{}", who.subject));
-    append_and_project(hub, vec![NewChanges { doc: info, changes, heads: None, signatures }]).await?;
+    append_and_project(hub, vec![NewChanges { doc: info, changes, heads: None, signatures }])
+        .await?;
     tracing::info!(doc = %doc_id, manager = %who.subject, decision = decision.code(), "oversight decision recorded");
     Ok(())
 }

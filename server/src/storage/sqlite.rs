@@ -239,7 +239,11 @@ impl Storage for SqliteStorage {
                         "INSERT OR IGNORE INTO docs (id, case_id, kind, heads)
                          VALUES (?1, ?2, ?3, X'')",
                     )?
-                    .execute(params![doc.doc.id, doc.doc.case_id, doc.doc.kind.code()])?;
+                    .execute(params![
+                        doc.doc.id,
+                        doc.doc.case_id,
+                        doc.doc.kind.code()
+                    ])?;
                     // Compare-and-set (`HeadsMove`): unknown unless they were `before`.
                     let (before, after) = match &doc.heads {
                         Some(m) => (Some(encode_heads(&m.before)), Some(encode_heads(&m.after))),
