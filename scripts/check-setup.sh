@@ -52,14 +52,6 @@ run_as root "$work/root-bin" "$work/root.calls" >"$work/out" 2>&1 || fail "root 
 grep -q '^apt-get update -q uid=0 frontend=noninteractive$' "$work/root.calls" || fail "root: no apt-get update: $(cat "$work/root.calls")"
 grep -q '^apt-get install -y -q libssl-dev pkg-config gcc uid=0 frontend=noninteractive$' "$work/root.calls" || fail "root: wrong install: $(cat "$work/root.calls")"
 grep -q '^sudo' "$work/root.calls" && fail "root used sudo"
-# `--browser` adds Node.js, npm and Chromium (checked as root: CI's road).
-if [ "$(id -u)" -eq 0 ]; then
-  CALLS="$work/browser.calls" PATH="$work/root-bin" /bin/bash "$setup" --browser >"$work/out" 2>&1 \
-    || fail "root --browser failed: $(cat "$work/out")"
-  grep -q '^apt-get install -y -q libssl-dev pkg-config gcc nodejs npm chromium uid=0 frontend=noninteractive$' \
-    "$work/browser.calls" || fail "root --browser: wrong install: $(cat "$work/browser.calls")"
-fi
-
 make_bin "$work/sudo-bin" with-sudo
 run_as user "$work/sudo-bin" "$work/sudo.calls" >"$work/out" 2>&1 || fail "user with sudo failed: $(cat "$work/out")"
 grep -q '^sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libssl-dev pkg-config gcc$' "$work/sudo.calls" || fail "user: install not through sudo: $(cat "$work/sudo.calls")"
