@@ -10,18 +10,26 @@
 //! again after [`METADATA_MAX_AGE`], so start-up does not depend on the provider being up and a
 //! key rotation is picked up. Nothing of a token is logged.
 
+#[cfg(feature = "oidc")]
 use std::collections::HashMap;
+#[cfg(feature = "oidc")]
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "oidc")]
+use std::time::Instant;
 
+#[cfg(feature = "oidc")]
 use base64::Engine;
+#[cfg(feature = "oidc")]
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+#[cfg(feature = "oidc")]
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
 
 use super::pages::PageError;
+#[cfg(feature = "oidc")]
 use super::session::{random_token, same};
 use crate::auth::Identity;
 
@@ -30,6 +38,7 @@ pub const METADATA_MAX_AGE: Duration = Duration::from_secs(600);
 /// How long a sign-in may take at the provider before its state is forgotten.
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
 /// Sign-ins in progress kept at once (the oldest is dropped beyond this).
+#[cfg(feature = "oidc")]
 const MAX_PENDING: usize = 10_000;
 /// The scopes asked for: `fieldbook` carries the `role` and `team` claims.
 pub const SCOPES: [&str; 1] = ["fieldbook"];
@@ -64,8 +73,11 @@ pub enum OidcConfigError {
     Redirect(String),
     #[error("the OpenID HTTP client could not be built: {0}")]
     Client(String),
+    #[error("this server was built without OpenID Connect sign-in (the `oidc` feature)")]
+    NotBuilt,
 }
 
+#[cfg(feature = "oidc")]
 struct Pending {
     state: String,
     nonce: Nonce,
@@ -73,6 +85,7 @@ struct Pending {
     expires: Instant,
 }
 
+#[cfg(feature = "oidc")]
 type Discovered = CoreClient<
     EndpointSet,
     EndpointNotSet,
@@ -83,6 +96,7 @@ type Discovered = CoreClient<
 >;
 
 /// The relying party: the configuration, the cached provider metadata, the sign-ins in flight.
+#[cfg(feature = "oidc")]
 pub struct Oidc {
     config: OidcConfig,
     issuer: IssuerUrl,
@@ -92,6 +106,7 @@ pub struct Oidc {
     pending: Mutex<HashMap<String, Pending>>,
 }
 
+#[cfg(feature = "oidc")]
 impl std::fmt::Debug for Oidc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Oidc").field("config", &self.config).finish_non_exhaustive()
@@ -105,6 +120,7 @@ pub struct Started {
     pub url: String,
 }
 
+#[cfg(feature = "oidc")]
 impl Oidc {
     pub fn new(config: OidcConfig) -> Result<Self, OidcConfigError> {
         let issuer = IssuerUrl::new(config.issuer.clone())
@@ -240,5 +256,27 @@ impl Oidc {
             tracing::warn!(error = ?e, "the ID token's claims are not a Fieldbook identity");
             PageError::Unauthenticated
         })
+    }
+}
+
+/// A build without the `oidc` feature (the fuzz build, which leaves the sign-in crates out):
+/// no relying party can exist, so `--oidc-issuer` is refused at start-up and the sign-in page
+/// offers the static-token form. The methods match the real ones so callers compile unchanged.
+#[cfg(not(feature = "oidc"))]
+#[derive(Debug)]
+pub enum Oidc {}
+
+#[cfg(not(feature = "oidc"))]
+impl Oidc {
+    pub fn new(_config: OidcConfig) -> Result<Self, OidcConfigError> {
+        Err(OidcConfigError::NotBuilt)
+    }
+
+    pub async fn start(&self) -> Result<Started, PageError> {
+        match *self {}
+    }
+
+    pub async fn finish(&self, _: &str, _: &str, _: &str) -> Result<Identity, PageError> {
+        match *self {}
     }
 }
