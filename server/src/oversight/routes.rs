@@ -448,20 +448,14 @@ async fn council(
     Ok((cases, docs))
 }
 
-/// The board's figures from storage: every projection read, only what the figures need decoded.
+/// The board's figures from storage, folded over the rows as they are read (`board_fold`).
 async fn board_figures(
     storage: &dyn Storage,
     today: NaiveDate,
 ) -> Result<figures::BoardFigures, PageError> {
-    let case_rows =
-        storage.projected_cases(&ProjectionScope::All).await.map_err(crate::hub::HubError::from)?;
-    let doc_rows = storage
-        .projected_docs(&ProjectionScope::All, None)
+    Ok(super::board_fold::board_figures(storage, today)
         .await
-        .map_err(crate::hub::HubError::from)?;
-    let cases = rows::board_cases(&case_rows)?;
-    let docs = rows::board_docs(&doc_rows)?;
-    Ok(figures::board_of(&cases, &docs, today))
+        .map_err(crate::hub::HubError::from)?)
 }
 
 #[utoipa::path(get, path = "/oversight/board", tag = "oversight", params(OnDay),
