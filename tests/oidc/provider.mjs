@@ -7,6 +7,8 @@
 //   PKCE required, redirecting only to the callback it is started with;
 // - test users whose claims are Fieldbook identities: `sub` is the worker id, `role` and `team`
 //   are custom claims of the `fieldbook` scope, put in the ID token;
+// - RP-initiated logout (`end_session_endpoint` in discovery), back to the relying party's
+//   sign-in page;
 // - its signing keys at the standard JWKS path (`/jwks`, named by discovery), RS256 with a `kid`;
 // - `mint(claims)`: a device access token (a JWT) signed by the provider's current key, so the
 //   device API can be tested against the same JWKS. oidc-provider's own access tokens are opaque
@@ -52,6 +54,9 @@ function configuration(redirectUri, keys) {
       client_id: CLIENT_ID,
       client_secret: CLIENT_SECRET,
       redirect_uris: [redirectUri],
+      // Sign-out ends the provider's session and comes back to the relying party's sign-in page,
+      // beside its callback (server/src/oversight/oidc.rs, `post_logout_url`).
+      post_logout_redirect_uris: [new URL('sign-in', redirectUri).href],
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',

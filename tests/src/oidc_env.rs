@@ -205,3 +205,76 @@ pub async fn through_provider(
     }
     panic!("the provider never sent the browser back");
 }
+
+/// Whether a sign-in from `authorize_url` makes the provider ask for credentials (its login form)
+/// before it sends the browser back to `callback_prefix`: false while the provider's session in
+/// `provider` is alive. Consent pages on the way are accepted.
+pub async fn asks_for_credentials(
+    client: &reqwest::Client,
+    provider: &mut Jar,
+    authorize_url: &str,
+    callback_prefix: &str,
+) -> bool {
+    let mut next =
+        Some((reqwest::Method::GET, reqwest::Url::parse(authorize_url).unwrap(), vec![]));
+    for _ in 0..20 {
+        let (method, url, fields): (_, reqwest::Url, Vec<(String, String)>) = next.take().unwrap();
+        let mut request = client.request(method, url.clone()).header("cookie", provider.header());
+        if !fields.is_empty() {
+            request = request.form(&fields);
+        }
+        let response = request.send().await.unwrap();
+        provider.take(&response);
+        if let Some(location) = response.headers().get("location") {
+            let target = url.join(location.to_str().unwrap()).unwrap();
+            if target.as_str().starts_with(callback_prefix) {
+                return false;
+            }
+            next = Some((reqwest::Method::GET, target, Vec::new()));
+            continue;
+        }
+        let html = response.text().await.unwrap();
+        let (action, fields) = form_of(&html, "").expect("a page of the provider without a form");
+        if fields.iter().any(|(name, _)| name == "login") {
+            return true;
+        }
+        next = Some((reqwest::Method::POST, url.join(&action).unwrap(), fields));
+    }
+    panic!("the provider neither asked for credentials nor sent the browser back");
+}
+
+/// Follows the relying party's sign-out redirect to the provider's end-session endpoint and
+/// confirms there ("Yes, sign me out"), as the user would. Returns where the provider sends the
+/// browser afterwards (the post-logout redirect).
+pub async fn confirm_provider_sign_out(
+    client: &reqwest::Client,
+    provider: &mut Jar,
+    end_session_url: &str,
+) -> String {
+    let url = reqwest::Url::parse(end_session_url).unwrap();
+    let response =
+        client.get(url.clone()).header("cookie", provider.header()).send().await.unwrap();
+    provider.take(&response);
+    let status = response.status();
+    let html = response.text().await.unwrap();
+    assert_eq!(status, 200, "the provider's end-session page answered {status}: {html}");
+    let (action, mut fields) = form_of(&html, "").expect("the provider's sign-out form");
+    fields.push(("logout".into(), "yes".into()));
+    let mut next = url.join(&action).unwrap();
+    let mut request = client.post(next.clone()).form(&fields);
+    for _ in 0..10 {
+        let response = request.header("cookie", provider.header()).send().await.unwrap();
+        provider.take(&response);
+        let location = response
+            .headers()
+            .get("location")
+            .unwrap_or_else(|| panic!("the provider's sign-out answered {}", response.status()));
+        let target = next.join(location.to_str().unwrap()).unwrap();
+        if target.origin() != url.origin() {
+            return target.to_string();
+        }
+        next = target;
+        request = client.get(next.clone());
+    }
+    panic!("the provider's sign-out never sent the browser back");
+}

@@ -2,7 +2,8 @@
 //! `oidc-provider` on loopback (`tests/oidc/provider.mjs`), started by each test. The
 //! authorisation-code flow with PKCE is driven as a browser would, with reqwest: the provider's
 //! login and consent forms, its redirect back, the session cookie, the team page; a callback
-//! with another state is refused; sign-out ends the session; a worker's session opens no team
+//! with another state is refused; sign-out ends the session, here and at the provider (a new
+//! sign-in asks for credentials again); a worker's session opens no team
 //! page. The device API verifies JWTs by the same provider's JWKS: fetched, cached, refetched
 //! after a rotation, never more than once per interval for unknown kids.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,7 +14,8 @@ use fieldbook_server::auth::{AuthConfig, Authenticator};
 use fieldbook_server::oversight::oidc::{Oidc, OidcConfig};
 use fieldbook_server::serve::{app_state, open_storage, serve_with, Backend, ConnectionLimits};
 use fieldbook_tests::oidc_env::{
-    manual_client, through_provider, Jar, Provider, CLIENT_ID, CLIENT_SECRET,
+    asks_for_credentials, confirm_provider_sign_out, manual_client, through_provider, Jar,
+    Provider, CLIENT_ID, CLIENT_SECRET,
 };
 use fieldbook_tests::sync_env::{
     auth_config_json, summary_for, token_of, FixedToken, SyncEnv, TestTransport,
@@ -184,6 +186,63 @@ async fn a_manager_signs_in_through_the_provider_lands_on_the_team_page_and_sign
     assert!(set_cookie(&r, "fb_session").unwrap().contains("Max-Age=0"));
     let r = get(&format!("{}/oversight/teams/north", w.env.url), &cookie).await;
     assert_eq!(r.status(), 401);
+}
+
+/// Sign-out ends the provider's session too: before it, a new sign-in in the same browser goes
+/// straight back (the provider's session is alive); the sign-out clears the local cookie and
+/// sends the browser to the provider's end-session endpoint with the session's ID token as
+/// `id_token_hint` and the sign-in page as `post_logout_redirect_uri`; after it, the provider
+/// asks for credentials again and the old session cookie opens nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_ends_the_session_at_the_provider_too() {
+    let w = world(60).await;
+    let mut browser = Jar::default();
+    let (authorize, sign_in_cookie) = start_sign_in(&w).await;
+    let back =
+        through_provider(&manual_client(), &mut browser, &authorize, &w.callback, "mina").await;
+    let r = get(&back, &sign_in_cookie).await;
+    assert_eq!(r.status(), 200);
+    let session = set_cookie(&r, "fb_session").expect("a session cookie");
+    let cookie = format!("fb_session={}", value_of(&session));
+    let (again, _) = start_sign_in(&w).await;
+    assert!(
+        !asks_for_credentials(&manual_client(), &mut browser.clone(), &again, &w.callback).await,
+        "the provider's session is alive before sign-out"
+    );
+
+    let html =
+        get(&format!("{}/oversight/teams/north", w.env.url), &cookie).await.text().await.unwrap();
+    let r = manual_client()
+        .post(format!("{}/oversight/sign-out", w.env.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf_of(&html))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cleared = set_cookie(&r, "fb_session").expect("the session cookie cleared");
+    assert!(cleared.starts_with("fb_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    let end_session = r.headers()["location"].to_str().unwrap().to_string();
+    let url = reqwest::Url::parse(&end_session).unwrap();
+    assert!(
+        end_session.starts_with(&format!("{}/session/end?", w.provider.issuer)),
+        "{end_session}"
+    );
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    let post_logout = format!("{}/oversight/sign-in", w.env.url);
+    assert_eq!(query["post_logout_redirect_uri"], post_logout);
+    assert_eq!(query["client_id"], CLIENT_ID);
+    assert_eq!(query["id_token_hint"].split('.').count(), 3, "a JWT");
+    // The local session is over whatever the provider does next.
+    assert_eq!(get(&format!("{}/oversight/teams/north", w.env.url), &cookie).await.status(), 401);
+
+    let landed = confirm_provider_sign_out(&manual_client(), &mut browser, &end_session).await;
+    assert_eq!(landed, post_logout);
+    let (after, _) = start_sign_in(&w).await;
+    assert!(
+        asks_for_credentials(&manual_client(), &mut browser, &after, &w.callback).await,
+        "after sign-out the provider asks for credentials again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

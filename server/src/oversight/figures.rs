@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, Duration, NaiveDate};
-use fieldbook_core::records::{RecordKind, RecordStatus, VisitKind};
+use fieldbook_core::records::{
+    ChildProtectionPlan, LookedAfterEpisode, RecordKind, RecordStatus, VisitKind,
+};
 use fieldbook_core::rules::days::working_days_between;
 use fieldbook_core::rules::timescales::{
     assessment_due, cp_visit_due, looked_after_review_due, looked_after_visit_due,
@@ -284,31 +286,48 @@ pub fn board(cases: &[CaseView], docs: &[DocFacts], today: NaiveDate) -> BoardFi
     board_of(&cases, &docs, today)
 }
 
-/// The board figures for the twelve months to `today` over the whole council.
-pub fn board_of(cases: &[BoardCase<'_>], docs: &[BoardDoc<'_>], today: NaiveDate) -> BoardFigures {
-    let (cal, settings) = rules();
-    let months = last_twelve_months(today);
-    let index: BTreeMap<Month, usize> = months.iter().enumerate().map(|(i, m)| (*m, i)).collect();
-    let mut by_figure: BTreeMap<Figure, Vec<Ratio>> =
-        Figure::ALL.iter().map(|f| (*f, vec![Ratio::default(); months.len()])).collect();
-    let mut count = |figure: Figure, date: NaiveDate, met: bool| {
-        if let (Some(i), Some(row)) = (index.get(&month_of(date)), by_figure.get_mut(&figure)) {
+/// The board's counting, shared by `board_of` (every row collected first) and the page's fold
+/// over the rows as storage reads them (`board_fold`): each figure's ratio by month, and the
+/// caseloads. What is counted for a record is `record`; for a case, from its episodes and the
+/// dates of its visits, `case`.
+#[derive(Debug)]
+pub(super) struct Tally {
+    index: BTreeMap<Month, usize>,
+    months: Vec<Month>,
+    by_figure: BTreeMap<Figure, Vec<Ratio>>,
+    caseloads: BTreeMap<String, usize>,
+}
+
+impl Tally {
+    pub(super) fn new(today: NaiveDate) -> Self {
+        let months = last_twelve_months(today);
+        let index = months.iter().enumerate().map(|(i, m)| (*m, i)).collect();
+        let by_figure =
+            Figure::ALL.iter().map(|f| (*f, vec![Ratio::default(); months.len()])).collect();
+        Self { index, months, by_figure, caseloads: BTreeMap::new() }
+    }
+
+    fn count(&mut self, figure: Figure, date: NaiveDate, met: bool) {
+        if let (Some(i), Some(row)) =
+            (self.index.get(&month_of(date)), self.by_figure.get_mut(&figure))
+        {
             if let Some(r) = row.get_mut(*i) {
                 r.count(met);
             }
         }
-    };
-    let mut by_case: HashMap<&str, Vec<&BoardFacts>> = HashMap::with_capacity(cases.len());
-    for doc in docs {
-        let d = &doc.facts;
-        by_case.entry(doc.case_id).or_default().push(d);
-        match doc.kind {
+    }
+
+    /// What one record counts for on its own (assessments, and the child seen alone and their
+    /// views on a visit).
+    pub(super) fn record(&mut self, kind: RecordKind, d: &BoardFacts) {
+        let (cal, settings) = rules();
+        match kind {
             // T2: authorised by the 45th working day from its start (the core's `assessment_due`,
             // the date `decide_on` checks lateness against).
             RecordKind::Assessment => {
                 if let Some(on) = d.authorised_on {
                     let start = d.occurred_on.unwrap_or(d.recorded_on);
-                    count(
+                    self.count(
                         Figure::AssessmentsIn45Days,
                         on,
                         on <= assessment_due(cal, settings, start).due,
@@ -316,36 +335,42 @@ pub fn board_of(cases: &[BoardCase<'_>], docs: &[BoardDoc<'_>], today: NaiveDate
                 }
             }
             RecordKind::Visit if d.child_seen == Some(true) => {
-                let (Some(on), Some(kind)) = (d.occurred_on, d.visit_kind) else { continue };
+                let (Some(on), Some(kind)) = (d.occurred_on, d.visit_kind) else { return };
                 // C2: seen alone is asked on the visits that require it.
                 if kind.requires_seen_alone() {
-                    count(Figure::ChildrenSeenAlone, on, d.seen_alone == Some(true));
+                    self.count(Figure::ChildrenSeenAlone, on, d.seen_alone == Some(true));
                 }
-                count(Figure::ViewsRecorded, on, d.views_recorded == Some(true));
+                self.count(Figure::ViewsRecorded, on, d.views_recorded == Some(true));
             }
             _ => {}
         }
     }
-    let none = Vec::new();
-    let mut caseloads: BTreeMap<String, usize> = BTreeMap::new();
-    for case in cases {
-        if let Some(w) = case.worker {
-            match caseloads.get_mut(w) {
-                Some(n) => *n += 1,
-                None => {
-                    caseloads.insert(w.to_string(), 1);
-                }
+
+    /// One allocated child for the worker's caseload.
+    pub(super) fn allocated(&mut self, worker: &str) {
+        match self.caseloads.get_mut(worker) {
+            Some(n) => *n += 1,
+            None => {
+                self.caseloads.insert(worker.to_string(), 1);
             }
         }
-        let docs = by_case.get(case.case_id).unwrap_or(&none);
-        if let Some(plan) = &case.child_protection {
+    }
+
+    /// What a case counts for: its visits within their intervals and its reviews on time, from
+    /// its episodes and the sorted dates of its visits with the child seen, of each kind.
+    pub(super) fn case(
+        &mut self,
+        child_protection: Option<&ChildProtectionPlan>,
+        looked_after: Option<&LookedAfterEpisode>,
+        cp_visits: &[NaiveDate],
+        la_visits: &[NaiveDate],
+    ) {
+        let (cal, settings) = rules();
+        if let Some(plan) = child_protection {
             // T6: each visit within the interval from the one before (or the plan's start).
             let mut last = None;
-            for on in seen_visit_dates(docs, VisitKind::ChildProtection)
-                .into_iter()
-                .filter(|d| *d >= plan.start_date)
-            {
-                count(
+            for on in cp_visits.iter().copied().filter(|d| *d >= plan.start_date) {
+                self.count(
                     Figure::CpVisitsInInterval,
                     on,
                     on <= cp_visit_due(cal, settings, plan, last).due,
@@ -363,17 +388,18 @@ pub fn board_of(cases: &[BoardCase<'_>], docs: &[BoardDoc<'_>], today: NaiveDate
             for (i, on) in reviews.iter().enumerate() {
                 let mut before = plan.clone();
                 before.review_conference_dates = reviews[..i].to_vec();
-                count(Figure::ReviewsOnTime, *on, *on <= review_conference_due(&before).due);
+                self.count(Figure::ReviewsOnTime, *on, *on <= review_conference_due(&before).due);
             }
         }
-        if let Some(la) = &case.looked_after {
+        if let Some(la) = looked_after {
             // L1-L3: each visit within the regime's interval from the one before.
             let mut last = None;
-            for on in seen_visit_dates(docs, VisitKind::LookedAfter)
-                .into_iter()
-                .filter(|d| *d >= la.placement_start)
-            {
-                count(Figure::LacVisitsInReg28, on, on <= looked_after_visit_due(la, last).due);
+            for on in la_visits.iter().copied().filter(|d| *d >= la.placement_start) {
+                self.count(
+                    Figure::LacVisitsInReg28,
+                    on,
+                    on <= looked_after_visit_due(la, last).due,
+                );
                 last = Some(on);
             }
             // L4: each review by the date the reviews before it made it due.
@@ -383,7 +409,7 @@ pub fn board_of(cases: &[BoardCase<'_>], docs: &[BoardDoc<'_>], today: NaiveDate
             for (i, on) in reviews.iter().enumerate() {
                 let mut before = la.clone();
                 before.review_dates = reviews[..i].to_vec();
-                count(
+                self.count(
                     Figure::ReviewsOnTime,
                     *on,
                     *on <= looked_after_review_due(cal, settings, &before).due,
@@ -391,7 +417,34 @@ pub fn board_of(cases: &[BoardCase<'_>], docs: &[BoardDoc<'_>], today: NaiveDate
             }
         }
     }
-    BoardFigures { months, by_figure, caseloads }
+
+    pub(super) fn finish(self) -> BoardFigures {
+        BoardFigures { months: self.months, by_figure: self.by_figure, caseloads: self.caseloads }
+    }
+}
+
+/// The board figures for the twelve months to `today` over the whole council.
+pub fn board_of(cases: &[BoardCase<'_>], docs: &[BoardDoc<'_>], today: NaiveDate) -> BoardFigures {
+    let mut tally = Tally::new(today);
+    let mut by_case: HashMap<&str, Vec<&BoardFacts>> = HashMap::with_capacity(cases.len());
+    for doc in docs {
+        by_case.entry(doc.case_id).or_default().push(&doc.facts);
+        tally.record(doc.kind, &doc.facts);
+    }
+    let none = Vec::new();
+    for case in cases {
+        if let Some(w) = case.worker {
+            tally.allocated(w);
+        }
+        let docs = by_case.get(case.case_id).unwrap_or(&none);
+        tally.case(
+            case.child_protection.as_ref(),
+            case.looked_after.as_ref(),
+            &seen_visit_dates(docs, VisitKind::ChildProtection),
+            &seen_visit_dates(docs, VisitKind::LookedAfter),
+        );
+    }
+    tally.finish()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! written as an Automerge change through the core's lifecycle function (`decision`).
 
 pub mod board;
+pub mod board_fold;
 pub mod charts;
 pub mod child;
 pub mod decision;

@@ -9,6 +9,12 @@
 //! The provider's discovery document (and with it its JWKS) is fetched when first needed and
 //! again after [`METADATA_MAX_AGE`], so start-up does not depend on the provider being up and a
 //! key rotation is picked up. Nothing of a token is logged.
+//!
+//! Sign-out ends the provider's session too (OpenID Connect RP-Initiated Logout): the session
+//! keeps the ID token it was created from, and `POST /oversight/sign-out` sends the browser to the
+//! provider's `end_session_endpoint` (from discovery) with it as `id_token_hint` and
+//! `post_logout_redirect_uri` [`Oidc::post_logout_url`] (this server's sign-in page, which must
+//! be registered at the provider). A provider without that endpoint ends only the local session.
 
 #[cfg(feature = "oidc")]
 use std::collections::HashMap;
@@ -21,11 +27,12 @@ use std::time::Instant;
 #[cfg(feature = "oidc")]
 use base64::Engine;
 #[cfg(feature = "oidc")]
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken};
 #[cfg(feature = "oidc")]
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    EndpointSet, IssuerUrl, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
 };
 
 use super::pages::PageError;
@@ -101,8 +108,9 @@ pub struct Oidc {
     config: OidcConfig,
     issuer: IssuerUrl,
     redirect: RedirectUrl,
+    post_logout: PostLogoutRedirectUrl,
     http: reqwest::Client,
-    metadata: tokio::sync::Mutex<Option<(CoreProviderMetadata, Instant)>>,
+    metadata: tokio::sync::Mutex<Option<(ProviderMetadataWithLogout, Instant)>>,
     pending: Mutex<HashMap<String, Pending>>,
 }
 
@@ -110,6 +118,18 @@ pub struct Oidc {
 impl std::fmt::Debug for Oidc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Oidc").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// A finished sign-in: who, and the verified ID token (kept by the session for sign-out).
+pub struct SignedIn {
+    pub identity: Identity,
+    pub id_token: String,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn").field("identity", &self.identity).finish_non_exhaustive()
     }
 }
 
@@ -127,6 +147,12 @@ impl Oidc {
             .map_err(|e| OidcConfigError::Issuer(e.to_string()))?;
         let redirect = RedirectUrl::new(config.redirect_url.clone())
             .map_err(|e| OidcConfigError::Redirect(e.to_string()))?;
+        // Beside the callback: `.../oversight/callback` -> `.../oversight/sign-in`.
+        let post_logout = redirect
+            .url()
+            .join("sign-in")
+            .map(PostLogoutRedirectUrl::from_url)
+            .map_err(|e| OidcConfigError::Redirect(e.to_string()))?;
         // No redirects: the token endpoint must answer itself (an SSRF guard the crate asks for).
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -137,19 +163,25 @@ impl Oidc {
             config,
             issuer,
             redirect,
+            post_logout,
             http,
             metadata: tokio::sync::Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
         })
     }
 
-    async fn client(&self) -> Result<Discovered, PageError> {
+    /// Where the provider sends the browser after its sign-out: this server's sign-in page.
+    pub fn post_logout_url(&self) -> &str {
+        self.post_logout.as_str()
+    }
+
+    async fn metadata(&self) -> Result<ProviderMetadataWithLogout, PageError> {
         let mut cached = self.metadata.lock().await;
         let fresh = cached.as_ref().filter(|(_, at)| at.elapsed() < METADATA_MAX_AGE);
         let metadata = match fresh {
             Some((m, _)) => m.clone(),
             None => {
-                let m = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
+                let m = ProviderMetadataWithLogout::discover_async(self.issuer.clone(), &self.http)
                     .await
                     .map_err(|e| {
                         tracing::error!(error = %e, "OpenID discovery failed");
@@ -159,8 +191,12 @@ impl Oidc {
                 m
             }
         };
+        Ok(metadata)
+    }
+
+    async fn client(&self) -> Result<Discovered, PageError> {
         Ok(CoreClient::from_provider_metadata(
-            metadata,
+            self.metadata().await?,
             ClientId::new(self.config.client_id.clone()),
             self.config.client_secret.clone().map(ClientSecret::new),
         )
@@ -207,7 +243,7 @@ impl Oidc {
         login_id: &str,
         state: &str,
         code: &str,
-    ) -> Result<Identity, PageError> {
+    ) -> Result<SignedIn, PageError> {
         let pending = self
             .pending
             .lock()
@@ -252,10 +288,31 @@ impl Oidc {
             .map_err(|_| PageError::Unauthenticated)?;
         let claims: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|_| PageError::Unauthenticated)?;
-        crate::auth::identity_from_claims(&claims).map_err(|e| {
+        let identity = crate::auth::identity_from_claims(&claims).map_err(|e| {
             tracing::warn!(error = ?e, "the ID token's claims are not a Fieldbook identity");
             PageError::Unauthenticated
-        })
+        })?;
+        Ok(SignedIn { identity, id_token: jwt })
+    }
+
+    /// The provider's end-session URL for a session created from `id_token` (with it as
+    /// `id_token_hint`, this client's id and [`Self::post_logout_url`]), or `None` when the
+    /// provider's discovery names no `end_session_endpoint`.
+    pub async fn end_session_url(&self, id_token: &str) -> Result<Option<String>, PageError> {
+        let metadata = self.metadata().await?;
+        let Some(endpoint) = metadata.additional_metadata().end_session_endpoint.clone() else {
+            return Ok(None);
+        };
+        let hint: CoreIdToken = id_token.parse().map_err(|_| {
+            tracing::error!("a session's ID token no longer parses");
+            PageError::Internal
+        })?;
+        let url = LogoutRequest::from(endpoint)
+            .set_id_token_hint(&hint)
+            .set_client_id(ClientId::new(self.config.client_id.clone()))
+            .set_post_logout_redirect_uri(self.post_logout.clone())
+            .http_get_url();
+        Ok(Some(url.to_string()))
     }
 }
 
@@ -276,7 +333,15 @@ impl Oidc {
         match *self {}
     }
 
-    pub async fn finish(&self, _: &str, _: &str, _: &str) -> Result<Identity, PageError> {
+    pub async fn finish(&self, _: &str, _: &str, _: &str) -> Result<SignedIn, PageError> {
+        match *self {}
+    }
+
+    pub fn post_logout_url(&self) -> &str {
+        match *self {}
+    }
+
+    pub async fn end_session_url(&self, _id_token: &str) -> Result<Option<String>, PageError> {
         match *self {}
     }
 }

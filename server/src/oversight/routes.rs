@@ -217,8 +217,8 @@ pub async fn callback(
             Err(PageError::Unauthenticated)
         }
     };
-    let who = match result {
-        Ok(who) => who,
+    let signed_in = match result {
+        Ok(signed_in) => signed_in,
         Err(e) => {
             let mut response = e.into_response();
             if let Ok(v) = header::HeaderValue::from_str(&clear) {
@@ -227,7 +227,7 @@ pub async fn callback(
             return Ok(response);
         }
     };
-    let (id, _) = state.sessions.create_for(who)?;
+    let (id, _) = state.sessions.create_for(signed_in.identity, signed_in.id_token)?;
     let page = layout(
         "Signed in",
         None,
@@ -250,22 +250,29 @@ pub struct CsrfOnly {
     csrf: Option<String>,
 }
 
+/// Sign-out: the session ends here and its cookie is cleared; a session from the identity
+/// provider is then ended at the provider too, by sending the browser to its end-session
+/// endpoint (`oidc::Oidc::end_session_url`), which comes back to the sign-in page.
 #[utoipa::path(post, path = "/oversight/sign-out", tag = "oversight",
     request_body(content = CsrfOnly, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 415, description = "the body is not a form", content_type = "text/plain"), (status = 422, description = "the form lacks a field", content_type = "text/plain"), (status = 303, description = "signed out"), (status = 401, description = "not signed in", content_type = "text/html")))]
+    responses((status = 415, description = "the body is not a form", content_type = "text/plain"), (status = 422, description = "the form lacks a field", content_type = "text/plain"), (status = 303, description = "signed out: to the sign-in page, or to the identity provider's end-session endpoint"), (status = 401, description = "not signed in", content_type = "text/html"), (status = 403, description = "the form's CSRF token does not match", content_type = "text/html"), (status = 502, description = "the identity provider cannot be reached (the local session has ended)", content_type = "text/html")))]
 pub async fn sign_out(
     State(state): State<AppState>,
     c: PageCaller,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
     c.check_csrf(form.csrf.as_deref())?;
-    if let Some(id) = &c.session {
-        state.sessions.remove(id);
+    let id_token = c.session.as_deref().and_then(|id| state.sessions.remove(id));
+    let mut location = "/oversight/sign-in".to_string();
+    if let (Some(oidc), Some(id_token)) = (&state.oidc, id_token) {
+        if let Some(url) = oidc.end_session_url(&id_token).await? {
+            location = url;
+        }
     }
     Ok((
         StatusCode::SEE_OTHER,
         [
-            (header::LOCATION, "/oversight/sign-in".to_string()),
+            (header::LOCATION, location),
             (header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0))),
         ],
     )
@@ -448,20 +455,14 @@ async fn council(
     Ok((cases, docs))
 }
 
-/// The board's figures from storage: every projection read, only what the figures need decoded.
+/// The board's figures from storage, folded over the rows as they are read (`board_fold`).
 async fn board_figures(
     storage: &dyn Storage,
     today: NaiveDate,
 ) -> Result<figures::BoardFigures, PageError> {
-    let case_rows =
-        storage.projected_cases(&ProjectionScope::All).await.map_err(crate::hub::HubError::from)?;
-    let doc_rows = storage
-        .projected_docs(&ProjectionScope::All, None)
+    Ok(super::board_fold::board_figures(storage, today)
         .await
-        .map_err(crate::hub::HubError::from)?;
-    let cases = rows::board_cases(&case_rows)?;
-    let docs = rows::board_docs(&doc_rows)?;
-    Ok(figures::board_of(&cases, &docs, today))
+        .map_err(crate::hub::HubError::from)?)
 }
 
 #[utoipa::path(get, path = "/oversight/board", tag = "oversight", params(OnDay),

@@ -38,16 +38,16 @@ pub struct BoardCase<'a> {
 }
 
 #[derive(Deserialize)]
-struct EpisodesOnly {
-    summary: Episodes,
+pub(super) struct EpisodesOnly {
+    pub(super) summary: Episodes,
 }
 
 #[derive(Deserialize)]
-struct Episodes {
+pub(super) struct Episodes {
     #[serde(default)]
-    child_protection: Option<ChildProtectionPlan>,
+    pub(super) child_protection: Option<ChildProtectionPlan>,
     #[serde(default)]
-    looked_after: Option<LookedAfterEpisode>,
+    pub(super) looked_after: Option<LookedAfterEpisode>,
 }
 
 /// A record as the board counts it: its case and kind (columns) and the facts the figures read.

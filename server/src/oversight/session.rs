@@ -44,8 +44,9 @@ const MAX_SESSIONS: usize = 10_000;
 enum Credential {
     /// A bearer token, re-verified on every request.
     Token(Zeroizing<String>),
-    /// An identity from the identity provider's verified ID token.
-    Identity(Identity),
+    /// An identity from the identity provider's verified ID token, and the token itself: sign-out
+    /// gives it to the provider's end-session endpoint as `id_token_hint`.
+    Identity(Identity, Zeroizing<String>),
 }
 
 struct Session {
@@ -90,9 +91,14 @@ impl Sessions {
         self.insert(Credential::Token(Zeroizing::new(token.to_string())))
     }
 
-    /// A new session for an identity the identity provider vouched for: (session id, CSRF).
-    pub fn create_for(&self, identity: Identity) -> Result<(String, String), PageError> {
-        self.insert(Credential::Identity(identity))
+    /// A new session for an identity the identity provider vouched for by `id_token`:
+    /// (session id, CSRF).
+    pub fn create_for(
+        &self,
+        identity: Identity,
+        id_token: String,
+    ) -> Result<(String, String), PageError> {
+        self.insert(Credential::Identity(identity, Zeroizing::new(id_token)))
     }
 
     fn insert(&self, credential: Credential) -> Result<(String, String), PageError> {
@@ -121,8 +127,12 @@ impl Sessions {
             .map(|s| (s.credential.clone(), s.csrf.clone()))
     }
 
-    pub fn remove(&self, id: &str) {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+    /// Ends a session; returns the provider's ID token it was created from, if it was.
+    pub fn remove(&self, id: &str) -> Option<Zeroizing<String>> {
+        match self.map.lock().unwrap_or_else(PoisonError::into_inner).remove(id)?.credential {
+            Credential::Identity(_, id_token) => Some(id_token),
+            Credential::Token(_) => None,
+        }
     }
 }
 
@@ -196,7 +206,7 @@ impl FromRequestParts<AppState> for PageCaller {
         let id = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::Unauthenticated)?;
         let (credential, csrf) = state.sessions.get(&id).ok_or(PageError::Unauthenticated)?;
         let token = match credential {
-            Credential::Identity(who) => {
+            Credential::Identity(who, _) => {
                 if state.auth.is_disabled(&who.subject) {
                     tracing::warn!("session of a disabled account ended");
                     state.sessions.remove(&id);

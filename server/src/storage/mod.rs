@@ -16,6 +16,7 @@ mod postgres_attachments;
 mod postgres_projection;
 pub mod postgres_schema;
 mod postgres_signing;
+pub mod projection_visit;
 pub mod signing;
 pub mod sqlite;
 mod sqlite_attachments;
@@ -28,6 +29,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use fieldbook_core::records::{RecordKind, RecordStatus};
+pub use projection_visit::{fold_projections, CaseRow, DocRow, ProjectionVisitor};
 
 pub type Hash = [u8; 32];
 
@@ -306,6 +308,15 @@ pub trait Storage:
 
     /// The case projections in `scope`, each with its current allocation, ordered by case id.
     async fn projected_cases(&self, scope: &ProjectionScope) -> Result<Vec<ProjectedCase>>;
+
+    /// Hands every case projection in `scope` (by case id, with its allocation), then every
+    /// document projection in `scope` (by id) to `visitor` as each row is read, from one
+    /// snapshot, and gives the visitor back (`fold_projections` is the typed way to call it).
+    async fn visit_projections(
+        &self,
+        scope: &ProjectionScope,
+        visitor: Box<dyn ProjectionVisitor>,
+    ) -> Result<Box<dyn ProjectionVisitor>>;
 
     /// Deletes every oversight projection (before a rebuild from the documents).
     async fn clear_projections(&self) -> Result<()>;

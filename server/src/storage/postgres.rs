@@ -10,8 +10,8 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     decode_heads, encode_heads, Allocation, AllocationChange, AllocationEvent, Audience, DocInfo,
-    DocState, Hash, NewChanges, ProjectedCase, ProjectedDoc, ProjectionScope, Result, Storage,
-    StorageError, StoredChange,
+    DocState, Hash, NewChanges, ProjectedCase, ProjectedDoc, ProjectionScope, ProjectionVisitor,
+    Result, Storage, StorageError, StoredChange,
 };
 use super::{postgres_projection, postgres_schema};
 
@@ -544,6 +544,15 @@ impl Storage for PostgresStorage {
 
     async fn projected_cases(&self, scope: &ProjectionScope) -> Result<Vec<ProjectedCase>> {
         postgres_projection::cases(&self.client().await?, scope).await
+    }
+
+    async fn visit_projections(
+        &self,
+        scope: &ProjectionScope,
+        mut visitor: Box<dyn ProjectionVisitor>,
+    ) -> Result<Box<dyn ProjectionVisitor>> {
+        postgres_projection::visit(&mut self.client().await?, scope, visitor.as_mut()).await?;
+        Ok(visitor)
     }
 
     async fn clear_projections(&self) -> Result<()> {

@@ -3,8 +3,13 @@
 
 use deadpool_postgres::Object;
 use fieldbook_core::records::{RecordKind, RecordStatus};
+use futures_util::TryStreamExt;
+use tokio_postgres::IsolationLevel;
 
-use super::{Allocation, ProjectedCase, ProjectedDoc, ProjectionScope, Result, StorageError};
+use super::{
+    Allocation, CaseRow, DocRow, ProjectedCase, ProjectedDoc, ProjectionScope, ProjectionVisitor,
+    Result, StorageError,
+};
 
 fn corrupt(e: impl std::fmt::Display) -> StorageError {
     StorageError::Corrupt(e.to_string())
@@ -95,6 +100,58 @@ pub(super) async fn cases(client: &Object, scope: &ProjectionScope) -> Result<Ve
             Ok(ProjectedCase { case_id, data: r.try_get(1)?, allocation })
         })
         .collect()
+}
+
+/// `Storage::visit_projections`: the rows of `cases` and of `docs` (no status) in one read-only
+/// repeatable-read transaction (one snapshot), streamed, each handed to the visitor borrowed
+/// from its row.
+pub(super) async fn visit(
+    client: &mut Object,
+    scope: &ProjectionScope,
+    visitor: &mut dyn ProjectionVisitor,
+) -> Result<()> {
+    let (clause, arg) = scope_clause(scope);
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let sql = format!(
+        "SELECT x.case_id, x.data, a.worker, a.team FROM oversight_cases x
+         LEFT JOIN allocations a ON a.case_id = x.case_id
+         WHERE {clause} ORDER BY x.case_id"
+    );
+    let rows = tx.query_raw(&sql, [&arg]).await?;
+    let mut rows = std::pin::pin!(rows);
+    while let Some(r) = rows.try_next().await? {
+        let worker: Option<&str> = r.try_get(2)?;
+        let team: Option<&str> = r.try_get(3)?;
+        visitor.case(CaseRow {
+            case_id: r.try_get(0)?,
+            data: r.try_get(1)?,
+            // As `cases`: an allocation is a worker and a team.
+            worker: team.and(worker),
+            team: worker.and(team),
+        })?;
+    }
+    let sql = format!(
+        "SELECT x.id, x.case_id, x.kind, x.status, x.data FROM oversight_docs x
+         WHERE {clause} ORDER BY x.id"
+    );
+    let rows = tx.query_raw(&sql, [&arg]).await?;
+    let mut rows = std::pin::pin!(rows);
+    while let Some(r) = rows.try_next().await? {
+        visitor.doc(DocRow {
+            id: r.try_get(0)?,
+            case_id: r.try_get(1)?,
+            kind: RecordKind::from_code(r.try_get(2)?).map_err(corrupt)?,
+            status: RecordStatus::from_code(r.try_get(3)?).map_err(corrupt)?,
+            data: r.try_get(4)?,
+        })?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub(super) async fn clear(client: &mut Object) -> Result<()> {

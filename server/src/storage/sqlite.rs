@@ -14,8 +14,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use super::key::SqliteKey;
 use super::{
     decode_heads, encode_heads, Allocation, AllocationChange, AllocationEvent, Audience, DocInfo,
-    DocState, Hash, NewChanges, ProjectedCase, ProjectedDoc, ProjectionScope, Result, Storage,
-    StorageError, StoredChange,
+    DocState, Hash, NewChanges, ProjectedCase, ProjectedDoc, ProjectionScope, ProjectionVisitor,
+    Result, Storage, StorageError, StoredChange,
 };
 use super::{sqlite_projection, sqlite_schema};
 use fieldbook_core::store::keying::{is_key_step_failure, retry_key_step};
@@ -545,6 +545,19 @@ impl Storage for SqliteStorage {
     async fn projected_cases(&self, scope: &ProjectionScope) -> Result<Vec<ProjectedCase>> {
         let scope = scope.clone();
         self.with(move |c| sqlite_projection::cases(c, &scope)).await
+    }
+
+    async fn visit_projections(
+        &self,
+        scope: &ProjectionScope,
+        mut visitor: Box<dyn ProjectionVisitor>,
+    ) -> Result<Box<dyn ProjectionVisitor>> {
+        let scope = scope.clone();
+        self.with(move |c| {
+            sqlite_projection::visit(c, &scope, visitor.as_mut())?;
+            Ok(visitor)
+        })
+        .await
     }
 
     async fn clear_projections(&self) -> Result<()> {

@@ -4,7 +4,10 @@
 use fieldbook_core::records::{RecordKind, RecordStatus};
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::{Allocation, ProjectedCase, ProjectedDoc, ProjectionScope, Result};
+use super::{
+    Allocation, CaseRow, DocRow, ProjectedCase, ProjectedDoc, ProjectionScope, ProjectionVisitor,
+    Result,
+};
 
 fn code_err(i: usize, e: fieldbook_core::codes::UnknownCode) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
@@ -99,6 +102,63 @@ pub(super) fn cases(conn: &Connection, scope: &ProjectionScope) -> Result<Vec<Pr
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
+}
+
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    Ok(r.get_ref(i)?.as_str()?)
+}
+
+fn text_or_null<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    Ok(r.get_ref(i)?.as_str_or_null()?)
+}
+
+/// `Storage::visit_projections`: the rows of `cases` and of `docs` (no status) in one read
+/// transaction, each handed to the visitor borrowed from the statement's row.
+pub(super) fn visit(
+    conn: &mut Connection,
+    scope: &ProjectionScope,
+    visitor: &mut dyn ProjectionVisitor,
+) -> Result<()> {
+    let (clause, arg) = scope_clause(scope);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    {
+        let sql = format!(
+            "SELECT x.case_id, x.data, a.worker, a.team FROM oversight_cases x
+             LEFT JOIN allocations a ON a.case_id = x.case_id
+             WHERE {clause} ORDER BY x.case_id"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![arg])?;
+        while let Some(r) = rows.next()? {
+            let (worker, team) = (text_or_null(r, 2)?, text_or_null(r, 3)?);
+            visitor.case(CaseRow {
+                case_id: text(r, 0)?,
+                data: text(r, 1)?,
+                // As `cases`: an allocation is a worker and a team.
+                worker: team.and(worker),
+                team: worker.and(team),
+            })?;
+        }
+    }
+    {
+        let sql = format!(
+            "SELECT x.id, x.case_id, x.kind, x.status, x.data FROM oversight_docs x
+             WHERE {clause} ORDER BY x.id"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![arg])?;
+        while let Some(r) = rows.next()? {
+            visitor.doc(DocRow {
+                id: text(r, 0)?,
+                case_id: text(r, 1)?,
+                kind: RecordKind::from_code(text(r, 2)?).map_err(|e| code_err(2, e))?,
+                status: RecordStatus::from_code(text(r, 3)?).map_err(|e| code_err(3, e))?,
+                data: text(r, 4)?,
+            })?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 pub(super) fn clear(conn: &mut Connection) -> Result<()> {
