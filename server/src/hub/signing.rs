@@ -131,25 +131,38 @@ impl Hub {
 
     /// Revokes a device key (an operator, for a lost or stolen tablet): later pushes signed by
     /// it are refused, what it signed before stays valid. The revocation is a signed, logged
-    /// key event. Returns the registration as revoked, `None` when the key is unknown, and
-    /// `Invalid` when it was revoked already.
+    /// key event. Returns the registration as revoked.
     pub async fn revoke_device_key(
         &self,
         key: PublicKey,
         by: &str,
-    ) -> Result<Option<KeyRegistration>, HubError> {
+    ) -> Result<KeyRegistration, RevokeError> {
         let storage = self.storage.as_ref();
-        let Some(reg) = storage.device_key(key.0).await? else { return Ok(None) };
+        let Some(reg) = storage.device_key(key.0).await.map_err(HubError::from)? else {
+            return Err(RevokeError::UnknownKey);
+        };
         if reg.revoked_at.is_some() {
-            return Err(HubError::Invalid("the key is revoked already".into()));
+            return Err(RevokeError::AlreadyRevoked);
         }
         let at = now();
         let event = KeyEvent::issue(&self.key, "revoked", key, &reg.worker, &reg.device, &at, by);
         let event = serde_json::to_vec(&event).map_err(|e| HubError::Job(e.to_string()))?;
-        if !storage.revoke_key(key.0, at, by.to_string(), event).await? {
-            return Err(HubError::Invalid("the key is revoked already".into()));
+        // Two operators at once: the storage's transaction lets one of them write.
+        if !storage.revoke_key(key.0, at, by.to_string(), event).await.map_err(HubError::from)? {
+            return Err(RevokeError::AlreadyRevoked);
         }
         tracing::warn!(worker = %reg.worker, device = %reg.device, key = %key.to_hex(), by, "device key revoked");
-        Ok(storage.device_key(key.0).await?)
+        storage.device_key(key.0).await.map_err(HubError::from)?.ok_or(RevokeError::UnknownKey)
     }
+}
+
+/// Why a revocation was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error("no device key is registered under that key")]
+    UnknownKey,
+    #[error("the key is revoked already")]
+    AlreadyRevoked,
+    #[error(transparent)]
+    Hub(#[from] HubError),
 }
