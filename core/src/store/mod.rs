@@ -26,7 +26,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub use exchange::{DocumentChanges, ImportReport};
 pub use lifecycle::decide_on;
 pub use queries::{CaseRow, RecordRow, StoredBytes};
-pub use signing::ReceiptCheck;
+pub use signing::{ReceiptCheck, ReceiptProblem};
 pub use sync_state::{Applied, Delivery, ExchangePlan, Outbox, OutboxQuery};
 
 use crate::document::{Author, RecordDoc};

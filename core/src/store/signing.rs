@@ -86,9 +86,11 @@ pub(super) struct Trust {
 }
 
 /// Checks the changes a received document gained (after `before`; all for a new document):
-/// each must carry a signature that verifies, by the server (naming whom it acted for) or by a
-/// key registered to the change's author. Without `trust` (a peer-to-peer import) signatures
-/// present are verified, none are required. Returns the signatures to keep.
+/// each must carry a signature that verifies. With `trust` (a pull from the server) it must be
+/// the server's (naming whom it acted for) or a key's registered to the change's author.
+/// Without (`Store::import`, from a peer) the signature must be there and verify; whom the key
+/// belongs to is not known yet (the server checks that when the changes are pushed on).
+/// Returns the signatures to keep.
 pub(super) fn check_received(
     doc: &mut RecordDoc,
     before: &[ChangeHash],
@@ -114,10 +116,7 @@ pub(super) fn check_received(
     let mut keep = Vec::new();
     for (hash, actor) in doc.change_authors_after(before) {
         let Some(sig) = by_hash.get(&Hash(hash.0)) else {
-            if trust.is_some() {
-                return Err(fail(&hash, "unsigned"));
-            }
-            continue;
+            return Err(fail(&hash, "unsigned"));
         };
         sig.verify().map_err(|_| fail(&hash, "bad signature"))?;
         if let Some(trust) = trust {
@@ -144,7 +143,18 @@ pub(super) fn check_received(
 pub struct ReceiptCheck {
     pub receipt: Receipt,
     /// `None` when it verifies against a server key this device has seen; otherwise why not.
-    pub problem: Option<String>,
+    pub problem: Option<ReceiptProblem>,
+}
+
+/// Why a stored receipt does not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ReceiptProblem {
+    /// Signed by a key this device never received from its server (a receipt made elsewhere).
+    #[error("signed by a key this device never received from its server")]
+    UnknownServerKey,
+    /// Altered since the server signed it (or never signed by that key).
+    #[error("the signature does not verify")]
+    BadSignature,
 }
 
 impl Store {
@@ -259,9 +269,9 @@ impl Store {
     pub fn verify_receipt(&self, id: &str) -> Result<Option<ReceiptCheck>> {
         let Some(receipt) = self.receipt(id)? else { return Ok(None) };
         let problem = if !self.server_keys()?.contains(&receipt.key) {
-            Some("signed by a key this device never received from its server".to_string())
+            Some(ReceiptProblem::UnknownServerKey)
         } else {
-            receipt.verify(&receipt.key).err().map(|e| e.to_string())
+            receipt.verify(&receipt.key).err().map(|_| ReceiptProblem::BadSignature)
         };
         Ok(Some(ReceiptCheck { receipt, problem }))
     }
