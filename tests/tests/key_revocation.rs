@@ -111,3 +111,43 @@ async fn an_operator_revokes_a_stolen_tablet_and_its_later_pushes_are_refused() 
     };
     assert!(v.observations.ends_with("Seen in the kitchen. Before the theft."), "{v:?}");
 }
+
+/// The number of keys one worker may register is capped (`--max-keys-per-worker`): a new key
+/// past it is refused `key_limit` (typed, nothing applied), the keys registered keep working,
+/// and another worker is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_may_register_only_so_many_keys() {
+    let scratch = fieldbook_tests::Scratch::new();
+    let storage = fieldbook_server::serve::open_storage(&fieldbook_server::serve::Backend::sqlite(
+        scratch.path("server.db"),
+    ))
+    .await
+    .unwrap();
+    let env = SyncEnv::start_configured(scratch, storage.clone(), |state| {
+        state.hub = state.hub.clone().with_max_keys_per_worker(2);
+    })
+    .await;
+    env.upsert_case("case-1", "LC1", "amara", "north").await;
+    env.upsert_case("case-2", "LC2", "ben", "north").await;
+    let mut tablet = env.device("amara", "tablet-1");
+    assert!(tablet.sync().await.failure.is_none());
+    tablet.store.rotate_key().unwrap();
+    assert!(tablet.sync().await.failure.is_none(), "two keys: at the cap");
+    tablet.store.rotate_key().unwrap();
+    let visit = tablet.store.create_record("case-1", &visit_body(realistic_visit(1))).unwrap();
+    let report = tablet.sync().await;
+    match &report.failure {
+        Some(fieldbook_core::sync::SyncFailure::Forbidden { message }) => {
+            assert!(message.contains("2 device keys"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(report.acknowledged, 0);
+    let keys = storage.device_keys().await.unwrap();
+    assert_eq!(keys.iter().filter(|k| k.worker == "amara").count(), 2);
+    assert!(tablet.store.verify_receipt(&visit).unwrap().is_none(), "nothing accepted");
+
+    // The cap is per worker: ben's first key is registered.
+    let mut ben = env.device("ben", "tablet-b");
+    assert!(ben.sync().await.failure.is_none());
+}

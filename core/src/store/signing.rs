@@ -277,8 +277,40 @@ impl Store {
     }
 }
 
+/// The server's key checked against the one pinned on the first sync (trust on first use:
+/// `pinned` empty, the key is pinned when the response is written), and the registrations of
+/// the response that this key signed; one it did not sign is dropped (its key stays unknown, so
+/// changes signed by it are refused `key not registered`).
+pub(super) fn vouched_keys(
+    pinned: &[PublicKey],
+    server: Option<PublicKey>,
+    keys: &[KeyRecord],
+) -> Result<Vec<KeyRecord>> {
+    let Some(server) = server else { return Ok(Vec::new()) };
+    if let Some(first) = pinned.first() {
+        if !pinned.contains(&server) {
+            return Err(Error::ServerKeyChanged {
+                pinned: first.to_hex(),
+                presented: server.to_hex(),
+            });
+        }
+    }
+    Ok(keys
+        .iter()
+        .filter(|k| {
+            let ok = k.verify(&server).is_ok();
+            if !ok {
+                tracing::warn!(key = %k.key.to_hex(), "a key registration the server did not sign was dropped");
+            }
+            ok
+        })
+        .cloned()
+        .collect())
+}
+
 /// Writes what a response brought for the evidence trail, inside `apply_exchange`'s
-/// transaction: the key registrations, the server's key, and the receipts that verify.
+/// transaction: the key registrations (those the server signed), the server's key (pinned on
+/// the first sync), and the receipts that verify.
 pub(super) fn write_evidence(
     tx: &Transaction<'_>,
     keys: &[KeyRecord],

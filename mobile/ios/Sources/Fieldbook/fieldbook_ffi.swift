@@ -6341,6 +6341,12 @@ enum SyncError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     )
     case Store(detail: String
     )
+    /**
+     * The server answered under another key than the one this device pinned on its first
+     * sync: nothing was applied.
+     */
+    case ServerKeyChanged(pinned: String, presented: String
+    )
     case Internal(detail: String
     )
 
@@ -6388,7 +6394,11 @@ public struct FfiConverterTypeSyncError: FfiConverterRustBuffer {
         case 8: return .Store(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 9: return .Internal(
+        case 9: return .ServerKeyChanged(
+            pinned: try FfiConverterString.read(from: &buf), 
+            presented: try FfiConverterString.read(from: &buf)
+            )
+        case 10: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -6439,8 +6449,14 @@ public struct FfiConverterTypeSyncError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .Internal(detail):
+        case let .ServerKeyChanged(pinned,presented):
             writeInt(&buf, Int32(9))
+            FfiConverterString.write(pinned, into: &buf)
+            FfiConverterString.write(presented, into: &buf)
+            
+        
+        case let .Internal(detail):
+            writeInt(&buf, Int32(10))
             FfiConverterString.write(detail, into: &buf)
             
         }

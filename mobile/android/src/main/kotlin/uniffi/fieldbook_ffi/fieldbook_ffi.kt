@@ -7684,6 +7684,20 @@ sealed class SyncException: kotlin.Exception() {
             get() = "detail=${ `detail` }"
     }
     
+    /**
+     * The server answered under another key than the one this device pinned on its first
+     * sync: nothing was applied.
+     */
+    class ServerKeyChanged(
+        
+        val `pinned`: kotlin.String, 
+        
+        val `presented`: kotlin.String
+        ) : SyncException() {
+        override val message
+            get() = "pinned=${ `pinned` }, presented=${ `presented` }"
+    }
+    
     class Internal(
         
         val `detail`: kotlin.String
@@ -7727,7 +7741,11 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
             8 -> SyncException.Store(
                 FfiConverterString.read(buf),
                 )
-            9 -> SyncException.Internal(
+            9 -> SyncException.ServerKeyChanged(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            10 -> SyncException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -7771,6 +7789,12 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is SyncException.ServerKeyChanged -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`pinned`)
+                + FfiConverterString.allocationSize(value.`presented`)
             )
             is SyncException.Internal -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -7818,8 +7842,14 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is SyncException.Internal -> {
+            is SyncException.ServerKeyChanged -> {
                 buf.putInt(9)
+                FfiConverterString.write(value.`pinned`, buf)
+                FfiConverterString.write(value.`presented`, buf)
+                Unit
+            }
+            is SyncException.Internal -> {
+                buf.putInt(10)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
