@@ -186,6 +186,37 @@ impl Store {
         .collect()
     }
 
+    /// Signs the changes of `doc` after `before` (a local edit), unless a benchmark turned
+    /// signing off.
+    pub(super) fn sign_after(
+        &self,
+        doc: &mut RecordDoc,
+        before: &[ChangeHash],
+    ) -> Vec<ChangeSignature> {
+        if !self.signs() {
+            return Vec::new();
+        }
+        sign_after(&self.key, doc, before)
+    }
+
+    /// Whether this store signs its changes: always, except in a benchmark's measurement of
+    /// what signing costs (`sign_changes_for_bench`, feature `test-hooks`).
+    fn signs(&self) -> bool {
+        #[cfg(feature = "test-hooks")]
+        if self.unsigned_for_bench {
+            return false;
+        }
+        true
+    }
+
+    /// Benchmarks only: turns the signing of this store's changes (and their signatures in
+    /// pushes) off or on, to measure what it costs. Not in a product build.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn sign_changes_for_bench(&mut self, on: bool) {
+        self.unsigned_for_bench = !on;
+    }
+
     /// The signatures held for the changes of `id` among `hashes`; a change of this device's
     /// actor made before signing existed is signed now (deterministic: the same bytes as if it
     /// had been signed when made).
@@ -194,6 +225,9 @@ impl Store {
         id: &str,
         changes: &[(ChangeHash, automerge::ActorId)],
     ) -> Result<Vec<ChangeSignature>> {
+        if !self.signs() {
+            return Ok(Vec::new());
+        }
         let wanted: HashSet<[u8; 32]> = changes.iter().map(|(h, _)| h.0).collect();
         let mut found: HashMap<[u8; 32], ChangeSignature> = HashMap::new();
         {

@@ -20,6 +20,8 @@ mod cases;
 mod feed;
 pub(crate) mod pool;
 mod push;
+/// Benchmarks only: the switch of the signature checks (feature `test-hooks`).
+pub use push::bench;
 mod repair;
 pub mod signing;
 
