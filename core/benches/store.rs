@@ -290,7 +290,61 @@ fn main() {
         stored.projections as f64 / n_fb
     );
     println!();
+    signing_cost(dir.path(), n);
     memory::run(dir.path(), quick);
+}
+
+/// What signing costs an autosave (issue #16): the same edit on two stores, one signing as the
+/// product always does and one with signing turned off for the benchmark (feature
+/// `test-hooks`), interleaved.
+#[cfg(feature = "test-hooks")]
+fn signing_cost(dir: &std::path::Path, n: usize) {
+    let mut signed = Store::open(dir.join("signed.db"), &KEY, "bench", "signed").unwrap();
+    let mut unsigned = Store::open(dir.join("unsigned.db"), &KEY, "bench", "unsigned").unwrap();
+    unsigned.sign_changes_for_bench(false);
+    let mut ids = Vec::new();
+    let mut bodies = Vec::new();
+    for store in [&mut signed, &mut unsigned] {
+        let v = visit(7);
+        ids.push(store.create_record("case-sign", &RecordBody::Visit(v.clone())).unwrap());
+        bodies.push(v);
+    }
+    let (mut vs, mut vu) = (bodies[0].clone(), bodies[1].clone());
+    let (ids_s, ids_u) = (ids[0].clone(), ids[1].clone());
+    let timed = interleaved(
+        n,
+        &mut [
+            &mut |i| {
+                vs.observations.push_str(&format!(" Sentence {i}."));
+                signed.update_record(&ids_s, &RecordBody::Visit(vs.clone())).unwrap();
+            },
+            &mut |i| {
+                vu.observations.push_str(&format!(" Sentence {i}."));
+                unsigned.update_record(&ids_u, &RecordBody::Visit(vu.clone())).unwrap();
+            },
+        ],
+    );
+    assert_eq!(signed.changes_since(&ids_s, &[]).unwrap().signatures.len(), n + 1);
+    assert!(unsigned.changes_since(&ids_u, &[]).unwrap().signatures.is_empty());
+    println!("### What signing costs an autosave ({n} edits, interleaved)\n");
+    println!("| autosave | signed (the product) | unsigned (benchmark only) | ratio |");
+    println!("|---|---:|---:|---:|");
+    for (p, label) in [(0.5, "p50"), (0.95, "p95")] {
+        let (a, b) = (pct(&timed[0], p), pct(&timed[1], p));
+        println!(
+            "| {label} | {:.3} ms | {:.3} ms | {:.2} |",
+            a.as_secs_f64() * 1e3,
+            b.as_secs_f64() * 1e3,
+            a.as_secs_f64() / b.as_secs_f64()
+        );
+    }
+    println!();
+}
+
+/// Without the benchmark switch (feature `test-hooks`) there is nothing to compare against.
+#[cfg(not(feature = "test-hooks"))]
+fn signing_cost(_dir: &std::path::Path, _n: usize) {
+    println!("(signing cost: run with `--features test-hooks` to compare with signing off)\n");
 }
 
 /// The document `{meta, body}` as a bare automerge app would lay it out (the same layout).

@@ -36,6 +36,10 @@ pub enum Error {
     /// registered to its author (issue #16): the document is refused, nothing of it applied.
     #[error("document {doc}: change {change}: {reason}")]
     Signature { doc: String, change: String, reason: String },
+    /// The server answered under another key than the one this device pinned on its first
+    /// sync (trust on first use): nothing of the answer is applied.
+    #[error("the server's key {presented} is not the key {pinned} this device pinned")]
+    ServerKeyChanged { pinned: String, presented: String },
     #[error("the document belongs to case {found}, expected {expected}")]
     CaseMismatch { expected: String, found: String },
     /// The device's storage is full (or the database reached its size limit). Nothing was

@@ -70,6 +70,10 @@ pub enum SyncError {
     Protocol { detail: String },
     #[error("the device's store failed: {detail}")]
     Store { detail: String },
+    /// The server answered under another key than the one this device pinned on its first
+    /// sync: nothing was applied.
+    #[error("the server's key {presented} is not the key {pinned} this device pinned")]
+    ServerKeyChanged { pinned: String, presented: String },
     #[error("{detail}")]
     Internal { detail: String },
 }
@@ -138,6 +142,9 @@ impl From<SyncFailure> for SyncError {
             SyncFailure::Server { status } => Self::Server { status },
             SyncFailure::Protocol { message } => Self::Protocol { detail: message },
             SyncFailure::Store { message } => Self::Store { detail: message },
+            SyncFailure::ServerKeyChanged { pinned, presented } => {
+                Self::ServerKeyChanged { pinned, presented }
+            }
         }
     }
 }

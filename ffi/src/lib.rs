@@ -14,12 +14,14 @@ pub mod attachments;
 pub mod errors;
 mod guard;
 pub mod observe;
+pub mod receipts;
 pub mod records;
 pub mod store;
 pub mod types;
 
 pub use errors::{OpenError, RecordError, SyncError};
 pub use observe::{ObserverHandle, RecordChange, RecordObserver, SyncStatusObserver};
+pub use receipts::{Receipt, ReceiptError};
 pub use store::{FieldbookStore, TokenProvider};
 
 /// A call that panics on purpose, to prove that a panic reaches the app as an error. Only in

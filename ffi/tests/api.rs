@@ -122,3 +122,18 @@ fn observers_are_removed_when_stopped_or_dropped() {
     drop(status);
     assert_eq!((store.record_observer_count(), store.sync_observer_count()), (0, 0));
 }
+
+/// Receipts through the API: a record never pushed has none (typed), an unknown record is
+/// `NotFound`. A receipt received from a server: tests/bindings (Python, Kotlin).
+#[test]
+fn a_record_never_pushed_has_no_receipt() {
+    use fieldbook_ffi::ReceiptError;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db").to_string_lossy().into_owned();
+    let store =
+        FieldbookStore::open(path, vec![1; 32], "amara".into(), "t".into(), None, None).unwrap();
+    let id = store.create_visit("case-1".into(), fields()).unwrap();
+    assert_eq!(store.receipt(id.clone()).unwrap(), None);
+    assert!(matches!(store.verify_receipt(id), Err(ReceiptError::NoReceipt { .. })));
+    assert!(matches!(store.receipt("nope".into()), Err(ReceiptError::NotFound { .. })));
+}

@@ -137,11 +137,7 @@ async fn revoke_device(args: RevokeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let hub = fieldbook_server::hub::Hub::new(storage).with_signing_key(signing);
     let key = fieldbook_core::protocol::PublicKey(key);
-    match hub.revoke_device_key(key, &args.by).await.map_err(|e| e.to_string())? {
-        Some(reg) => {
-            tracing::info!(worker = %reg.worker, device = %reg.device, "device key revoked");
-            Ok(())
-        }
-        None => Err("no device key registered under that key".into()),
-    }
+    let reg = hub.revoke_device_key(key, &args.by).await.map_err(|e| e.to_string())?;
+    tracing::info!(worker = %reg.worker, device = %reg.device, "device key revoked");
+    Ok(())
 }

@@ -89,3 +89,66 @@ fn fieldbook_server_logs_json_takes_limits_from_the_environment_and_drains_on_si
         assert!(!line.to_string().contains("tok-ops-test"), "{line}");
     }
 }
+
+/// `fieldbook-server revoke-device`, the binary: it revokes a registered key with a revocation
+/// signed by the server's key (its key file beside the database), refuses a key revoked
+/// already, an unknown key and one that is not hex, each with a failing exit status.
+#[test]
+fn revoke_device_revokes_a_registered_key_with_a_signed_event_and_refuses_the_rest() {
+    use fieldbook_core::protocol::{KeyEvent, KeyPair};
+    use fieldbook_server::serve::{open_storage, Backend};
+    use fieldbook_server::storage::key::{default_signing_key_file, load_or_create_signing_key};
+    use fieldbook_server::storage::signing::KeyRegistration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let device = KeyPair::from_seed(&[7; 32]).public();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let storage = || async { open_storage(&Backend::sqlite(db.clone())).await.unwrap() };
+    runtime.block_on(async {
+        let reg = KeyRegistration {
+            key: device.0,
+            worker: "amara".into(),
+            device: "tablet-1".into(),
+            registered_at: "2026-12-02T09:00:00Z".into(),
+            token: "sha256:0011223344556677".into(),
+            revoked_at: None,
+            revoked_by: None,
+        };
+        storage().await.register_key(reg, b"{}".to_vec()).await.unwrap();
+    });
+    let revoke = |key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_fieldbook-server"))
+            .args(["revoke-device", "--key", key, "--by", "olive", "--sqlite"])
+            .arg(&db)
+            .env_remove("FIELDBOOK_SIGNING_KEY_FILE")
+            .output()
+            .unwrap()
+    };
+    let out = revoke(&device.to_hex());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let server_key = load_or_create_signing_key(&default_signing_key_file(&db)).unwrap().public();
+    runtime.block_on(async {
+        let storage = storage().await;
+        let reg = storage.device_key(device.0).await.unwrap().unwrap();
+        assert_eq!(reg.revoked_by.as_deref(), Some("olive"));
+        assert!(reg.revoked_at.is_some());
+        let events = storage.key_events().await.unwrap();
+        let revoked: KeyEvent = serde_json::from_slice(events.last().unwrap()).unwrap();
+        assert_eq!((revoked.event.as_str(), revoked.key), ("revoked", device));
+        assert_eq!((revoked.worker.as_str(), revoked.by.as_str()), ("amara", "olive"));
+        revoked.verify(&server_key).unwrap();
+    });
+
+    for (key, why) in [
+        (device.to_hex(), "revoked already"),
+        (KeyPair::from_seed(&[8; 32]).public().to_hex(), "no device key"),
+        ("not-hex".to_string(), "64 hexadecimal"),
+    ] {
+        let out = revoke(&key);
+        assert!(!out.status.success(), "{key}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{key}: {stderr}");
+    }
+}

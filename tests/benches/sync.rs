@@ -371,6 +371,45 @@ async fn device_sync_benchmark(sz: &Sizes) {
     );
     println!();
     caseload_download_benchmark(sz, &server, &mut dev.store, &ids).await;
+    // Last: the unsigned changes it pushes would be refused by any device that pulled them.
+    signing_cost(sz, &mut dev, &changed, fm, fbb).await;
+}
+
+/// What signing costs the push of the changed records (issue #16): the same edits and sync,
+/// now with the device not signing and the server not checking (the benchmark-only switches of
+/// the `test-hooks` features), beside the signed runs above (`signed_ms`, `signed_bytes`).
+async fn signing_cost(
+    sz: &Sizes,
+    dev: &mut Device,
+    changed: &[String],
+    signed_ms: f64,
+    signed_bytes: f64,
+) {
+    dev.store.sign_changes_for_bench(false);
+    fieldbook_server::hub::bench::skip_signature_checks_for_bench(true);
+    let (mut ms, mut bytes) = (Vec::new(), Vec::new());
+    for rep in 0..sz.repeats {
+        for id in changed {
+            edit(&mut dev.store, id, 1000 + rep);
+        }
+        let (_, b0) = dev.counters();
+        let t = Instant::now();
+        let report = dev.client.sync(&mut dev.store).await;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert!(report.failure.is_none() && report.rejected.is_empty(), "{report:?}");
+        assert_eq!(report.acknowledged, sz.changed);
+        bytes.push((dev.counters().1 - b0) as f64);
+    }
+    dev.store.sign_changes_for_bench(true);
+    fieldbook_server::hub::bench::skip_signature_checks_for_bench(false);
+    let (um, ub) = (median(ms), median(bytes));
+    println!("### What signing costs the push of {} changed records\n", sz.changed);
+    println!("Median of {} runs each, same device and server: signed (the product: the device signs, the server checks every signature and stores it) and unsigned (the benchmark-only switches).\n", sz.repeats);
+    println!("| | signed | unsigned | ratio |");
+    println!("|---|---:|---:|---:|");
+    println!("| time | {signed_ms:.1} ms | {um:.1} ms | {:.2} |", signed_ms / um);
+    println!("| bytes on the wire | {signed_bytes:.0} | {ub:.0} | {:.2} |", signed_bytes / ub);
+    println!();
 }
 
 /// Plain JSON rows: what a new device would download without Fieldbook's protocol.

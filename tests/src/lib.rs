@@ -203,3 +203,17 @@ pub fn exchange(a: &mut Store, b: &mut Store) {
     send(a, b);
     send(b, a);
 }
+
+/// Signatures over every change of `changes` (saved Automerge bytes) by a fixed key: for the
+/// tests that import a hand-made document (an older build's, another implementation's), since
+/// `Store::import` requires a signature that verifies on every change.
+pub fn sign_all(changes: &[u8]) -> Vec<fieldbook_core::protocol::ChangeSignature> {
+    use fieldbook_core::document::{Author, RecordDoc};
+    let key = fieldbook_core::protocol::KeyPair::from_seed(&[42; 32]);
+    let mut doc = RecordDoc::from_changes(changes, Author::new("signer", "t").actor())
+        .expect("the test's own document loads");
+    doc.change_authors_after(&[])
+        .into_iter()
+        .map(|(h, _)| key.sign_change(fieldbook_core::protocol::Hash(h.0), None))
+        .collect()
+}

@@ -96,8 +96,8 @@ fn an_assessment_written_before_the_reason_field_loads_and_is_checked_on_submit(
             kind: fieldbook_core::records::RecordKind::Assessment,
             case_id: "case-1".into(),
             heads: Vec::new(),
+            signatures: fieldbook_tests::sign_all(&changes),
             changes,
-            signatures: Vec::new(),
         }])
         .unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);

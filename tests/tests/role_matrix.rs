@@ -94,6 +94,13 @@ const MATRIX: &[Row] = &[
         path: "/api/v1/records",
         cells: [NONE, FORBIDDEN, FORBIDDEN, (200, Sees::Everything), FORBIDDEN, FORBIDDEN],
     },
+    // A key nobody registered: the operator is told so (404 `unknown_key`); everyone else is
+    // refused before the key is looked at. A real revocation: tests/tests/key_revocation.rs.
+    Row {
+        method: "POST",
+        path: "/api/v1/devices/keys/{key}/revoke",
+        cells: [NONE, FORBIDDEN, FORBIDDEN, FORBIDDEN, (404, Sees::Nothing), FORBIDDEN],
+    },
     Row {
         method: "GET",
         path: "/v1/attachments/{hash}",
@@ -265,6 +272,9 @@ fn request_of(row: &Row, record: &str) -> (String, Option<Vec<u8>>) {
             ("/api/v1/cases/case-z".into(), Some(serde_json::to_vec(&body).unwrap()))
         }
         "/api/v1/records" => ("/api/v1/records?cursor=0&limit=500".into(), None),
+        "/api/v1/devices/keys/{key}/revoke" => {
+            (format!("/api/v1/devices/keys/{}/revoke", "0".repeat(64)), None)
+        }
         "/v1/attachments/{hash}" | "/v1/attachments/{hash}/status" => {
             let (hash, record, bytes) = ATTACHMENT.get().unwrap();
             match (row.method, row.path) {

@@ -88,7 +88,7 @@ fn an_author_id_written_unnormalised_is_still_compared_normalised() {
             case_id: "case-1".into(),
             heads: Vec::new(),
             changes: doc.save_after(&[]),
-            signatures: Vec::new(),
+            signatures: fieldbook_tests::sign_all(&doc.save_after(&[])),
         }])
         .unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);

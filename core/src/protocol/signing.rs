@@ -167,6 +167,68 @@ pub struct KeyRecord {
     /// RFC 3339, once an operator revoked the key: later pushes signed by it are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+    /// The server's signature over the registration as sent (`KeyRecord::message`): a device
+    /// trusts a key only as its server vouches for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<Sig>,
+}
+
+/// The prefix of a key registration's signed message (see `KeyRecord::message`).
+pub const KEY_RECORD_DOMAIN: &[u8] = b"fieldbook/key-record/v1\0";
+
+impl KeyRecord {
+    /// The registration, signed by the server's key.
+    pub fn signed(
+        server: &KeyPair,
+        key: PublicKey,
+        worker: &str,
+        device: &str,
+        registered_at: &str,
+        revoked_at: Option<&str>,
+    ) -> Self {
+        let message = Self::message(&key, worker, device, registered_at, revoked_at);
+        KeyRecord {
+            key,
+            worker: worker.into(),
+            device: device.into(),
+            registered_at: registered_at.into(),
+            revoked_at: revoked_at.map(str::to_string),
+            sig: Some(server.sign(&message)),
+        }
+    }
+
+    /// The signed bytes: `KEY_RECORD_DOMAIN`, the key (32 bytes), then each of worker, device,
+    /// registered_at and revoked_at (empty when absent) as a big-endian u32 length and its
+    /// UTF-8 bytes.
+    pub fn message(
+        key: &PublicKey,
+        worker: &str,
+        device: &str,
+        registered_at: &str,
+        revoked_at: Option<&str>,
+    ) -> Vec<u8> {
+        let mut m = Vec::with_capacity(KEY_RECORD_DOMAIN.len() + 128);
+        m.extend_from_slice(KEY_RECORD_DOMAIN);
+        m.extend_from_slice(&key.0);
+        for part in [worker, device, registered_at, revoked_at.unwrap_or("")] {
+            m.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            m.extend_from_slice(part.as_bytes());
+        }
+        m
+    }
+
+    /// Whether `server` signed this registration as it stands (unsigned: it did not).
+    pub fn verify(&self, server: &PublicKey) -> Result<(), SignatureError> {
+        let sig = self.sig.as_ref().ok_or(SignatureError::BadSignature)?;
+        let message = Self::message(
+            &self.key,
+            &self.worker,
+            &self.device,
+            &self.registered_at,
+            self.revoked_at.as_deref(),
+        );
+        verify(server, &message, sig)
+    }
 }
 
 /// The server's signed receipt of a pushed document: "received by the council at 14:02" as
@@ -341,6 +403,24 @@ mod tests {
         t.heads[0].0[31] ^= 1;
         assert!(t.verify(&server.public()).is_err());
         assert!(r.verify(&KeyPair::from_seed(&[4; 32]).public()).is_err());
+    }
+
+    #[test]
+    fn a_key_registration_verifies_only_unaltered_and_under_its_servers_key() {
+        let server = KeyPair::from_seed(&[3; 32]);
+        let device = KeyPair::from_seed(&[4; 32]).public();
+        let r = KeyRecord::signed(&server, device, "amara", "t1", "2026-12-02T09:00:00Z", None);
+        r.verify(&server.public()).unwrap();
+        let mut t = r.clone();
+        t.worker = "ben".into();
+        assert!(t.verify(&server.public()).is_err());
+        let mut t = r.clone();
+        t.revoked_at = Some("2026-12-02T10:00:00Z".into());
+        assert!(t.verify(&server.public()).is_err());
+        let mut t = r.clone();
+        t.sig = None;
+        assert!(t.verify(&server.public()).is_err());
+        assert!(r.verify(&KeyPair::from_seed(&[5; 32]).public()).is_err());
     }
 
     /// RFC 8032 §7.1 test 1: the primitive is standard Ed25519.

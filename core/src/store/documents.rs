@@ -84,7 +84,7 @@ impl Store {
         if doc.heads() != before {
             let now = self.now();
             // Signed before the write, stored in the same transaction as the change.
-            let sigs = super::signing::sign_after(&self.key, &mut doc, &before);
+            let sigs = self.sign_after(&mut doc, &before);
             self.write(|tx| {
                 persist_changes(tx, &mut doc, &before, false, &now.to_rfc3339())?;
                 super::signing::put_signatures(tx, doc.id(), &sigs)
@@ -97,7 +97,7 @@ impl Store {
     /// Inserts a new document and its projection in one transaction.
     pub(super) fn insert_doc(&mut self, mut doc: RecordDoc) -> Result<()> {
         let now = self.now().to_rfc3339();
-        let sigs = super::signing::sign_after(&self.key, &mut doc, &[]);
+        let sigs = self.sign_after(&mut doc, &[]);
         self.write(|tx| {
             insert_document(tx, &mut doc, None, &now)?;
             super::signing::put_signatures(tx, doc.id(), &sigs)

@@ -91,10 +91,12 @@ impl Store {
     }
 
     /// Imports a peer's changes. Good documents are committed together in one transaction; a
-    /// document that fails its checks (damaged, of another case than it claims, a newer schema) is
-    /// refused and reported without affecting the others.
+    /// document that fails its checks (damaged, of another case than it claims, a newer schema, a
+    /// change without a signature that verifies) is refused and reported without affecting the
+    /// others.
     pub fn import(&mut self, batch: &[DocumentChanges]) -> Result<ImportReport> {
-        // A peer is not the server: signatures present are verified, none are required.
+        // A peer is not the server: every change must carry a signature that verifies; the
+        // binding of its key to the author is checked by the server on the next push.
         let (mut staged, mut report) = self.stage_all(batch, None);
         let now = self.now().to_rfc3339();
         // If the transaction fails, the staged documents are dropped (not returned to the cache),

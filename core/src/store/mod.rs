@@ -26,7 +26,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub use exchange::{DocumentChanges, ImportReport};
 pub use lifecycle::decide_on;
 pub use queries::{CaseRow, RecordRow, StoredBytes};
-pub use signing::ReceiptCheck;
+pub use signing::{ReceiptCheck, ReceiptProblem};
 pub use sync_state::{Applied, Delivery, ExchangePlan, Outbox, OutboxQuery};
 
 use crate::document::{Author, RecordDoc};
@@ -51,6 +51,9 @@ pub struct Store {
     loads: std::sync::atomic::AtomicU64,
     /// The key this store signs its changes with (issue #16; `signing`).
     key: crate::protocol::KeyPair,
+    /// Benchmarks only (`sign_changes_for_bench`): whether changes are signed.
+    #[cfg(feature = "test-hooks")]
+    unsigned_for_bench: bool,
 }
 
 impl std::fmt::Debug for Store {

@@ -88,6 +88,8 @@ impl Store {
             cache: Self::new_cache(),
             loads: Default::default(),
             clock: Box::new(chrono::Utc::now),
+            #[cfg(feature = "test-hooks")]
+            unsigned_for_bench: false,
         };
         store.refresh_projections()?;
         Ok(store)

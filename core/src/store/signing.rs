@@ -86,9 +86,11 @@ pub(super) struct Trust {
 }
 
 /// Checks the changes a received document gained (after `before`; all for a new document):
-/// each must carry a signature that verifies, by the server (naming whom it acted for) or by a
-/// key registered to the change's author. Without `trust` (a peer-to-peer import) signatures
-/// present are verified, none are required. Returns the signatures to keep.
+/// each must carry a signature that verifies. With `trust` (a pull from the server) it must be
+/// the server's (naming whom it acted for) or a key's registered to the change's author.
+/// Without (`Store::import`, from a peer) the signature must be there and verify; whom the key
+/// belongs to is not known yet (the server checks that when the changes are pushed on).
+/// Returns the signatures to keep.
 pub(super) fn check_received(
     doc: &mut RecordDoc,
     before: &[ChangeHash],
@@ -114,10 +116,7 @@ pub(super) fn check_received(
     let mut keep = Vec::new();
     for (hash, actor) in doc.change_authors_after(before) {
         let Some(sig) = by_hash.get(&Hash(hash.0)) else {
-            if trust.is_some() {
-                return Err(fail(&hash, "unsigned"));
-            }
-            continue;
+            return Err(fail(&hash, "unsigned"));
         };
         sig.verify().map_err(|_| fail(&hash, "bad signature"))?;
         if let Some(trust) = trust {
@@ -144,7 +143,18 @@ pub(super) fn check_received(
 pub struct ReceiptCheck {
     pub receipt: Receipt,
     /// `None` when it verifies against a server key this device has seen; otherwise why not.
-    pub problem: Option<String>,
+    pub problem: Option<ReceiptProblem>,
+}
+
+/// Why a stored receipt does not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ReceiptProblem {
+    /// Signed by a key this device never received from its server (a receipt made elsewhere).
+    #[error("signed by a key this device never received from its server")]
+    UnknownServerKey,
+    /// Altered since the server signed it (or never signed by that key).
+    #[error("the signature does not verify")]
+    BadSignature,
 }
 
 impl Store {
@@ -176,6 +186,37 @@ impl Store {
         .collect()
     }
 
+    /// Signs the changes of `doc` after `before` (a local edit), unless a benchmark turned
+    /// signing off.
+    pub(super) fn sign_after(
+        &self,
+        doc: &mut RecordDoc,
+        before: &[ChangeHash],
+    ) -> Vec<ChangeSignature> {
+        if !self.signs() {
+            return Vec::new();
+        }
+        sign_after(&self.key, doc, before)
+    }
+
+    /// Whether this store signs its changes: always, except in a benchmark's measurement of
+    /// what signing costs (`sign_changes_for_bench`, feature `test-hooks`).
+    fn signs(&self) -> bool {
+        #[cfg(feature = "test-hooks")]
+        if self.unsigned_for_bench {
+            return false;
+        }
+        true
+    }
+
+    /// Benchmarks only: turns the signing of this store's changes (and their signatures in
+    /// pushes) off or on, to measure what it costs. Not in a product build.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn sign_changes_for_bench(&mut self, on: bool) {
+        self.unsigned_for_bench = !on;
+    }
+
     /// The signatures held for the changes of `id` among `hashes`; a change of this device's
     /// actor made before signing existed is signed now (deterministic: the same bytes as if it
     /// had been signed when made).
@@ -184,6 +225,9 @@ impl Store {
         id: &str,
         changes: &[(ChangeHash, automerge::ActorId)],
     ) -> Result<Vec<ChangeSignature>> {
+        if !self.signs() {
+            return Ok(Vec::new());
+        }
         let wanted: HashSet<[u8; 32]> = changes.iter().map(|(h, _)| h.0).collect();
         let mut found: HashMap<[u8; 32], ChangeSignature> = HashMap::new();
         {
@@ -259,16 +303,48 @@ impl Store {
     pub fn verify_receipt(&self, id: &str) -> Result<Option<ReceiptCheck>> {
         let Some(receipt) = self.receipt(id)? else { return Ok(None) };
         let problem = if !self.server_keys()?.contains(&receipt.key) {
-            Some("signed by a key this device never received from its server".to_string())
+            Some(ReceiptProblem::UnknownServerKey)
         } else {
-            receipt.verify(&receipt.key).err().map(|e| e.to_string())
+            receipt.verify(&receipt.key).err().map(|_| ReceiptProblem::BadSignature)
         };
         Ok(Some(ReceiptCheck { receipt, problem }))
     }
 }
 
+/// The server's key checked against the one pinned on the first sync (trust on first use:
+/// `pinned` empty, the key is pinned when the response is written), and the registrations of
+/// the response that this key signed; one it did not sign is dropped (its key stays unknown, so
+/// changes signed by it are refused `key not registered`).
+pub(super) fn vouched_keys(
+    pinned: &[PublicKey],
+    server: Option<PublicKey>,
+    keys: &[KeyRecord],
+) -> Result<Vec<KeyRecord>> {
+    let Some(server) = server else { return Ok(Vec::new()) };
+    if let Some(first) = pinned.first() {
+        if !pinned.contains(&server) {
+            return Err(Error::ServerKeyChanged {
+                pinned: first.to_hex(),
+                presented: server.to_hex(),
+            });
+        }
+    }
+    Ok(keys
+        .iter()
+        .filter(|k| {
+            let ok = k.verify(&server).is_ok();
+            if !ok {
+                tracing::warn!(key = %k.key.to_hex(), "a key registration the server did not sign was dropped");
+            }
+            ok
+        })
+        .cloned()
+        .collect())
+}
+
 /// Writes what a response brought for the evidence trail, inside `apply_exchange`'s
-/// transaction: the key registrations, the server's key, and the receipts that verify.
+/// transaction: the key registrations (those the server signed), the server's key (pinned on
+/// the first sync), and the receipts that verify.
 pub(super) fn write_evidence(
     tx: &Transaction<'_>,
     keys: &[KeyRecord],

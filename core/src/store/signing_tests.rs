@@ -18,18 +18,18 @@ fn visit() -> RecordBody {
     RecordBody::Visit(Visit::new(VisitKind::ChildProtection, instant))
 }
 
+/// The server of these tests: it signs the registrations it sends.
+fn server() -> KeyPair {
+    KeyPair::from_seed(&[9; 32])
+}
+
 fn record_of(store: &Store, worker: &str) -> KeyRecord {
-    KeyRecord {
-        key: store.public_key(),
-        worker: worker.into(),
-        device: "t".into(),
-        registered_at: "2026-12-01T09:00:00Z".into(),
-        revoked_at: None,
-    }
+    KeyRecord::signed(&server(), store.public_key(), worker, "t", "2026-12-01T09:00:00Z", None)
 }
 
 fn pull(keys: Vec<KeyRecord>, docs: Vec<crate::protocol::DocChanges>) -> ExchangePlan {
-    ExchangePlan { docs, keys, verify: true, ..ExchangePlan::default() }
+    let server_key = Some(server().public());
+    ExchangePlan { docs, keys, verify: true, server_key, ..ExchangePlan::default() }
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn a_receipt_altered_on_the_device_fails_verification() {
     ))
     .unwrap();
     let check = a.verify_receipt(&id).unwrap().unwrap();
-    assert_eq!(check.problem.as_deref(), Some("the signature does not verify"));
+    assert_eq!(check.problem, Some(super::ReceiptProblem::BadSignature));
 
     // One signed by a key this device never received from its server fails too.
     let stranger = KeyPair::from_seed(&[8; 32]);
@@ -119,7 +119,7 @@ fn a_receipt_altered_on_the_device_fails_verification() {
     ))
     .unwrap();
     let check = a.verify_receipt(&id).unwrap().unwrap();
-    assert!(check.problem.unwrap().contains("never received"));
+    assert_eq!(check.problem, Some(super::ReceiptProblem::UnknownServerKey));
 }
 
 #[test]
@@ -143,4 +143,97 @@ fn a_rotation_keeps_the_old_key_and_signs_with_the_new_one() {
     assert_eq!(later.signatures.iter().map(|s| s.key).collect::<Vec<_>>(), vec![new]);
     drop(a);
     assert_eq!(store(&dir, "a", "amara").public_key(), new, "the new key after reopening");
+}
+
+/// `Store::import` (from a peer, not the server) requires a signature that verifies on every
+/// imported change: stripped or altered, the document is refused and nothing of it applied.
+#[test]
+fn an_import_requires_a_valid_signature_on_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = store(&dir, "a", "amara");
+    let mut b = store(&dir, "b", "ben");
+    let id = a.create_record("case-1", &visit()).unwrap();
+    let good = a.changes_since(&id, &[]).unwrap();
+
+    let mut unsigned = good.clone();
+    unsigned.signatures.clear();
+    let report = b.import(&[unsigned]).unwrap();
+    assert_eq!(report.rejected.len(), 1, "{report:?}");
+    assert!(report.rejected[0].1.contains("unsigned"), "{report:?}");
+
+    let mut altered = good.clone();
+    altered.signatures[0].sig.0[0] ^= 1;
+    let report = b.import(&[altered]).unwrap();
+    assert!(report.rejected[0].1.contains("bad signature"), "{report:?}");
+    assert!(b.record(&id).is_err(), "nothing of it applied");
+
+    let report = b.import(&[good]).unwrap();
+    assert_eq!(report.created, vec![id.clone()], "{report:?}");
+}
+
+/// A key registration is trusted only as the server signed it: one unsigned, altered (bound to
+/// another worker) or signed by another key is dropped, and the change it would vouch for is
+/// refused as signed by a key not registered.
+#[test]
+fn a_key_registration_the_server_did_not_sign_is_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = store(&dir, "a", "amara");
+    let mut b = store(&dir, "b", "amara");
+    let id = a.create_record("case-1", &visit()).unwrap();
+    let good = a.changes_since(&id, &[]).unwrap();
+
+    let mut unsigned = record_of(&a, "amara");
+    unsigned.sig = None;
+    let mut rebound = KeyRecord::signed(&server(), a.public_key(), "ben", "t", "2026-12-01", None);
+    rebound.worker = "amara".into();
+    let other_server =
+        KeyRecord::signed(&KeyPair::from_seed(&[1; 32]), a.public_key(), "amara", "t", "x", None);
+    for bad in [unsigned, rebound, other_server] {
+        let applied = b.apply_exchange(&pull(vec![bad], vec![good.clone()])).unwrap();
+        assert!(applied.import.rejected[0].1.contains("key not registered"), "{applied:?}");
+    }
+    assert!(b.record(&id).is_err());
+    let applied = b.apply_exchange(&pull(vec![record_of(&a, "amara")], vec![good])).unwrap();
+    assert_eq!(applied.import.created, vec![id]);
+}
+
+/// The server's key is pinned on the first sync (trust on first use, in the encrypted store);
+/// an answer under another key is refused whole with a typed error, and the pin stays.
+#[test]
+fn the_servers_key_is_pinned_on_first_sync_and_another_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = store(&dir, "a", "amara");
+    let mut b = store(&dir, "b", "amara");
+    assert!(b.server_keys().unwrap().is_empty());
+    b.apply_exchange(&pull(vec![], vec![])).unwrap();
+    assert_eq!(b.server_keys().unwrap(), vec![server().public()], "pinned");
+
+    let id = a.create_record("case-1", &visit()).unwrap();
+    let good = a.changes_since(&id, &[]).unwrap();
+    let impostor = KeyPair::from_seed(&[2; 32]);
+    let record =
+        KeyRecord::signed(&impostor, a.public_key(), "amara", "t", "2026-12-01T09:00:00Z", None);
+    let plan = ExchangePlan {
+        docs: vec![good],
+        keys: vec![record],
+        verify: true,
+        server_key: Some(impostor.public()),
+        cursor: Some((99, 1)),
+        ..ExchangePlan::default()
+    };
+    match b.apply_exchange(&plan) {
+        Err(crate::Error::ServerKeyChanged { pinned, presented }) => {
+            assert_eq!(pinned, server().public().to_hex());
+            assert_eq!(presented, impostor.public().to_hex());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(b.record(&id).is_err(), "nothing of the answer applied");
+    assert_eq!(b.server_keys().unwrap(), vec![server().public()], "the pin stays");
+    // The typed failure the app sees.
+    let failure = crate::sync::session::store_failure(crate::Error::ServerKeyChanged {
+        pinned: "p".into(),
+        presented: "q".into(),
+    });
+    assert!(matches!(failure, crate::sync::SyncFailure::ServerKeyChanged { .. }));
 }

@@ -236,10 +236,14 @@ impl Store {
                 in_sync_before.insert(d.id.clone());
             }
         }
-        let trust =
-            if plan.verify { Some(self.trust_with(&plan.keys, plan.server_key)?) } else { None };
-        let (mut staged, mut import) = self.stage_all(&plan.docs, trust.as_ref());
         let server_keys = self.server_keys()?;
+        let keys = if plan.verify {
+            super::signing::vouched_keys(&server_keys, plan.server_key, &plan.keys)?
+        } else {
+            Vec::new()
+        };
+        let trust = if plan.verify { Some(self.trust_with(&keys, plan.server_key)?) } else { None };
+        let (mut staged, mut import) = self.stage_all(&plan.docs, trust.as_ref());
         let now = self.now().to_rfc3339();
         let cursor = plan.cursor.map(|(c, tag)| format!("{c}:{tag}"));
         let written = self.write(|tx| {
@@ -248,7 +252,7 @@ impl Store {
             write_staged(tx, &mut staged, &now)?;
             super::signing::write_evidence(
                 tx,
-                &plan.keys,
+                &keys,
                 plan.server_key,
                 &plan.receipts,
                 server_keys,

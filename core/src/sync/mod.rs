@@ -55,6 +55,11 @@ pub enum SyncFailure {
     Protocol { message: String },
     #[error("the device's store failed: {message}")]
     Store { message: String },
+    /// The server answered under another key than the one pinned on this device's first sync:
+    /// nothing of the answer was applied (a server that is not the council's, or a key that
+    /// was replaced: an operator must re-enrol the device).
+    #[error("the server's key {presented} is not the key {pinned} this device pinned")]
+    ServerKeyChanged { pinned: String, presented: String },
 }
 
 /// The observable status of sync.

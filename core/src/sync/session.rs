@@ -268,7 +268,12 @@ pub fn decode_response(body: &[u8]) -> Result<SyncResponse, SyncFailure> {
 
 /// A failure of the device's store, as the sync reports it.
 pub fn store_failure(e: crate::Error) -> SyncFailure {
-    SyncFailure::Store { message: e.to_string() }
+    match e {
+        crate::Error::ServerKeyChanged { pinned, presented } => {
+            SyncFailure::ServerKeyChanged { pinned, presented }
+        }
+        e => SyncFailure::Store { message: e.to_string() },
+    }
 }
 
 /// The message of a CBOR error body, empty when the body is not one.

@@ -122,6 +122,10 @@ impl From<&HubError> for ApiError {
                 internal(e).with_kind("corrupt", "a stored document is damaged")
             }
             HubError::Job(_) => internal(e).with_kind("job", "an automerge job failed"),
+            HubError::KeyLimit { limit } => {
+                ApiError::new(StatusCode::FORBIDDEN, "key_limit", e.to_string())
+                    .with_kind("key_limit", limit.to_string())
+            }
         }
     }
 }

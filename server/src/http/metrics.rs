@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-pub(super) const ROUTES: [&str; 25] = [
+pub(super) const ROUTES: [&str; 26] = [
     "/v1/sync",
     "/v1/attachments/{hash}",
     "/v1/attachments/{hash}/status",
     "/api/v1/cases/{case_id}",
     "/api/v1/records",
+    "/api/v1/devices/keys/{key}/revoke",
     "/health",
     "/metrics",
     "/openapi.json",

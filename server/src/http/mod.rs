@@ -6,6 +6,7 @@
 
 mod attachments;
 mod case_api;
+pub mod devices;
 pub mod errors;
 pub mod metrics;
 pub mod openapi;
@@ -56,6 +57,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sync::sync))
         .routes(routes!(case_api::upsert_case))
         .routes(routes!(case_api::export))
+        .routes(routes!(devices::revoke))
         .routes(routes!(attachments::fetch, attachments::put_chunk))
         .routes(routes!(attachments::status))
         .routes(routes!(ops::health))

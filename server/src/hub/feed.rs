@@ -143,7 +143,7 @@ pub(super) async fn assemble(
     // The signatures of exactly the changes sent, and the registrations of their keys.
     let (docs, wanted) = docs.into_parts();
     let mut docs = docs;
-    let keys = super::signing::attach(storage, &mut docs, &wanted).await?;
+    let keys = super::signing::attach(storage, &hub.key, &mut docs, &wanted).await?;
     let next_cursor_tag = match window.next_cursor {
         0 => 0,
         n => storage.seq_tag(n).await?.unwrap_or(0),

@@ -20,6 +20,8 @@ mod cases;
 mod feed;
 pub(crate) mod pool;
 mod push;
+/// Benchmarks only: the switch of the signature checks (feature `test-hooks`).
+pub use push::bench;
 mod repair;
 pub mod signing;
 
@@ -51,6 +53,9 @@ pub enum HubError {
     Unprocessable(Vec<fieldbook_core::rules::completeness::MissingItem>),
     #[error("an automerge job failed: {0}")]
     Job(String),
+    /// The worker has registered as many device keys as the server allows.
+    #[error("the worker has registered {limit} device keys already, the most allowed")]
+    KeyLimit { limit: usize },
 }
 
 /// The server's response-size cap; a device may ask for less, never more.
@@ -68,7 +73,12 @@ pub struct Hub {
     /// The server's signing key (issue #16): receipts, key events, and the changes the server
     /// makes on someone's behalf. `with_signing_key` sets the deployment's (its key file).
     key: Arc<KeyPair>,
+    /// The most device keys one worker may register (`with_max_keys_per_worker`).
+    max_keys_per_worker: usize,
 }
+
+/// The default cap on one worker's device keys (a few tablets, each rotated a few times).
+pub const DEFAULT_MAX_KEYS_PER_WORKER: usize = 16;
 
 impl Hub {
     /// A hub whose pool runs one Automerge job per core at once, with a new signing key of its
@@ -80,7 +90,15 @@ impl Hub {
             pool: pool::Pool::new(default_pool_size()),
             cache: Arc::new(cache::DocCache::new(DEFAULT_CACHE_BYTES)),
             key: Arc::new(key),
+            max_keys_per_worker: DEFAULT_MAX_KEYS_PER_WORKER,
         }
+    }
+
+    /// Caps the device keys one worker may register at `keys` (a new key past it is refused
+    /// `key_limit`; keys registered already keep working).
+    pub fn with_max_keys_per_worker(mut self, keys: usize) -> Self {
+        self.max_keys_per_worker = keys;
+        self
     }
 
     /// Caps the estimated memory of the hot documents at `bytes` (0: none are kept).

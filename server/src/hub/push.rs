@@ -371,7 +371,7 @@ fn decide_loaded(
     // lost); without a valid signature of its author's it is refused as before (`WrongAuthor`).
     // The actor's worker compared normalised: a device opened by an older build may have spelt
     // the worker id as the person typed it ("Amara"), the token's subject is normalised.
-    for change in &new {
+    for change in new.iter().filter(|_| !bench::skip_signature_checks()) {
         let author = parse_actor(change.actor_id()).map(|(w, _)| w);
         let own = author.as_deref().is_some_and(|w| same_worker(w, worker));
         let hash = Hash(change.hash().0);
@@ -438,3 +438,24 @@ fn holds_all(doc: &mut AutoCommit, heads: &[Hash]) -> bool {
 #[cfg(test)]
 #[path = "push_tests.rs"]
 mod tests;
+
+/// Benchmarks only (feature `test-hooks`): the switch that leaves signatures unchecked, to
+/// measure what checking them costs. Without the feature it does not exist and every change is
+/// checked.
+pub mod bench {
+    #[cfg(feature = "test-hooks")]
+    static SKIP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    /// Turns the check of pushed changes' signatures off (`true`) or back on.
+    #[cfg(feature = "test-hooks")]
+    pub fn skip_signature_checks_for_bench(skip: bool) {
+        SKIP.store(skip, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(super) fn skip_signature_checks() -> bool {
+        #[cfg(feature = "test-hooks")]
+        return SKIP.load(std::sync::atomic::Ordering::SeqCst);
+        #[cfg(not(feature = "test-hooks"))]
+        false
+    }
+}

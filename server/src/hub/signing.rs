@@ -53,6 +53,14 @@ pub(super) async fn register(
     if storage.device_key(key.0).await?.is_some() {
         return Ok(());
     }
+    // A cap on one worker's keys: a stolen token cannot flood the registry with keys. Two
+    // first syncs of new keys at the same instant may both pass the count (one over the cap).
+    let registered = storage.device_keys().await?;
+    let held = registered.iter().filter(|r| r.worker == who.subject).count();
+    if held >= hub.max_keys_per_worker {
+        tracing::warn!(worker = %who.subject, device, held, "device key refused: the worker's key limit");
+        return Err(HubError::KeyLimit { limit: hub.max_keys_per_worker });
+    }
     let at = now();
     let event = KeyEvent::issue(&hub.key, "registered", key, &who.subject, device, &at, token);
     let reg = KeyRegistration {
@@ -70,21 +78,24 @@ pub(super) async fn register(
     Ok(())
 }
 
-/// What a registration looks like on the wire.
-pub fn key_record(reg: &KeyRegistration) -> KeyRecord {
-    KeyRecord {
-        key: PublicKey(reg.key),
-        worker: reg.worker.clone(),
-        device: reg.device.clone(),
-        registered_at: reg.registered_at.clone(),
-        revoked_at: reg.revoked_at.clone(),
-    }
+/// What a registration looks like on the wire: signed by the server's key as it stands (a
+/// revocation included), so a device trusts a key only as its server vouches for it.
+pub fn key_record(server: &KeyPair, reg: &KeyRegistration) -> KeyRecord {
+    KeyRecord::signed(
+        server,
+        PublicKey(reg.key),
+        &reg.worker,
+        &reg.device,
+        &reg.registered_at,
+        reg.revoked_at.as_deref(),
+    )
 }
 
 /// Puts beside each document the signatures of the changes sent (`wanted`), and returns the
 /// registrations of the device keys among them.
 pub(super) async fn attach(
     storage: &dyn Storage,
+    server: &KeyPair,
     docs: &mut [DocChanges],
     wanted: &Wanted,
 ) -> Result<Vec<KeyRecord>, HubError> {
@@ -106,7 +117,7 @@ pub(super) async fn attach(
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
         if let Some(reg) = storage.device_key(key.0).await? {
-            out.push(key_record(&reg));
+            out.push(key_record(server, &reg));
         }
     }
     Ok(out)
@@ -131,25 +142,38 @@ impl Hub {
 
     /// Revokes a device key (an operator, for a lost or stolen tablet): later pushes signed by
     /// it are refused, what it signed before stays valid. The revocation is a signed, logged
-    /// key event. Returns the registration as revoked, `None` when the key is unknown, and
-    /// `Invalid` when it was revoked already.
+    /// key event. Returns the registration as revoked.
     pub async fn revoke_device_key(
         &self,
         key: PublicKey,
         by: &str,
-    ) -> Result<Option<KeyRegistration>, HubError> {
+    ) -> Result<KeyRegistration, RevokeError> {
         let storage = self.storage.as_ref();
-        let Some(reg) = storage.device_key(key.0).await? else { return Ok(None) };
+        let Some(reg) = storage.device_key(key.0).await.map_err(HubError::from)? else {
+            return Err(RevokeError::UnknownKey);
+        };
         if reg.revoked_at.is_some() {
-            return Err(HubError::Invalid("the key is revoked already".into()));
+            return Err(RevokeError::AlreadyRevoked);
         }
         let at = now();
         let event = KeyEvent::issue(&self.key, "revoked", key, &reg.worker, &reg.device, &at, by);
         let event = serde_json::to_vec(&event).map_err(|e| HubError::Job(e.to_string()))?;
-        if !storage.revoke_key(key.0, at, by.to_string(), event).await? {
-            return Err(HubError::Invalid("the key is revoked already".into()));
+        // Two operators at once: the storage's transaction lets one of them write.
+        if !storage.revoke_key(key.0, at, by.to_string(), event).await.map_err(HubError::from)? {
+            return Err(RevokeError::AlreadyRevoked);
         }
         tracing::warn!(worker = %reg.worker, device = %reg.device, key = %key.to_hex(), by, "device key revoked");
-        Ok(storage.device_key(key.0).await?)
+        storage.device_key(key.0).await.map_err(HubError::from)?.ok_or(RevokeError::UnknownKey)
     }
+}
+
+/// Why a revocation was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error("no device key is registered under that key")]
+    UnknownKey,
+    #[error("the key is revoked already")]
+    AlreadyRevoked,
+    #[error(transparent)]
+    Hub(#[from] HubError),
 }

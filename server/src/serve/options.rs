@@ -52,6 +52,11 @@ pub struct ServeOptions {
     #[arg(long, env = "FIELDBOOK_MAX_ATTACHMENT_BYTES",
           default_value_t = fieldbook_core::attachments::DEFAULT_MAX_ATTACHMENT_BYTES)]
     pub max_attachment_bytes: u64,
+    /// The most device signing keys one worker may register (each tablet has one, and a new one
+    /// after each rotation); a new key past it is refused `key_limit`.
+    #[arg(long, env = "FIELDBOOK_MAX_KEYS_PER_WORKER",
+          default_value_t = crate::hub::DEFAULT_MAX_KEYS_PER_WORKER)]
+    pub max_keys_per_worker: usize,
     #[command(flatten)]
     pub limits: ConnectionLimits,
     #[command(flatten)]
@@ -212,7 +217,10 @@ pub async fn run(
     let signing_key =
         crate::storage::key::load_or_create_signing_key(&options.signing_key_path()?)?;
     let mut state = app_state(storage, &auth)?;
-    state.hub = state.hub.with_signing_key(signing_key);
+    state.hub = state
+        .hub
+        .with_signing_key(signing_key)
+        .with_max_keys_per_worker(options.max_keys_per_worker);
     if let Some(jobs) = options.automerge_jobs {
         state.hub = state.hub.with_pool_size(jobs);
     }

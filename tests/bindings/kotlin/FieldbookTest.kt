@@ -237,6 +237,21 @@ val tests = linkedMapOf<String, () -> Unit>(
         dHandle.stop()
         a.close(); b.close()
     },
+    "the server's signed receipt, read and verified" to {
+        val store = open("tablet-receipt")
+        val id = store.createVisit("case-kt", visit())
+        check(store.receipt(id) == null) { "no receipt before the push" }
+        expect<ReceiptException.NoReceipt> { store.verifyReceipt(id) }
+        expect<ReceiptException.NotFound> { store.receipt("no-such-record") }
+        runBlocking { store.sync() }
+        val receipt = store.receipt(id) ?: throw AssertionError("no receipt after the push")
+        check(receipt.recordId == id && receipt.device == "tablet-receipt") { "receipt $receipt" }
+        check(receipt.heads.size == 1 && receipt.heads[0].length == 64) { "heads ${receipt.heads}" }
+        check(receipt.serverKey.length == 64 && receipt.signature.length == 128) { "hex fields" }
+        check(receipt.receivedAtMs > 0L) { "received at ${receipt.receivedAt}" }
+        check(store.verifyReceipt(id) == receipt) { "verifies" }
+        store.close()
+    },
     "every kind typed and observed" to {
         val store = open("k1")
         val log = RecordLog()

@@ -169,6 +169,23 @@ def test_async_sync_against_the_server(tmp_path):
     d_handle.stop()
 
 
+def test_the_servers_signed_receipt_is_read_and_verified(tmp_path):
+    store = open_store(tmp_path, "tablet-receipt")
+    vid = store.create_visit("case-py", visit())
+    assert store.receipt(vid) is None
+    with pytest.raises(fb.ReceiptError.NoReceipt):
+        store.verify_receipt(vid)
+    with pytest.raises(fb.ReceiptError.NotFound):
+        store.receipt("no-such-record")
+    asyncio.run(store.sync())
+    receipt = store.receipt(vid)
+    assert receipt.record_id == vid and receipt.device == "tablet-receipt"
+    assert len(receipt.heads) == 1 and len(receipt.heads[0]) == 64
+    assert len(receipt.server_key) == 64 and len(receipt.signature) == 128
+    assert receipt.received_at_ms > 0
+    assert store.verify_receipt(vid) == receipt
+
+
 def test_sync_errors_are_typed(tmp_path):
     bad = open_store(tmp_path, "tablet-x", token="not-a-token")
     with pytest.raises(fb.SyncError.Unauthorized):

@@ -673,6 +673,18 @@ public protocol FieldbookStoreProtocol: AnyObject, Sendable {
      */
     func uploadAttachments() async throws  -> AttachmentUploadReport
     
+    /**
+     * The server's receipt of the record's last acknowledged push, as stored; `None` while the
+     * record is on this tablet only. Not checked: `verify_receipt` checks it.
+     */
+    func receipt(id: String) throws  -> Receipt?
+    
+    /**
+     * The record's receipt, checked: signed by the server key this device received at sync,
+     * and unaltered. A receipt that fails is `UnknownServerKey` or `BadSignature`.
+     */
+    func verifyReceipt(id: String) throws  -> Receipt
+    
     func assessment(id: String) throws  -> AssessmentFields
     
     /**
@@ -938,6 +950,34 @@ open func uploadAttachments()async throws  -> AttachmentUploadReport  {
             liftFunc: FfiConverterTypeAttachmentUploadReport_lift,
             errorHandler: FfiConverterTypeAttachmentError_lift
         )
+}
+    
+    /**
+     * The server's receipt of the record's last acknowledged push, as stored; `None` while the
+     * record is on this tablet only. Not checked: `verify_receipt` checks it.
+     */
+open func receipt(id: String)throws  -> Receipt?  {
+    return try  FfiConverterOptionTypeReceipt.lift(try rustCallWithError(FfiConverterTypeReceiptError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_receipt(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The record's receipt, checked: signed by the server key this device received at sync,
+     * and unaltered. A receipt that fails is `UnknownServerKey` or `BadSignature`.
+     */
+open func verifyReceipt(id: String)throws  -> Receipt  {
+    return try  FfiConverterTypeReceipt_lift(try rustCallWithError(FfiConverterTypeReceiptError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookstore_verify_receipt(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
 }
     
 open func assessment(id: String)throws  -> AssessmentFields  {
@@ -3644,6 +3684,113 @@ public func FfiConverterTypePrivateFostering_lower(_ value: PrivateFostering) ->
 
 
 /**
+ * A receipt as the server signed it.
+ */
+public struct Receipt: Equatable, Hashable {
+    public var recordId: String
+    /**
+     * The heads the server acknowledged, 64 hexadecimal characters each, sorted.
+     */
+    public var heads: [String]
+    /**
+     * The server's clock, RFC 3339 (as signed) and in milliseconds since the epoch.
+     */
+    public var receivedAt: String
+    public var receivedAtMs: Int64
+    /**
+     * The device that pushed them.
+     */
+    public var device: String
+    /**
+     * The server's Ed25519 public key, 64 hexadecimal characters.
+     */
+    public var serverKey: String
+    /**
+     * The Ed25519 signature, 128 hexadecimal characters.
+     */
+    public var signature: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(recordId: String, 
+        /**
+         * The heads the server acknowledged, 64 hexadecimal characters each, sorted.
+         */heads: [String], 
+        /**
+         * The server's clock, RFC 3339 (as signed) and in milliseconds since the epoch.
+         */receivedAt: String, receivedAtMs: Int64, 
+        /**
+         * The device that pushed them.
+         */device: String, 
+        /**
+         * The server's Ed25519 public key, 64 hexadecimal characters.
+         */serverKey: String, 
+        /**
+         * The Ed25519 signature, 128 hexadecimal characters.
+         */signature: String) {
+        self.recordId = recordId
+        self.heads = heads
+        self.receivedAt = receivedAt
+        self.receivedAtMs = receivedAtMs
+        self.device = device
+        self.serverKey = serverKey
+        self.signature = signature
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Receipt: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReceipt: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Receipt {
+        return
+            try Receipt(
+                recordId: FfiConverterString.read(from: &buf), 
+                heads: FfiConverterSequenceString.read(from: &buf), 
+                receivedAt: FfiConverterString.read(from: &buf), 
+                receivedAtMs: FfiConverterInt64.read(from: &buf), 
+                device: FfiConverterString.read(from: &buf), 
+                serverKey: FfiConverterString.read(from: &buf), 
+                signature: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Receipt, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.recordId, into: &buf)
+        FfiConverterSequenceString.write(value.heads, into: &buf)
+        FfiConverterString.write(value.receivedAt, into: &buf)
+        FfiConverterInt64.write(value.receivedAtMs, into: &buf)
+        FfiConverterString.write(value.device, into: &buf)
+        FfiConverterString.write(value.serverKey, into: &buf)
+        FfiConverterString.write(value.signature, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceipt_lift(_ buf: RustBuffer) throws -> Receipt {
+    return try FfiConverterTypeReceipt.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceipt_lower(_ value: Receipt) -> RustBuffer {
+    return FfiConverterTypeReceipt.lower(value)
+}
+
+
+/**
  * One record that changed, with its kind and case, so a screen can tell whether it shows it.
  */
 public struct RecordChange: Equatable, Hashable {
@@ -5472,6 +5619,135 @@ public func FfiConverterTypeOversightDecision_lower(_ value: OversightDecision) 
 
 
 /**
+ * Reading and checking a receipt.
+ */
+public 
+enum ReceiptError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    case NotFound(id: String
+    )
+    /**
+     * The record was never acknowledged by the server (it is on this tablet only).
+     */
+    case NoReceipt(id: String
+    )
+    /**
+     * The receipt is signed by a key this device never received from its server.
+     */
+    case UnknownServerKey
+    /**
+     * The receipt was altered since the server signed it.
+     */
+    case BadSignature
+    case Storage(detail: String
+    )
+    case Internal(detail: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension ReceiptError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReceiptError: FfiConverterRustBuffer {
+    typealias SwiftType = ReceiptError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReceiptError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .NotFound(
+            id: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .NoReceipt(
+            id: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .UnknownServerKey
+        case 4: return .BadSignature
+        case 5: return .Storage(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 6: return .Internal(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReceiptError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .NotFound(id):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(id, into: &buf)
+            
+        
+        case let .NoReceipt(id):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(id, into: &buf)
+            
+        
+        case .UnknownServerKey:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .BadSignature:
+            writeInt(&buf, Int32(4))
+        
+        
+        case let .Storage(detail):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Internal(detail):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiptError_lift(_ buf: RustBuffer) throws -> ReceiptError {
+    return try FfiConverterTypeReceiptError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceiptError_lower(_ value: ReceiptError) -> RustBuffer {
+    return FfiConverterTypeReceiptError.lower(value)
+}
+
+
+/**
  * The content of a record, by kind.
  */
 
@@ -6065,6 +6341,12 @@ enum SyncError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     )
     case Store(detail: String
     )
+    /**
+     * The server answered under another key than the one this device pinned on its first
+     * sync: nothing was applied.
+     */
+    case ServerKeyChanged(pinned: String, presented: String
+    )
     case Internal(detail: String
     )
 
@@ -6112,7 +6394,11 @@ public struct FfiConverterTypeSyncError: FfiConverterRustBuffer {
         case 8: return .Store(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 9: return .Internal(
+        case 9: return .ServerKeyChanged(
+            pinned: try FfiConverterString.read(from: &buf), 
+            presented: try FfiConverterString.read(from: &buf)
+            )
+        case 10: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -6163,8 +6449,14 @@ public struct FfiConverterTypeSyncError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .Internal(detail):
+        case let .ServerKeyChanged(pinned,presented):
             writeInt(&buf, Int32(9))
+            FfiConverterString.write(pinned, into: &buf)
+            FfiConverterString.write(presented, into: &buf)
+            
+        
+        case let .Internal(detail):
+            writeInt(&buf, Int32(10))
             FfiConverterString.write(detail, into: &buf)
             
         }
@@ -6761,6 +7053,30 @@ fileprivate struct FfiConverterOptionTypePrivateFostering: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeReceipt: FfiConverterRustBuffer {
+    typealias SwiftType = Receipt?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeReceipt.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeReceipt.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeAssessmentOutcome: FfiConverterRustBuffer {
     typealias SwiftType = AssessmentOutcome?
 
@@ -7259,6 +7575,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_upload_attachments() != 50848) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_receipt() != 42024) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_verify_receipt() != 37670) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookstore_assessment() != 18212) {

@@ -774,6 +774,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_upload_attachments(
     ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_receipt(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_verify_receipt(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_assessment(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookstore_authorise(
@@ -889,6 +893,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_upload_attachments(`ptr`: Long,
     ): Long
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_receipt(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_verify_receipt(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_assessment(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookstore_authorise(`ptr`: Long,`id`: RustBuffer.ByValue,`rationale`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1094,6 +1102,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_upload_attachments() and 0xFFFF) != 50848) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_receipt() and 0xFFFF) != 42024) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_verify_receipt() and 0xFFFF) != 37670) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookstore_assessment() and 0xFFFF) != 18212) {
@@ -1750,6 +1764,18 @@ public interface FieldbookStoreInterface {
      */
     suspend fun `uploadAttachments`(): AttachmentUploadReport
     
+    /**
+     * The server's receipt of the record's last acknowledged push, as stored; `None` while the
+     * record is on this tablet only. Not checked: `verify_receipt` checks it.
+     */
+    fun `receipt`(`id`: kotlin.String): Receipt?
+    
+    /**
+     * The record's receipt, checked: signed by the server key this device received at sync,
+     * and unaltered. A receipt that fails is `UnknownServerKey` or `BadSignature`.
+     */
+    fun `verifyReceipt`(`id`: kotlin.String): Receipt
+    
     fun `assessment`(`id`: kotlin.String): AssessmentFields
     
     /**
@@ -2074,6 +2100,44 @@ open class FieldbookStore: Disposable, AutoCloseable, FieldbookStoreInterface
         AttachmentException.ErrorHandler,
     )
     }
+
+    
+    /**
+     * The server's receipt of the record's last acknowledged push, as stored; `None` while the
+     * record is on this tablet only. Not checked: `verify_receipt` checks it.
+     */
+    @Throws(ReceiptException::class)override fun `receipt`(`id`: kotlin.String): Receipt? {
+            return FfiConverterOptionalTypeReceipt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ReceiptException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_receipt(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The record's receipt, checked: signed by the server key this device received at sync,
+     * and unaltered. A receipt that fails is `UnknownServerKey` or `BadSignature`.
+     */
+    @Throws(ReceiptException::class)override fun `verifyReceipt`(`id`: kotlin.String): Receipt {
+            return FfiConverterTypeReceipt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ReceiptException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookstore_verify_receipt(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
 
     
     @Throws(RecordException::class)override fun `assessment`(`id`: kotlin.String): AssessmentFields {
@@ -5067,6 +5131,87 @@ public object FfiConverterTypePrivateFostering: FfiConverterRustBuffer<PrivateFo
 
 
 /**
+ * A receipt as the server signed it.
+ */
+data class Receipt (
+    var `recordId`: kotlin.String
+    , 
+    /**
+     * The heads the server acknowledged, 64 hexadecimal characters each, sorted.
+     */
+    var `heads`: List<kotlin.String>
+    , 
+    /**
+     * The server's clock, RFC 3339 (as signed) and in milliseconds since the epoch.
+     */
+    var `receivedAt`: kotlin.String
+    , 
+    var `receivedAtMs`: kotlin.Long
+    , 
+    /**
+     * The device that pushed them.
+     */
+    var `device`: kotlin.String
+    , 
+    /**
+     * The server's Ed25519 public key, 64 hexadecimal characters.
+     */
+    var `serverKey`: kotlin.String
+    , 
+    /**
+     * The Ed25519 signature, 128 hexadecimal characters.
+     */
+    var `signature`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReceipt: FfiConverterRustBuffer<Receipt> {
+    override fun read(buf: ByteBuffer): Receipt {
+        return Receipt(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Receipt) = (
+            FfiConverterString.allocationSize(value.`recordId`) +
+            FfiConverterSequenceString.allocationSize(value.`heads`) +
+            FfiConverterString.allocationSize(value.`receivedAt`) +
+            FfiConverterLong.allocationSize(value.`receivedAtMs`) +
+            FfiConverterString.allocationSize(value.`device`) +
+            FfiConverterString.allocationSize(value.`serverKey`) +
+            FfiConverterString.allocationSize(value.`signature`)
+    )
+
+    override fun write(value: Receipt, buf: ByteBuffer) {
+            FfiConverterString.write(value.`recordId`, buf)
+            FfiConverterSequenceString.write(value.`heads`, buf)
+            FfiConverterString.write(value.`receivedAt`, buf)
+            FfiConverterLong.write(value.`receivedAtMs`, buf)
+            FfiConverterString.write(value.`device`, buf)
+            FfiConverterString.write(value.`serverKey`, buf)
+            FfiConverterString.write(value.`signature`, buf)
+    }
+}
+
+
+
+/**
  * One record that changed, with its kind and case, so a screen can tell whether it shows it.
  */
 data class RecordChange (
@@ -6723,6 +6868,173 @@ public object FfiConverterTypeOversightDecision: FfiConverterRustBuffer<Oversigh
 
 
 
+
+
+/**
+ * Reading and checking a receipt.
+ */
+sealed class ReceiptException: kotlin.Exception() {
+    
+    class NotFound(
+        
+        val `id`: kotlin.String
+        ) : ReceiptException() {
+        override val message
+            get() = "id=${ `id` }"
+    }
+    
+    /**
+     * The record was never acknowledged by the server (it is on this tablet only).
+     */
+    class NoReceipt(
+        
+        val `id`: kotlin.String
+        ) : ReceiptException() {
+        override val message
+            get() = "id=${ `id` }"
+    }
+    
+    /**
+     * The receipt is signed by a key this device never received from its server.
+     */
+    class UnknownServerKey(
+        ) : ReceiptException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The receipt was altered since the server signed it.
+     */
+    class BadSignature(
+        ) : ReceiptException() {
+        override val message
+            get() = ""
+    }
+    
+    class Storage(
+        
+        val `detail`: kotlin.String
+        ) : ReceiptException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    class Internal(
+        
+        val `detail`: kotlin.String
+        ) : ReceiptException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ReceiptException> {
+        override fun lift(error_buf: RustBuffer.ByValue): ReceiptException = FfiConverterTypeReceiptError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReceiptError : FfiConverterRustBuffer<ReceiptException> {
+    override fun read(buf: ByteBuffer): ReceiptException {
+        
+
+        return when(buf.getInt()) {
+            1 -> ReceiptException.NotFound(
+                FfiConverterString.read(buf),
+                )
+            2 -> ReceiptException.NoReceipt(
+                FfiConverterString.read(buf),
+                )
+            3 -> ReceiptException.UnknownServerKey()
+            4 -> ReceiptException.BadSignature()
+            5 -> ReceiptException.Storage(
+                FfiConverterString.read(buf),
+                )
+            6 -> ReceiptException.Internal(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ReceiptException): ULong {
+        return when(value) {
+            is ReceiptException.NotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`id`)
+            )
+            is ReceiptException.NoReceipt -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`id`)
+            )
+            is ReceiptException.UnknownServerKey -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is ReceiptException.BadSignature -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is ReceiptException.Storage -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is ReceiptException.Internal -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: ReceiptException, buf: ByteBuffer) {
+        when(value) {
+            is ReceiptException.NotFound -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`id`, buf)
+                Unit
+            }
+            is ReceiptException.NoReceipt -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`id`, buf)
+                Unit
+            }
+            is ReceiptException.UnknownServerKey -> {
+                buf.putInt(3)
+                Unit
+            }
+            is ReceiptException.BadSignature -> {
+                buf.putInt(4)
+                Unit
+            }
+            is ReceiptException.Storage -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is ReceiptException.Internal -> {
+                buf.putInt(6)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
 /**
  * The content of a record, by kind.
  */
@@ -7372,6 +7684,20 @@ sealed class SyncException: kotlin.Exception() {
             get() = "detail=${ `detail` }"
     }
     
+    /**
+     * The server answered under another key than the one this device pinned on its first
+     * sync: nothing was applied.
+     */
+    class ServerKeyChanged(
+        
+        val `pinned`: kotlin.String, 
+        
+        val `presented`: kotlin.String
+        ) : SyncException() {
+        override val message
+            get() = "pinned=${ `pinned` }, presented=${ `presented` }"
+    }
+    
     class Internal(
         
         val `detail`: kotlin.String
@@ -7415,7 +7741,11 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
             8 -> SyncException.Store(
                 FfiConverterString.read(buf),
                 )
-            9 -> SyncException.Internal(
+            9 -> SyncException.ServerKeyChanged(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            10 -> SyncException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -7459,6 +7789,12 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is SyncException.ServerKeyChanged -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`pinned`)
+                + FfiConverterString.allocationSize(value.`presented`)
             )
             is SyncException.Internal -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -7506,8 +7842,14 @@ public object FfiConverterTypeSyncError : FfiConverterRustBuffer<SyncException> 
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is SyncException.Internal -> {
+            is SyncException.ServerKeyChanged -> {
                 buf.putInt(9)
+                FfiConverterString.write(value.`pinned`, buf)
+                FfiConverterString.write(value.`presented`, buf)
+                Unit
+            }
+            is SyncException.Internal -> {
+                buf.putInt(10)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
@@ -8080,6 +8422,38 @@ public object FfiConverterOptionalTypePrivateFostering: FfiConverterRustBuffer<P
         } else {
             buf.put(1)
             FfiConverterTypePrivateFostering.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeReceipt: FfiConverterRustBuffer<Receipt?> {
+    override fun read(buf: ByteBuffer): Receipt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeReceipt.read(buf)
+    }
+
+    override fun allocationSize(value: Receipt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeReceipt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Receipt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeReceipt.write(value, buf)
         }
     }
 }
