@@ -81,17 +81,16 @@ fn regression_seed_1() {
     replay_until_it_fails(17920376766012528947, config);
 }
 
-/// Found by the simulation (report for the lead; the fix belongs in the hub's repair or feed):
-/// the case system re-allocates a case from Amara to Carol after the server's last backup;
+/// Found by the simulation, fixed in the hub's repair (`server/src/hub/repair.rs`,
+/// `repair::triage_tests`): the case system re-allocates a case from Amara to Carol after the server's last backup;
 /// Carol's tablet receives it. The server is restored from the backup, in which the case is
 /// Amara's and Carol never had it. Carol's tablet resyncs from cursor 0: the restored history
 /// holds no revocation for her (she was never allocated the case in it), so the tablet keeps
 /// the case, although the server refuses its pushes into it (`NotAllocated`) and would not send
-/// it to her. A resync could revoke the cases of the documents named in `check` that the
-/// caller may not see. Replays with `Config::restore_after_reallocation`
+/// it to her. Now each checked document names its case, and the repair answer revokes the
+/// cases of checked documents the caller may not see. Replays with `Config::restore_after_reallocation`
 /// (`FIELDBOOK_SIM_KNOWN_BUGS=restore_after_reallocation FIELDBOOK_SIM_SEED=4743203892669329382`).
 #[test]
-#[ignore = "known bug: a restored server does not revoke cases allocated after its backup"]
 fn regression_seed_2() {
     let config = Config { restore_after_reallocation: true, ..Config::default() };
     replay_until_it_fails(4743203892669329382, config);

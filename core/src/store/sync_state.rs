@@ -16,7 +16,7 @@
 //! its merged heads), then the documents, then the purges (a document of a revoked case that
 //! arrived in the same response does not survive), then the cursor.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use automerge::ChangeHash;
 use chrono::{DateTime, Utc};
@@ -119,14 +119,7 @@ impl Store {
     pub fn outbox(&mut self, query: &OutboxQuery) -> Result<Outbox> {
         let (push, push_more) =
             self.pending_pushes(&query.send_all, &query.skip, query.push_budget)?;
-        let check = if query.check {
-            self.heads_for_check()?
-                .into_iter()
-                .map(|(id, heads)| DocHeads { id, heads: to_hashes(&heads) })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let check = if query.check { self.heads_for_check()? } else { Vec::new() };
         let (cursor, cursor_tag) = self.sync_cursor()?;
         Ok(Outbox {
             cursor,
@@ -192,9 +185,20 @@ impl Store {
         Ok((out, false))
     }
 
-    /// Heads of every document, for the repair exchange.
-    pub fn heads_for_check(&self) -> Result<BTreeMap<String, Vec<ChangeHash>>> {
-        self.all_heads()
+    /// Heads of every document with its case, for the repair exchange: the server revokes the
+    /// cases of checked documents the caller may no longer see.
+    pub fn heads_for_check(&self) -> Result<Vec<DocHeads>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT id, case_id, heads FROM documents ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, case_id, heads) = row?;
+            out.push(DocHeads { id, case_id, heads: to_hashes(&decode_heads(&heads)?) });
+        }
+        Ok(out)
     }
 
     /// Imports documents received from the server, in one transaction (`apply_exchange` with
@@ -441,6 +445,7 @@ mod tests {
         let plan = ExchangePlan {
             acks: vec![DocHeads {
                 id: mine.clone(),
+                case_id: String::new(),
                 heads: to_hashes(&store.heads(&mine).unwrap()),
             }],
             docs: vec![other.changes_since(&theirs, &[]).unwrap()],

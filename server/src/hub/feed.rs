@@ -137,8 +137,14 @@ pub(super) async fn assemble(
 
     // Repair: the device's heads of documents; what it lacks comes back, what the server lacks
     // is named so that the device sends those documents in full.
-    let mut send_all = Vec::new();
-    super::repair::answer(hub, &visible_set, &request.check, &mut docs, &mut send_all).await?;
+    // Cases of checked documents the caller may no longer see are revoked (`repair`).
+    let repair = super::repair::answer(hub, &visible_set, &request.check, &mut docs).await?;
+    let mut revoked = window.revoked;
+    for case in repair.revoked {
+        if !revoked.contains(&case) {
+            revoked.push(case);
+        }
+    }
 
     // The signatures of exactly the changes sent, and the registrations of their keys.
     let (docs, wanted) = docs.into_parts();
@@ -154,8 +160,8 @@ pub(super) async fn assemble(
         rejected: Vec::new(),
         docs,
         allocated: window.allocated,
-        revoked: window.revoked,
-        send_all,
+        revoked,
+        send_all: repair.send_all,
         next_cursor: window.next_cursor,
         next_cursor_tag,
         resync: inputs.resync,
