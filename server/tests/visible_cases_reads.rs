@@ -22,8 +22,8 @@ use fieldbook_server::storage::attachments::AttachmentStorage;
 use fieldbook_server::storage::signing::{KeyRegistration, SigningStorage};
 use fieldbook_server::storage::sqlite::SqliteStorage;
 use fieldbook_server::storage::{
-    Allocation, AllocationEvent, Audience, DocInfo, DocState, Hash, NewChanges, ProjectedCase,
-    ProjectedDoc, ProjectionScope, Result, Storage, StoredChange,
+    Allocation, AllocationEvent, Audience, DocInfo, DocState, FeedTag, Hash, NewChanges,
+    ProjectedCase, ProjectedDoc, ProjectionScope, Result, Storage, StoredChange,
 };
 
 /// SQLite, with a count of `visible_cases` reads.
@@ -91,7 +91,7 @@ impl Storage for Counting {
     async fn case_changes(&self, case_id: &str) -> Result<Vec<StoredChange>> {
         self.inner.case_changes(case_id).await
     }
-    async fn seq_tag(&self, seq: u64) -> Result<Option<u64>> {
+    async fn seq_tag(&self, seq: u64) -> Result<Option<FeedTag>> {
         self.inner.seq_tag(seq).await
     }
     async fn changed_docs(&self, cursor: u64, limit: usize) -> Result<Vec<(u64, DocInfo)>> {

@@ -38,8 +38,8 @@ async fn read(
     // A cursor whose entry is not what the device was told it was: this server lost history
     // (restored from a backup). Start the device's feed again from the beginning; it answers
     // with its heads (`check`) so that everything lost comes back.
-    let resync =
-        request.cursor > 0 && storage.seq_tag(request.cursor).await? != Some(request.cursor_tag);
+    let resync = request.cursor > 0
+        && !storage.seq_tag(request.cursor).await?.is_some_and(|t| t.accepts(request.cursor_tag));
     let cursor = if resync { 0 } else { request.cursor };
     let feed = storage.feed(cursor, visible, budget, MAX_FEED_ROWS).await?;
     let events = storage.allocation_events(audience, cursor).await?;
@@ -152,7 +152,7 @@ pub(super) async fn assemble(
     let keys = super::signing::attach(storage, &mut docs, &wanted).await?;
     let next_cursor_tag = match window.next_cursor {
         0 => 0,
-        n => storage.seq_tag(n).await?.unwrap_or(0),
+        n => storage.seq_tag(n).await?.map_or(0, |t| t.chained),
     };
     Ok(SyncResponse {
         version: PROTOCOL_VERSION,
