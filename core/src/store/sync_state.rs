@@ -89,6 +89,11 @@ pub struct ExchangePlan {
     pub server_key: Option<PublicKey>,
     /// The server's signed receipts of the acknowledgements.
     pub receipts: Vec<Receipt>,
+    /// The server lost history (a `resync`): every acknowledgement of a document the device
+    /// may push (all but case summaries) is forgotten in the cursor's transaction, so that
+    /// whatever the server lost is pushed again (whole) even when the app is killed before
+    /// the repair that follows completes: the new cursor no longer makes the server resync.
+    pub forget_acks: bool,
 }
 
 /// What `apply_exchange` did.
@@ -274,6 +279,12 @@ impl Store {
                 }
                 tx.execute("DELETE FROM cases WHERE case_id = ?1", [case_id])?;
                 tx.execute("DELETE FROM documents WHERE case_id = ?1", [case_id])?;
+            }
+            if plan.forget_acks {
+                tx.execute(
+                    "UPDATE documents SET acked_heads = NULL, acked_at = NULL WHERE kind != ?1",
+                    [crate::records::RecordKind::CaseSummary.code()],
+                )?;
             }
             if let Some(cursor) = &cursor {
                 tx.execute(
@@ -475,6 +486,34 @@ mod tests {
         // Repeating the same response changes nothing.
         let again = store.apply_exchange(&plan).unwrap();
         assert_eq!((again.import.created.len(), again.import.unchanged), (0, 1));
+    }
+
+    /// A resync forgets every acknowledgement with the cursor, in one transaction: an app
+    /// killed before the repair that follows completes still pushes what the restored server
+    /// lost (its next cursor is valid, so the server would not ask again). Found by the
+    /// simulation once its step-around of bug 4 was gone.
+    #[test]
+    fn a_resync_forgets_the_acknowledgements_with_the_cursor() {
+        use crate::protocol::{to_hashes, DocHeads};
+        use crate::store::ExchangePlan;
+
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, mine) = store_with_visit(&dir);
+        let heads = to_hashes(&store.heads(&mine).unwrap());
+        let ack = DocHeads { id: mine.clone(), case_id: String::new(), heads };
+        let plan =
+            ExchangePlan { acks: vec![ack], cursor: Some((5, 50)), ..ExchangePlan::default() };
+        store.apply_exchange(&plan).unwrap();
+        assert_eq!(store.pending_count().unwrap(), 0);
+
+        let resync =
+            ExchangePlan { forget_acks: true, cursor: Some((3, 30)), ..ExchangePlan::default() };
+        store.apply_exchange(&resync).unwrap();
+        assert_eq!(store.sync_cursor().unwrap(), (3, 30));
+        let (pending, _) = store.pending_pushes(&HashSet::new(), &HashSet::new(), 1 << 20).unwrap();
+        let whole = store.changes_since(&mine, &[]).unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!((pending[0].id.as_str(), &pending[0].changes), (mine.as_str(), &whole.changes));
     }
 
     /// A document of a case revoked in the same response does not survive it.
