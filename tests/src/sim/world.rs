@@ -372,10 +372,14 @@ impl World {
             }
         };
         device.transport.plan.lock().unwrap().clear();
+        let visible: BTreeSet<String> =
+            self.alloc.iter().filter(|(_, a)| device.sees(a)).map(|(c, _)| c.clone()).collect();
         let Some(report) = report else {
             self.net.note(format!("    {} killed in the middle of the sync", device.name));
             self.stats.kills += 1;
             device.kill(&self.clock);
+            // A sync that did not complete may have applied responses that allocated cases.
+            device.may_hold.extend(visible);
             return Ok(None);
         };
         self.net.note(format!(
@@ -393,8 +397,6 @@ impl World {
             report.more,
             report.failure
         ));
-        let visible: BTreeSet<String> =
-            self.alloc.iter().filter(|(_, a)| device.sees(a)).map(|(c, _)| c.clone()).collect();
         if report.failure.is_none() && !report.more {
             device.may_hold = visible;
         } else {
