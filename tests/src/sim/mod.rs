@@ -47,6 +47,13 @@ pub struct Config {
     /// (CI): only backups taken after the last re-allocation and the last late work on a
     /// re-allocated case are restored.
     pub restore_after_reallocation: bool,
+    /// Lets schedules walk into the known bug of `regression_seed_8`: after a restore, a device
+    /// appends to a document the server holds only in part; its push is left unacknowledged
+    /// (the server lacks earlier changes) and a revocation in the same response purges the case
+    /// with the only copy of the worker's late work. Off (CI): every device syncs once with the
+    /// restored server before anything new is written (which, before bug 4 was fixed, also
+    /// stepped around bug 4).
+    pub purged_pending_bug: bool,
     /// Lets schedules walk into the known bug of `regression_seed_5`: a record created after
     /// the backup that several workers wrote in (a manager's visit Amara added to) is refused
     /// from every device after the restore (`WrongAuthor`: each holds the other's changes) and
@@ -193,7 +200,7 @@ pub fn schedules_from_env() -> u64 {
 }
 
 /// The environment variable that lets schedules walk into known bugs: a comma-separated list
-/// of `lost_document`, `restore_after_reallocation`, `co_authored` (see
+/// of `lost_document`, `restore_after_reallocation`, `co_authored`, `purged_pending` (see
 /// `Config`).
 pub const BUGS_VAR: &str = "FIELDBOOK_SIM_KNOWN_BUGS";
 
@@ -206,6 +213,7 @@ pub fn config_from_env() -> Config {
         lost_document_bug: on("lost_document"),
         restore_after_reallocation: on("restore_after_reallocation"),
         co_authored_bug: on("co_authored"),
+        purged_pending_bug: on("purged_pending"),
     }
 }
 
