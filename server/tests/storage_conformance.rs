@@ -243,6 +243,7 @@ async fn data_survives_reopening(b: &dyn Backend) {
 }
 
 async fn every_feed_entry_has_a_stable_tag(b: &dyn Backend) {
+    use fieldbook_server::storage::{chain_tag, wire_tag, FeedEntry, CHAIN_START};
     let tags = {
         let s = b.open().await;
         assert_eq!(s.seq_tag(1).await.unwrap(), None, "nothing numbered yet");
@@ -251,10 +252,18 @@ async fn every_feed_entry_has_a_stable_tag(b: &dyn Backend) {
         let head = s.head().await.unwrap();
         let mut tags = Vec::new();
         for seq in 1..=head {
-            tags.push(s.seq_tag(seq).await.unwrap().expect("every number up to head has an entry"));
+            let tag = s.seq_tag(seq).await.unwrap().expect("every number up to head has an entry");
+            assert_eq!(tag.legacy, None, "an entry stored since the chain has no tag of before");
+            tags.push(tag.chained);
         }
         assert_eq!(s.seq_tag(head + 1).await.unwrap(), None);
-        assert_eq!(tags[0], fieldbook_server::storage::change_tag(&hash(1)));
+        // Each tag chains over the history up to its entry: the second change's tag covers
+        // the first, so the same change at the same number after another history has another.
+        let first = chain_tag(&CHAIN_START, 1, &FeedEntry::Change { hash: hash(1).to_vec() });
+        let second = chain_tag(&first, 2, &FeedEntry::Change { hash: hash(2).to_vec() });
+        assert_eq!((tags[0], tags[1]), (wire_tag(&first), wire_tag(&second)));
+        let alone = chain_tag(&CHAIN_START, 2, &FeedEntry::Change { hash: hash(2).to_vec() });
+        assert_ne!(tags[1], wire_tag(&alone));
         let distinct: HashSet<u64> = tags.iter().copied().collect();
         assert_eq!(distinct.len(), tags.len(), "different entries, different tags");
         tags
@@ -262,7 +271,8 @@ async fn every_feed_entry_has_a_stable_tag(b: &dyn Backend) {
     // The same entries give the same tags after reopening (and on any build).
     let s = b.open().await;
     for (i, tag) in tags.iter().enumerate() {
-        assert_eq!(s.seq_tag(i as u64 + 1).await.unwrap(), Some(*tag));
+        let stored = s.seq_tag(i as u64 + 1).await.unwrap().unwrap();
+        assert!(stored.accepts(*tag) && stored.chained == *tag);
     }
 }
 

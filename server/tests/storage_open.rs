@@ -17,7 +17,7 @@ use fieldbook_server::storage::sqlite::SqliteStorage;
 use fieldbook_server::storage::sqlite_file::{inspect, FileState};
 use fieldbook_server::storage::{
     postgres_schema, sqlite_schema, Allocation, AllocationEvent, Audience, DocInfo, DocState,
-    HeadsMove, NewChanges, Storage, StorageError, StoredChange,
+    FeedTag, HeadsMove, NewChanges, Storage, StorageError, StoredChange,
 };
 
 const PLANTED: &str = "PLANTED-SERVER-AT-REST-5e1a";
@@ -70,12 +70,60 @@ async fn heads_after_upgrade(s: &dyn Storage, start: i64, heads_version: i64) {
     }
 }
 
+/// The feed tags after an upgrade (schema 6 chains them): the chain over the upgraded history
+/// is the one a fresh database (`fresh`, seeded alike) computes for it; entries stored before
+/// the chain keep their tag of before (`legacy`), so cursors devices hold stay valid; and a new
+/// entry chains from the upgraded ones exactly as on the fresh database.
+async fn tags_after_upgrade(
+    s: &dyn Storage,
+    fresh: &dyn Storage,
+    start: i64,
+    chain_version: i64,
+    (before, after): (Vec<Option<FeedTag>>, Vec<Option<FeedTag>>),
+) {
+    let chained =
+        |t: &[Option<FeedTag>]| t.iter().map(|t| t.map(|t| t.chained)).collect::<Vec<_>>();
+    let fresh_head = fresh.head().await.unwrap();
+    let mut fresh_tags = Vec::new();
+    for seq in 0..=fresh_head + 1 {
+        fresh_tags.push(fresh.seq_tag(seq).await.unwrap());
+    }
+    // Up to the head (the fresh database may have more: the new entry below, from an earlier
+    // start's turn).
+    let upto = after.len() - 1;
+    assert_eq!(chained(&after[..upto]), chained(&fresh_tags[..upto]), "chain from {start}");
+    for (b, a) in before.iter().zip(&after) {
+        match (b, a) {
+            (None, None) => {}
+            (Some(b), Some(a)) if start < chain_version => {
+                assert_eq!((b.legacy, a.legacy), (None, Some(b.chained)), "from {start}");
+                assert!(a.accepts(b.chained));
+            }
+            (Some(b), Some(a)) => assert_eq!(a, b, "from {start}"),
+            other => panic!("an entry appeared or vanished upgrading from {start}: {other:?}"),
+        }
+    }
+    let more = || {
+        vec![NewChanges {
+            doc: doc("d2", "c2"),
+            changes: vec![(hash(9), b"nine".to_vec())],
+            heads: Some(HeadsMove { before: vec![hash(3)], after: vec![hash(9)] }),
+            signatures: Vec::new(),
+        }]
+    };
+    let seq = s.append(more()).await.unwrap();
+    fresh.append(more()).await.unwrap();
+    let tag = s.seq_tag(seq).await.unwrap().unwrap();
+    assert_eq!(tag.legacy, None);
+    assert_eq!(Some(tag), fresh.seq_tag(seq).await.unwrap(), "a new entry after {start}");
+}
+
 /// Everything the hub can read back.
 #[derive(Debug, PartialEq)]
 struct Observed {
     head: u64,
     feed: Vec<StoredChange>,
-    tags: Vec<Option<u64>>,
+    tags: Vec<Option<FeedTag>>,
     allocations: Vec<Option<Allocation>>,
     events: Vec<Vec<AllocationEvent>>,
     visible: Vec<Vec<String>>,
@@ -173,6 +221,8 @@ async fn sqlite_upgrades_every_earlier_schema_to_the_fresh_one() {
     assert_eq!(fresh.1, sqlite_schema::CURRENT_VERSION);
     assert!(fresh.0.iter().any(|s| s.starts_with("table changes")), "{:?}", fresh.0);
 
+    let seeded = SqliteStorage::open(&dir.path().join("seeded.db"), Some(&key())).unwrap();
+    seed(&seeded).await;
     for start in 0..=sqlite_schema::CURRENT_VERSION {
         let path = dir.path().join(format!("v{start}.db"));
         let old = SqliteStorage::open_at_version(&path, Some(&key()), start).unwrap();
@@ -187,9 +237,13 @@ async fn sqlite_upgrades_every_earlier_schema_to_the_fresh_one() {
         drop(old);
         let upgraded = SqliteStorage::open(&path, Some(&key())).unwrap();
         assert_eq!(upgraded.schema_version().await.unwrap(), sqlite_schema::CURRENT_VERSION);
-        if let Some(before) = before {
-            assert_eq!(observe(&upgraded).await, before, "data after upgrading from {start}");
+        if let Some(mut before) = before {
+            let mut after = observe(&upgraded).await;
+            let tags = (std::mem::take(&mut before.tags), std::mem::take(&mut after.tags));
+            assert_eq!(after, before, "data after upgrading from {start}");
             heads_after_upgrade(&upgraded, start, sqlite_schema::HEADS_VERSION).await;
+            let version = sqlite_schema::FEED_TAGS_VERSION;
+            tags_after_upgrade(&upgraded, &seeded, start, version, tags).await;
         }
         drop(upgraded);
         assert_eq!(sqlite_schema_of(&path, KEY_HEX), fresh, "upgrade from version {start}");
@@ -426,6 +480,9 @@ async fn pg_fresh_schema(test: &str) -> Vec<String> {
 async fn postgres_upgrades_every_earlier_schema_to_the_fresh_one() {
     let url = postgres_url();
     let fresh = pg_fresh_schema("every").await;
+    let seeded = pg_schema_name("every_seeded");
+    let seeded = PostgresStorage::connect_with_schema(&url, Some(&seeded)).await.unwrap();
+    seed(&seeded).await;
     for start in 0..=postgres_schema::CURRENT_VERSION {
         let schema = pg_schema_name(&format!("every_v{start}"));
         let old = PostgresStorage::connect_at_version(&url, Some(&schema), start).await.unwrap();
@@ -439,9 +496,13 @@ async fn postgres_upgrades_every_earlier_schema_to_the_fresh_one() {
         drop(old);
         let upgraded = PostgresStorage::connect_with_schema(&url, Some(&schema)).await.unwrap();
         assert_eq!(upgraded.schema_version().await.unwrap(), postgres_schema::CURRENT_VERSION);
-        if let Some(before) = before {
-            assert_eq!(observe(&upgraded).await, before, "data after upgrading from {start}");
+        if let Some(mut before) = before {
+            let mut after = observe(&upgraded).await;
+            let tags = (std::mem::take(&mut before.tags), std::mem::take(&mut after.tags));
+            assert_eq!(after, before, "data after upgrading from {start}");
             heads_after_upgrade(&upgraded, start, postgres_schema::HEADS_VERSION).await;
+            let version = postgres_schema::FEED_TAGS_VERSION;
+            tags_after_upgrade(&upgraded, &seeded, start, version, tags).await;
         }
         assert_eq!(pg_schema_of(&schema).await, fresh, "upgrade from version {start}");
         assert_eq!(pg_version_rows(&schema).await, vec![postgres_schema::CURRENT_VERSION]);
@@ -461,7 +522,16 @@ async fn postgres_adopts_a_database_made_before_the_version_table() {
     pg_client().await.batch_execute(&format!("DROP TABLE {schema}.schema_version")).await.unwrap();
 
     let s = PostgresStorage::connect_with_schema(&url, Some(&schema)).await.unwrap();
-    assert_eq!(observe(&s).await, before);
+    let (mut before, mut after) = (before, observe(&s).await);
+    let (old_tags, tags) = (std::mem::take(&mut before.tags), std::mem::take(&mut after.tags));
+    assert_eq!(after, before);
+    // Every tag devices were told is still accepted (schema 6 keeps them beside the chain).
+    for (old, tag) in old_tags.iter().zip(&tags) {
+        assert_eq!(old.is_some(), tag.is_some());
+        if let (Some(old), Some(tag)) = (old, tag) {
+            assert!(tag.accepts(old.chained) && tag.legacy == Some(old.chained));
+        }
+    }
     assert_eq!(pg_schema_of(&schema).await, fresh);
     assert_eq!(pg_version_rows(&schema).await, vec![postgres_schema::CURRENT_VERSION]);
 }

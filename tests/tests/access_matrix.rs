@@ -101,7 +101,7 @@ async fn every_endpoint_refuses_every_unallocated_pair() {
                 signatures: Vec::new(),
             };
             // 3. Asking for it through the repair exchange.
-            let check = DocHeads { id: secret_id.clone(), heads: vec![] };
+            let check = DocHeads { id: secret_id.clone(), case_id: String::new(), heads: vec![] };
             for (is_check, body) in
                 [(false, request(vec![push], vec![])), (true, request(vec![], vec![check]))]
             {

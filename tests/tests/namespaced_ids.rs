@@ -112,7 +112,11 @@ fn probes(t: &Target, own: &str, caller: &str) -> Vec<(&'static str, Vec<u8>)> {
         signatures: Vec::new(),
     };
     let (own_heads, own_changes) = forged_visit(caller, &summary, own);
-    let check = |id: &str, heads: &[Hash]| DocHeads { id: id.into(), heads: heads.to_vec() };
+    let check = |id: &str, heads: &[Hash]| DocHeads {
+        id: id.into(),
+        case_id: String::new(),
+        heads: heads.to_vec(),
+    };
     let visit = RecordKind::Visit;
     let single = vec![
         ("push into its case", push(&t.id, visit, &t.case, &t.heads, &t.changes)),

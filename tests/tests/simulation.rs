@@ -73,25 +73,24 @@ fn a_server_that_forgets_acknowledged_changes_is_caught() {
 /// refuse the push as `Malformed`; refused documents are not offered again in the same `sync()`,
 /// so X never reached the server, and a re-allocation purged the only copy. Now changes whose
 /// dependencies the server lacks are left unacknowledged, and the repair has the tablet send X
-/// whole. Replays with `Config::lost_document_bug` and `reused_cursor_bug`:
-/// `FIELDBOOK_SIM_KNOWN_BUGS=lost_document,reused_cursor FIELDBOOK_SIM_SEED=17920376766012528947`.
+/// whole. Replays with `Config::lost_document_bug`:
+/// `FIELDBOOK_SIM_KNOWN_BUGS=lost_document FIELDBOOK_SIM_SEED=17920376766012528947`.
 #[test]
 fn regression_seed_1() {
-    let config = Config { lost_document_bug: true, reused_cursor_bug: true, ..Config::default() };
+    let config = Config { lost_document_bug: true, ..Config::default() };
     replay_until_it_fails(17920376766012528947, config);
 }
 
-/// Found by the simulation (report for the lead; the fix belongs in the hub's repair or feed):
-/// the case system re-allocates a case from Amara to Carol after the server's last backup;
+/// Found by the simulation, fixed in the hub's repair (`server/src/hub/repair.rs`,
+/// `repair::triage_tests`): the case system re-allocates a case from Amara to Carol after the server's last backup;
 /// Carol's tablet receives it. The server is restored from the backup, in which the case is
 /// Amara's and Carol never had it. Carol's tablet resyncs from cursor 0: the restored history
 /// holds no revocation for her (she was never allocated the case in it), so the tablet keeps
 /// the case, although the server refuses its pushes into it (`NotAllocated`) and would not send
-/// it to her. A resync could revoke the cases of the documents named in `check` that the
-/// caller may not see. Replays with `Config::restore_after_reallocation`
+/// it to her. Now each checked document names its case, and the repair answer revokes the
+/// cases of checked documents the caller may not see. Replays with `Config::restore_after_reallocation`
 /// (`FIELDBOOK_SIM_KNOWN_BUGS=restore_after_reallocation FIELDBOOK_SIM_SEED=4743203892669329382`).
 #[test]
-#[ignore = "known bug: a restored server does not revoke cases allocated after its backup"]
 fn regression_seed_2() {
     let config = Config { restore_after_reallocation: true, ..Config::default() };
     replay_until_it_fails(4743203892669329382, config);
@@ -112,20 +111,19 @@ fn regression_seed_3() {
     replay_until_it_fails(10459565959638315290, config);
 }
 
-/// Found by the simulation (report for the lead; the fix belongs in how the server tags its
-/// feed, `server/src/storage`, and how the hub checks the tag): every device synced, then the
+/// Found by the simulation, fixed by the chained feed tags (server schema 6,
+/// `storage::chain_tag`; docs/PROTOCOL.md, "Restores from backup"): every device synced, then the
 /// server is restored from a backup. Amara's tablet resyncs and pushes its lost changes again;
 /// they take new sequence numbers, and the change now at the manager's cursor is the very
 /// change that was there before the restore, so the manager's laptop sees its tag match and
 /// does not resync. Amara's next note takes a sequence number below the laptop's cursor: the
-/// laptop never receives it (the trace ends with the laptop lacking the note). A tag that
-/// covered the history up to the cursor (a hash chain), not one entry, would notice. Replays
-/// with `Config::reused_cursor_bug` (`FIELDBOOK_SIM_KNOWN_BUGS=reused_cursor
-/// FIELDBOOK_SIM_SEED=13273403386734652694`).
+/// laptop never receives it (the trace ends with the laptop lacking the note). Now each tag
+/// chains over the history up to its entry, so the laptop's tag no longer matches and it
+/// resyncs. Replays with `Config::purged_pending_bug`, which turns off the step-around that
+/// hid it (`FIELDBOOK_SIM_KNOWN_BUGS=purged_pending FIELDBOOK_SIM_SEED=13273403386734652694`).
 #[test]
-#[ignore = "known bug: a restored server can reuse the change at a device's cursor"]
 fn regression_seed_4() {
-    let config = Config { reused_cursor_bug: true, ..Config::default() };
+    let config = Config { purged_pending_bug: true, ..Config::default() };
     replay_until_it_fails(13273403386734652694, config);
 }
 
@@ -141,4 +139,53 @@ fn regression_seed_4() {
 fn regression_seed_5() {
     let config = Config { co_authored_bug: true, ..Config::default() };
     replay_until_it_fails(5259059535408653937, config);
+}
+
+/// Found by the simulation once the step-around of bug 4 was gone, fixed in the device's store
+/// (`Store::apply_exchange`, `ExchangePlan::forget_acks`): tablet-b's visit, acknowledged after
+/// the last backup, is lost by the restore. Tablet-b's next sync gets `resync` and commits the
+/// restored server's cursor, then the app is killed before the repair that follows (`check`,
+/// `send_all`, the whole push) completes. Its cursor is now valid, so the server never asks
+/// again, and its acknowledged heads said the server held the visit: it was never pushed again
+/// ("e2 ... appears 0 times on the server"). Now a resync forgets every acknowledgement in the
+/// cursor's transaction, so the device pushes everything whole until the server acknowledges it.
+/// Replays with `FIELDBOOK_SIM_KNOWN_BUGS=purged_pending FIELDBOOK_SIM_SEED=15561500501578558290`.
+#[test]
+fn regression_seed_7() {
+    let config = Config { purged_pending_bug: true, ..Config::default() };
+    replay_until_it_fails(15561500501578558290, config);
+}
+
+/// Found by the simulation once the step-arounds of bugs 2 and 4 were gone (open: bug 6 in
+/// docs/reliability.md §10). The case system re-allocates case-1 twice after the server's
+/// backup (each re-allocation writes the case summary); every device receives the newer
+/// summary. The server is restored from the backup, which holds the older summary. Each device
+/// then holds summary changes the restored server lacks, is asked for the summary in full
+/// (`send_all`), and is refused (`ReadOnly`: only the case system writes summaries), so the
+/// devices and the server never agree on `summary-case-1` ("laptop-m and the server differ on
+/// summary-case-1"). A fix: accept a relayed summary whose every change carries the server's
+/// own signature (the server writes summaries for the case system), as relayed workers'
+/// changes are accepted with their authors' signatures. Until then the schedules restore no
+/// backup older than a re-allocation (`Config::restore_after_reallocation` off). Replays with
+/// `FIELDBOOK_SIM_KNOWN_BUGS=restore_after_reallocation FIELDBOOK_SIM_SEED=15794380346935448190`.
+#[test]
+#[ignore = "known bug: a restored server refuses the newer case summary the devices hold"]
+fn regression_seed_6() {
+    let config = Config { restore_after_reallocation: true, ..Config::default() };
+    replay_until_it_fails(15794380346935448190, config);
+}
+
+/// Found by the simulation once the step-around of bug 4 was gone (open: bug 8 in
+/// docs/reliability.md §10). Tablet-a's visit is held by the restored server only in part (a
+/// change acknowledged after the backup is lost); tablet-a appends to it offline, then the case
+/// is re-allocated to Carol. At the next sync the push is left unacknowledged (the server lacks
+/// the earlier change, so the repair would ask for the visit whole) and the response revokes the
+/// case: the purge removes the only copy of Amara's late work ("e5 ... appears 0 times on the
+/// server"). Replays with `FIELDBOOK_SIM_KNOWN_BUGS=purged_pending
+/// FIELDBOOK_SIM_SEED=17054291510515174565`.
+#[test]
+#[ignore = "known bug: a revocation purges a push the same exchange left unacknowledged"]
+fn regression_seed_8() {
+    let config = Config { purged_pending_bug: true, ..Config::default() };
+    replay_until_it_fails(17054291510515174565, config);
 }

@@ -233,7 +233,11 @@ async fn a_worker_cannot_reach_another_workers_case_through_any_endpoint() {
             changes: changes.changes.clone(),
             signatures: Vec::new(),
         }],
-        check: vec![fieldbook_core::protocol::DocHeads { id: secret.clone(), heads: vec![] }],
+        check: vec![fieldbook_core::protocol::DocHeads {
+            id: secret.clone(),
+            case_id: String::new(),
+            heads: vec![],
+        }],
         response_budget: 1 << 20,
         device_key: None,
     };

@@ -232,7 +232,11 @@ mod golden {
                 changes: vec![1, 2, 3],
                 signatures: Vec::new(),
             }],
-            check: vec![DocHeads { id: "d2".into(), heads: vec![Hash([8; 32])] }],
+            check: vec![DocHeads {
+                id: "d2".into(),
+                case_id: String::new(),
+                heads: vec![Hash([8; 32])],
+            }],
             response_budget: 1024,
             device_key: None,
         }
@@ -241,7 +245,11 @@ mod golden {
     pub(super) fn response() -> SyncResponse {
         SyncResponse {
             version: PROTOCOL_VERSION,
-            acks: vec![DocHeads { id: "d1".into(), heads: vec![Hash([7; 32])] }],
+            acks: vec![DocHeads {
+                id: "d1".into(),
+                case_id: String::new(),
+                heads: vec![Hash([7; 32])],
+            }],
             rejected: vec![Rejection { id: "d3".into(), reason: RejectReason::NotAllocated }],
             docs: vec![DocChanges {
                 id: "d4".into(),
@@ -277,5 +285,16 @@ mod golden {
             .map(|i| u8::from_str_radix(&REQUEST[i..i + 2], 16).unwrap())
             .collect();
         assert_eq!(decode::<SyncRequest>(&bytes, 1 << 20).unwrap(), request());
+    }
+
+    /// A checked document names its case (the server revokes it when the caller may not see
+    /// it); a check without one, from an older device, still decodes (as an empty case).
+    #[test]
+    fn a_check_carries_its_case_and_an_older_check_decodes_without_one() {
+        let mut with_case = request();
+        with_case.check[0].case_id = "c1".into();
+        let bytes = encode(&with_case);
+        assert_ne!(hex(&bytes), REQUEST);
+        assert_eq!(decode::<SyncRequest>(&bytes, 1 << 20).unwrap().check[0].case_id, "c1");
     }
 }

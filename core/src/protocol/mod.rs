@@ -113,10 +113,16 @@ pub struct SyncRequest {
 /// after these changes (acknowledged once the server holds them all).
 pub type PushDoc = DocChanges;
 
-/// A document's heads, for the repair exchange.
+/// A document's heads, for the repair exchange (and the acknowledgements).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocHeads {
     pub id: String,
+    /// The case the document belongs to, as the sender holds it. A checked document names its
+    /// case so that a server that no longer lets the caller see that case can revoke it (after
+    /// a restore from a backup older than the allocation, say). Absent on the wire when empty
+    /// (older devices, acknowledgements).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub case_id: String,
     pub heads: Vec<Hash>,
 }
 

@@ -89,7 +89,7 @@ fn a_receipt_altered_on_the_device_fails_verification() {
     let server = KeyPair::from_seed(&[9; 32]);
     let receipt = Receipt::issue(&server, &id, &heads, "2026-12-02T14:02:00Z", "a");
     let plan = ExchangePlan {
-        acks: vec![DocHeads { id: id.clone(), heads }],
+        acks: vec![DocHeads { id: id.clone(), case_id: String::new(), heads }],
         receipts: vec![receipt.clone()],
         server_key: Some(server.public()),
         verify: true,

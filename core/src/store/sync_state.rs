@@ -16,7 +16,7 @@
 //! its merged heads), then the documents, then the purges (a document of a revoked case that
 //! arrived in the same response does not survive), then the cursor.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use automerge::ChangeHash;
 use chrono::{DateTime, Utc};
@@ -89,6 +89,11 @@ pub struct ExchangePlan {
     pub server_key: Option<PublicKey>,
     /// The server's signed receipts of the acknowledgements.
     pub receipts: Vec<Receipt>,
+    /// The server lost history (a `resync`): every acknowledgement of a document the device
+    /// may push (all but case summaries) is forgotten in the cursor's transaction, so that
+    /// whatever the server lost is pushed again (whole) even when the app is killed before
+    /// the repair that follows completes: the new cursor no longer makes the server resync.
+    pub forget_acks: bool,
 }
 
 /// What `apply_exchange` did.
@@ -119,14 +124,7 @@ impl Store {
     pub fn outbox(&mut self, query: &OutboxQuery) -> Result<Outbox> {
         let (push, push_more) =
             self.pending_pushes(&query.send_all, &query.skip, query.push_budget)?;
-        let check = if query.check {
-            self.heads_for_check()?
-                .into_iter()
-                .map(|(id, heads)| DocHeads { id, heads: to_hashes(&heads) })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let check = if query.check { self.heads_for_check()? } else { Vec::new() };
         let (cursor, cursor_tag) = self.sync_cursor()?;
         Ok(Outbox {
             cursor,
@@ -192,9 +190,20 @@ impl Store {
         Ok((out, false))
     }
 
-    /// Heads of every document, for the repair exchange.
-    pub fn heads_for_check(&self) -> Result<BTreeMap<String, Vec<ChangeHash>>> {
-        self.all_heads()
+    /// Heads of every document with its case, for the repair exchange: the server revokes the
+    /// cases of checked documents the caller may no longer see.
+    pub fn heads_for_check(&self) -> Result<Vec<DocHeads>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT id, case_id, heads FROM documents ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, case_id, heads) = row?;
+            out.push(DocHeads { id, case_id, heads: to_hashes(&decode_heads(&heads)?) });
+        }
+        Ok(out)
     }
 
     /// Imports documents received from the server, in one transaction (`apply_exchange` with
@@ -274,6 +283,12 @@ impl Store {
                 }
                 tx.execute("DELETE FROM cases WHERE case_id = ?1", [case_id])?;
                 tx.execute("DELETE FROM documents WHERE case_id = ?1", [case_id])?;
+            }
+            if plan.forget_acks {
+                tx.execute(
+                    "UPDATE documents SET acked_heads = NULL, acked_at = NULL WHERE kind != ?1",
+                    [crate::records::RecordKind::CaseSummary.code()],
+                )?;
             }
             if let Some(cursor) = &cursor {
                 tx.execute(
@@ -445,6 +460,7 @@ mod tests {
         let plan = ExchangePlan {
             acks: vec![DocHeads {
                 id: mine.clone(),
+                case_id: String::new(),
                 heads: to_hashes(&store.heads(&mine).unwrap()),
             }],
             docs: vec![other.changes_since(&theirs, &[]).unwrap()],
@@ -474,6 +490,34 @@ mod tests {
         // Repeating the same response changes nothing.
         let again = store.apply_exchange(&plan).unwrap();
         assert_eq!((again.import.created.len(), again.import.unchanged), (0, 1));
+    }
+
+    /// A resync forgets every acknowledgement with the cursor, in one transaction: an app
+    /// killed before the repair that follows completes still pushes what the restored server
+    /// lost (its next cursor is valid, so the server would not ask again). Found by the
+    /// simulation once its step-around of bug 4 was gone.
+    #[test]
+    fn a_resync_forgets_the_acknowledgements_with_the_cursor() {
+        use crate::protocol::{to_hashes, DocHeads};
+        use crate::store::ExchangePlan;
+
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, mine) = store_with_visit(&dir);
+        let heads = to_hashes(&store.heads(&mine).unwrap());
+        let ack = DocHeads { id: mine.clone(), case_id: String::new(), heads };
+        let plan =
+            ExchangePlan { acks: vec![ack], cursor: Some((5, 50)), ..ExchangePlan::default() };
+        store.apply_exchange(&plan).unwrap();
+        assert_eq!(store.pending_count().unwrap(), 0);
+
+        let resync =
+            ExchangePlan { forget_acks: true, cursor: Some((3, 30)), ..ExchangePlan::default() };
+        store.apply_exchange(&resync).unwrap();
+        assert_eq!(store.sync_cursor().unwrap(), (3, 30));
+        let (pending, _) = store.pending_pushes(&HashSet::new(), &HashSet::new(), 1 << 20).unwrap();
+        let whole = store.changes_since(&mine, &[]).unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!((pending[0].id.as_str(), &pending[0].changes), (mine.as_str(), &whole.changes));
     }
 
     /// A document of a case revoked in the same response does not survive it.

@@ -138,6 +138,7 @@ impl Session {
             acks: response.acks,
             docs: response.docs,
             purge: response.revoked,
+            forget_acks: response.resync,
             cursor: Some((response.next_cursor, response.next_cursor_tag)),
             verify: true,
             keys: response.keys,

@@ -53,7 +53,7 @@ fn quiet() -> SyncResponse {
 }
 
 fn ack(p: &PushDoc) -> DocHeads {
-    DocHeads { id: p.id.clone(), heads: p.heads.clone() }
+    DocHeads { id: p.id.clone(), case_id: String::new(), heads: p.heads.clone() }
 }
 
 fn applied(acknowledged: usize, created: &[&str]) -> Applied {
@@ -94,7 +94,11 @@ fn the_request_carries_what_the_store_reported_and_the_budgets() {
         cursor_tag: 9,
         push: vec![push("a", 1)],
         push_more: true,
-        check: vec![DocHeads { id: "a".into(), heads: vec![Hash([1; 32])] }],
+        check: vec![DocHeads {
+            id: "a".into(),
+            case_id: "case-1".into(),
+            heads: vec![Hash([1; 32])],
+        }],
         device_key: Some(crate::protocol::PublicKey([3; 32])),
     };
     let (request, push_more) = session.request(outbox.clone());

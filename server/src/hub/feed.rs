@@ -38,8 +38,8 @@ async fn read(
     // A cursor whose entry is not what the device was told it was: this server lost history
     // (restored from a backup). Start the device's feed again from the beginning; it answers
     // with its heads (`check`) so that everything lost comes back.
-    let resync =
-        request.cursor > 0 && storage.seq_tag(request.cursor).await? != Some(request.cursor_tag);
+    let resync = request.cursor > 0
+        && !storage.seq_tag(request.cursor).await?.is_some_and(|t| t.accepts(request.cursor_tag));
     let cursor = if resync { 0 } else { request.cursor };
     let feed = storage.feed(cursor, visible, budget, MAX_FEED_ROWS).await?;
     let events = storage.allocation_events(audience, cursor).await?;
@@ -137,8 +137,14 @@ pub(super) async fn assemble(
 
     // Repair: the device's heads of documents; what it lacks comes back, what the server lacks
     // is named so that the device sends those documents in full.
-    let mut send_all = Vec::new();
-    super::repair::answer(hub, &visible_set, &request.check, &mut docs, &mut send_all).await?;
+    // Cases of checked documents the caller may no longer see are revoked (`repair`).
+    let repair = super::repair::answer(hub, &visible_set, &request.check, &mut docs).await?;
+    let mut revoked = window.revoked;
+    for case in repair.revoked {
+        if !revoked.contains(&case) {
+            revoked.push(case);
+        }
+    }
 
     // The signatures of exactly the changes sent, and the registrations of their keys.
     let (docs, wanted) = docs.into_parts();
@@ -146,7 +152,7 @@ pub(super) async fn assemble(
     let keys = super::signing::attach(storage, &hub.key, &mut docs, &wanted).await?;
     let next_cursor_tag = match window.next_cursor {
         0 => 0,
-        n => storage.seq_tag(n).await?.unwrap_or(0),
+        n => storage.seq_tag(n).await?.map_or(0, |t| t.chained),
     };
     Ok(SyncResponse {
         version: PROTOCOL_VERSION,
@@ -154,8 +160,8 @@ pub(super) async fn assemble(
         rejected: Vec::new(),
         docs,
         allocated: window.allocated,
-        revoked: window.revoked,
-        send_all,
+        revoked,
+        send_all: repair.send_all,
         next_cursor: window.next_cursor,
         next_cursor_tag,
         resync: inputs.resync,

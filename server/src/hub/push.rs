@@ -95,7 +95,11 @@ pub(super) async fn apply(
                         &received_at,
                         device,
                     ));
-                    out.acks.push(DocHeads { id: doc.id, heads: doc.heads });
+                    out.acks.push(DocHeads {
+                        id: doc.id,
+                        case_id: String::new(),
+                        heads: doc.heads,
+                    });
                 }
             }
             Decision::Refuse(reason) => {

@@ -5,6 +5,13 @@
 //! A document in a case the caller may not see is answered exactly as an id the server does not
 //! know: listed in `send_all`, nothing sent (the hub's no-existence-oracle rule). The device's
 //! push that follows is then refused as any push into such a case is.
+//!
+//! A checked document names the case the device holds it in. When the caller may not see that
+//! case, the answer revokes it, so the device purges it: a server restored from a backup older
+//! than an allocation has no revocation in its history for the worker who had the case, and
+//! her device would otherwise keep a case the server no longer lets her see (simulation bug 2,
+//! `regression_seed_2`). The revocation depends only on the case the caller named and on what
+//! the caller may see, never on what is stored, so it is no existence oracle either.
 
 use std::collections::HashSet;
 
@@ -13,36 +20,83 @@ use fieldbook_core::protocol::{to_change_hashes, DocHeads, Hash};
 
 use super::feed::Docs;
 use super::{doc_from_changes, stored_changes, Hub, HubError, Job};
+use crate::storage::DocInfo;
 
-/// Answers `checks` for a caller who sees `visible`: adds to `docs` and `send_all`.
+/// What the repair answers for one checked document, before any Automerge work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Triage {
+    /// The device holds it in a case the caller may not see: revoke that case.
+    Revoke(String),
+    /// Unknown, or stored in a case the caller may not see: the same answer, send it in full.
+    SendAll,
+    /// Stored in a case the caller sees: compare the heads.
+    Compare(DocInfo),
+}
+
+/// Decides what to do with `check`, given what is stored of the document (`stored`) and the
+/// cases the caller may see.
+pub(super) fn triage(
+    check: &DocHeads,
+    stored: Option<DocInfo>,
+    visible: &HashSet<&String>,
+) -> Triage {
+    if !check.case_id.is_empty() && !visible.contains(&check.case_id) {
+        return Triage::Revoke(check.case_id.clone());
+    }
+    match stored {
+        Some(info) if visible.contains(&info.case_id) => Triage::Compare(info),
+        _ => Triage::SendAll,
+    }
+}
+
+/// What the repair adds to a response.
+#[derive(Debug, Default)]
+pub(super) struct Answer {
+    pub send_all: Vec<String>,
+    /// Cases of checked documents the caller may not see (each once).
+    pub revoked: Vec<String>,
+}
+
+/// Answers `checks` for a caller who sees `visible`: adds to `docs`, returns the rest.
 pub(super) async fn answer(
     hub: &Hub,
     visible: &HashSet<&String>,
     checks: &[DocHeads],
     docs: &mut Docs,
-    send_all: &mut Vec<String>,
-) -> Result<(), HubError> {
+) -> Result<Answer, HubError> {
     let storage = hub.storage.as_ref();
+    let mut out = Answer::default();
     for check in checks {
-        let info = match storage.doc_info(&check.id).await? {
-            Some(info) if visible.contains(&info.case_id) => info,
-            // Unknown, or not the caller's to see: the same answer.
-            _ => {
-                send_all.push(check.id.clone());
+        // The case named is decided first: nothing stored is read for a case not the caller's.
+        let stored = if check.case_id.is_empty() || visible.contains(&check.case_id) {
+            storage.doc_info(&check.id).await?
+        } else {
+            None
+        };
+        let info = match triage(check, stored, visible) {
+            Triage::Revoke(case) => {
+                if !out.revoked.contains(&case) {
+                    out.revoked.push(case);
+                }
                 continue;
             }
+            Triage::SendAll => {
+                out.send_all.push(check.id.clone());
+                continue;
+            }
+            Triage::Compare(info) => info,
         };
         let stored = stored_changes(storage, &check.id).await?;
         let (id, theirs) = (check.id.clone(), check.heads.clone());
         let diff = hub.pool.run(Job::Repair, move || compare(&id, &stored, &theirs)).await??;
         if diff.server_lacks {
-            send_all.push(check.id.clone());
+            out.send_all.push(check.id.clone());
         }
         if let Some(changes) = diff.device_lacks {
             docs.set_full(info, changes);
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// How one document's heads on the device compare with the server's copy.
@@ -68,6 +122,10 @@ pub(super) fn compare(id: &str, stored: &[u8], theirs: &[Hash]) -> Result<Diff, 
     let device_lacks = (sorted_known != ours).then(|| doc.save_after(&known));
     Ok(Diff { server_lacks, device_lacks })
 }
+
+#[cfg(test)]
+#[path = "repair_tests.rs"]
+mod triage_tests;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -16,6 +16,7 @@ mod postgres_attachments;
 mod postgres_projection;
 pub mod postgres_schema;
 mod postgres_signing;
+mod postgres_tags;
 pub mod projection_visit;
 pub mod signing;
 pub mod sqlite;
@@ -24,6 +25,7 @@ pub mod sqlite_file;
 mod sqlite_projection;
 pub mod sqlite_schema;
 mod sqlite_signing;
+mod sqlite_tags;
 
 use std::path::PathBuf;
 
@@ -282,10 +284,11 @@ pub trait Storage:
     /// Every stored change of the documents of a case, in sequence order.
     async fn case_changes(&self, case_id: &str) -> Result<Vec<StoredChange>>;
 
-    /// The tag of the feed entry numbered `seq` (see `change_tag` and `event_tag`), or None when
-    /// no entry has that number. Devices send it back with their cursor, so that a server
-    /// restored from an older backup, which has other entries (or none) at that number, notices.
-    async fn seq_tag(&self, seq: u64) -> Result<Option<u64>>;
+    /// The tags of the feed entry numbered `seq` (`FeedTag`: chained over the history up to it,
+    /// see `chain_tag`), or None when no entry has that number. Devices send the chained tag
+    /// back with their cursor, so that a server restored from an older backup, which has another
+    /// history up to that number (or no entry there), notices.
+    async fn seq_tag(&self, seq: u64) -> Result<Option<FeedTag>>;
 
     /// The export feed for the case system: documents with a change after `cursor`, each once
     /// with its latest sequence number, in sequence order, at most `limit`.
@@ -321,6 +324,76 @@ pub trait Storage:
     /// Deletes every oversight projection (before a rebuild from the documents).
     async fn clear_projections(&self) -> Result<()>;
 }
+
+/// The tags of one feed entry (docs/PROTOCOL.md, "Restores from backup").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedTag {
+    /// The entry's chained tag on the wire: the first 8 bytes of SHA-256(previous entry's
+    /// chained tag || this entry), so that it names the whole history up to the entry.
+    pub chained: u64,
+    /// For entries stored before the chain (schema 6), the tag devices were told then
+    /// (`change_tag` or `event_tag` of the entry alone): cursors they still hold stay valid.
+    pub legacy: Option<u64>,
+}
+
+impl FeedTag {
+    /// Whether a device's `cursor_tag` names this entry.
+    pub fn accepts(&self, tag: u64) -> bool {
+        self.chained == tag || self.legacy == Some(tag)
+    }
+}
+
+/// One feed entry as the tag chain covers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEntry {
+    Change { hash: Vec<u8> },
+    Event { case_id: String, audience_kind: String, audience: String, change: String },
+}
+
+impl FeedEntry {
+    /// The entry's tag before the chain (schema 6): what devices hold for older cursors.
+    pub fn legacy_tag(&self) -> u64 {
+        match self {
+            FeedEntry::Change { hash } => change_tag(hash),
+            FeedEntry::Event { case_id, audience_kind, audience, change } => {
+                event_tag(case_id, audience_kind, audience, change)
+            }
+        }
+    }
+}
+
+/// The chained tag of entry `seq`: SHA-256 over the previous entry's chained tag (32 zero
+/// bytes before the first), the sequence number and the entry. A server restored from a backup
+/// that gives the same change the same number again has another history before it, so another
+/// tag (simulation bug 4, `regression_seed_4`).
+pub fn chain_tag(previous: &[u8], seq: u64, entry: &FeedEntry) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(previous);
+    h.update(seq.to_be_bytes());
+    match entry {
+        FeedEntry::Change { hash } => {
+            h.update(b"change\0");
+            h.update(hash);
+        }
+        FeedEntry::Event { case_id, audience_kind, audience, change } => {
+            h.update(b"event\0");
+            for part in [case_id, audience_kind, audience, change] {
+                h.update(part.as_bytes());
+                h.update([0]);
+            }
+        }
+    }
+    h.finalize().into()
+}
+
+/// The tag sent on the wire for a chained tag: its first 8 bytes.
+pub fn wire_tag(chained: &[u8]) -> u64 {
+    change_tag(chained)
+}
+
+/// The chain tag before the first entry.
+pub const CHAIN_START: [u8; 32] = [0; 32];
 
 /// A change's feed tag: the first 8 bytes of its hash.
 pub fn change_tag(hash: &[u8]) -> u64 {

@@ -13,7 +13,7 @@ use super::{
     DocState, Hash, NewChanges, ProjectedCase, ProjectedDoc, ProjectionScope, ProjectionVisitor,
     Result, Storage, StorageError, StoredChange,
 };
-use super::{postgres_projection, postgres_schema};
+use super::{postgres_projection, postgres_schema, postgres_tags, FeedTag};
 
 /// Serialises writers: a sequence number is taken and committed under this lock, so a reader that
 /// has seen sequence N can never later see a commit with a smaller number (which it would skip).
@@ -71,6 +71,8 @@ pub struct PostgresStorage {
     pool: Pool,
     /// The schema keeps heads per document (always, except the upgrade tests' old versions).
     keeps_heads: bool,
+    /// The schema tags the feed as a chain (always, except the upgrade tests' old versions).
+    chained_tags: bool,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -113,9 +115,10 @@ impl PostgresStorage {
         let pool = Pool::builder(manager).max_size(16).build().map_err(pool_err)?;
         let mut client = pool.get().await.map_err(pool_err)?;
         postgres_schema::migrate(&mut client, schema, version).await?;
-        let keeps_heads =
-            postgres_schema::version(&client).await? >= postgres_schema::HEADS_VERSION;
-        Ok(Self { pool, keeps_heads })
+        let version = postgres_schema::version(&client).await?;
+        let keeps_heads = version >= postgres_schema::HEADS_VERSION;
+        let chained_tags = version >= postgres_schema::FEED_TAGS_VERSION;
+        Ok(Self { pool, keeps_heads, chained_tags })
     }
 
     /// The schema version of the database.
@@ -189,6 +192,9 @@ impl PostgresStorage {
             Some(seq) => seq as u64,
             None => head_in(&tx).await?,
         };
+        if self.chained_tags {
+            postgres_tags::tag_new_entries(&tx, false).await?;
+        }
         before_commit.await;
         tx.commit().await?;
         Ok(head)
@@ -343,27 +349,8 @@ impl Storage for PostgresStorage {
         Ok(out)
     }
 
-    async fn seq_tag(&self, seq: u64) -> Result<Option<u64>> {
-        let client = self.client().await?;
-        let seq = seq as i64;
-        if let Some(row) =
-            client.query_opt("SELECT hash FROM changes WHERE seq = $1", &[&seq]).await?
-        {
-            let hash: Vec<u8> = row.try_get(0)?;
-            return Ok(Some(super::change_tag(&hash)));
-        }
-        let row = client
-            .query_opt(
-                "SELECT case_id, audience_kind, audience, change FROM allocation_events WHERE seq = $1",
-                &[&seq],
-            )
-            .await?;
-        row.map(|r| {
-            let (case, kind, audience, change): (String, String, String, String) =
-                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-            Ok(super::event_tag(&case, &kind, &audience, &change))
-        })
-        .transpose()
+    async fn seq_tag(&self, seq: u64) -> Result<Option<FeedTag>> {
+        postgres_tags::seq_tag(&self.client().await?, seq, self.chained_tags).await
     }
 
     async fn head(&self) -> Result<u64> {
@@ -426,6 +413,9 @@ impl Storage for PostgresStorage {
             &[&allocation.worker, &allocation.case_id],
         )
         .await?;
+        if self.chained_tags {
+            postgres_tags::tag_new_entries(&tx, false).await?;
+        }
         tx.commit().await?;
         Ok(previous)
     }

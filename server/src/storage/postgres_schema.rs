@@ -118,7 +118,20 @@ CREATE TABLE key_events (
     data BYTEA NOT NULL
 );
 "#,
+    // 6: each feed entry's chained tag and, for the entries stored before it, their tag of
+    // before (`legacy`), as SQLite's schema 6. The entries are tagged in order after this SQL
+    // runs (`postgres_tags::tag_new_entries`), in the migration's transaction.
+    r#"
+CREATE TABLE feed_tags (
+    seq    BIGINT PRIMARY KEY,
+    tag    BYTEA NOT NULL,
+    legacy BIGINT
+);
+"#,
 ];
+
+/// The first version that tags the feed as a chain (`feed_tags`).
+pub const FEED_TAGS_VERSION: i64 = 6;
 
 /// The first version that keeps heads per document (older schemas exist only in the upgrade
 /// tests, which write to them with this build).
@@ -170,8 +183,13 @@ pub async fn migrate(
     }
     let target = target.clamp(0, CURRENT_VERSION);
     if target > found {
-        for sql in MIGRATIONS.iter().take(target as usize).skip(found.max(0) as usize) {
+        for (i, sql) in
+            MIGRATIONS.iter().enumerate().take(target as usize).skip(found.max(0) as usize)
+        {
             tx.batch_execute(sql).await?;
+            if i as i64 + 1 == FEED_TAGS_VERSION {
+                super::postgres_tags::tag_new_entries(&tx, true).await?;
+            }
         }
         tx.execute(
             "INSERT INTO schema_version (id, version) VALUES (1, $1)

@@ -17,7 +17,7 @@ use super::{
     DocState, Hash, NewChanges, ProjectedCase, ProjectedDoc, ProjectionScope, ProjectionVisitor,
     Result, Storage, StorageError, StoredChange,
 };
-use super::{sqlite_projection, sqlite_schema};
+use super::{sqlite_projection, sqlite_schema, sqlite_tags, FeedTag};
 use fieldbook_core::store::keying::{is_key_step_failure, retry_key_step};
 
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
     /// The schema keeps heads per document (always, except the upgrade tests' old versions).
     keeps_heads: bool,
+    /// The schema tags the feed as a chain (always, except the upgrade tests' old versions).
+    chained_tags: bool,
 }
 
 impl SqliteStorage {
@@ -79,8 +81,10 @@ impl SqliteStorage {
              PRAGMA temp_store = MEMORY;",
         )?;
         sqlite_schema::migrate(&mut conn, version)?;
-        let keeps_heads = sqlite_schema::version(&conn)? >= sqlite_schema::HEADS_VERSION;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), keeps_heads })
+        let version = sqlite_schema::version(&conn)?;
+        let keeps_heads = version >= sqlite_schema::HEADS_VERSION;
+        let chained_tags = version >= sqlite_schema::FEED_TAGS_VERSION;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), keeps_heads, chained_tags })
     }
 
     /// The schema version of the open database.
@@ -228,6 +232,7 @@ impl Storage for SqliteStorage {
 
     async fn append(&self, batch: Vec<NewChanges>) -> Result<u64> {
         let keeps_heads = self.keeps_heads;
+        let chained_tags = self.chained_tags;
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for doc in &batch {
@@ -289,6 +294,9 @@ impl Storage for SqliteStorage {
                     }
                 }
             }
+            if chained_tags {
+                sqlite_tags::tag_new_entries(&tx, false)?;
+            }
             let head: i64 =
                 tx.query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get(0))?;
             tx.commit()?;
@@ -329,27 +337,9 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn seq_tag(&self, seq: u64) -> Result<Option<u64>> {
-        self.with(move |c| {
-            let hash: Option<Vec<u8>> = c
-                .query_row("SELECT hash FROM changes WHERE seq = ?1", [seq as i64], |r| r.get(0))
-                .optional()?;
-            if let Some(hash) = hash {
-                return Ok(Some(super::change_tag(&hash)));
-            }
-            let event: Option<(String, String, String, String)> = c
-                .query_row(
-                    "SELECT case_id, audience_kind, audience, change FROM allocation_events
-                     WHERE seq = ?1",
-                    [seq as i64],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?;
-            Ok(event.map(|(case, kind, audience, change)| {
-                super::event_tag(&case, &kind, &audience, &change)
-            }))
-        })
-        .await
+    async fn seq_tag(&self, seq: u64) -> Result<Option<FeedTag>> {
+        let chained = self.chained_tags;
+        self.with(move |c| sqlite_tags::seq_tag(c, seq, chained)).await
     }
 
     async fn head(&self) -> Result<u64> {
@@ -361,6 +351,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn allocate(&self, allocation: Allocation) -> Result<Option<Allocation>> {
+        let chained_tags = self.chained_tags;
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let previous: Option<Allocation> = tx
@@ -406,6 +397,9 @@ impl Storage for SqliteStorage {
                 "INSERT OR IGNORE INTO allocation_history (worker, case_id) VALUES (?1, ?2)",
                 params![allocation.worker, allocation.case_id],
             )?;
+            if chained_tags {
+                sqlite_tags::tag_new_entries(&tx, false)?;
+            }
             tx.commit()?;
             Ok(previous)
         })

@@ -119,7 +119,21 @@ CREATE TABLE key_events (
     data BLOB NOT NULL
 );
 "#,
+    // 6: each feed entry's chained tag (SHA-256 over the previous tag and the entry, issue
+    // #12's bug 4), and for the entries stored before it, their tag of before (`legacy`), which
+    // devices hold with their cursors. The entries are tagged in order after this SQL runs
+    // (`sqlite_tags::tag_new_entries`), in the same transaction.
+    r#"
+CREATE TABLE feed_tags (
+    seq    INTEGER PRIMARY KEY,
+    tag    BLOB NOT NULL,
+    legacy INTEGER
+);
+"#,
 ];
+
+/// The first version that tags the feed as a chain (`feed_tags`).
+pub const FEED_TAGS_VERSION: i64 = 6;
 
 /// The first version that keeps heads per document (older schemas exist only in the upgrade
 /// tests, which write to them with this build).
@@ -145,6 +159,9 @@ pub fn migrate(conn: &mut Connection, target: i64) -> Result<()> {
     {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
+        if i as i64 + 1 == FEED_TAGS_VERSION {
+            super::sqlite_tags::tag_new_entries(&tx, true)?;
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
     }

@@ -40,21 +40,20 @@ pub struct Config {
     /// repaired. Off (CI): a restore comes after every device synced, and documents the restored
     /// server lacks are not edited again.
     pub lost_document_bug: bool,
-    /// Lets schedules restore backups older than a re-allocation, where the known bugs of
-    /// `regression_seed_2` and `regression_seed_3` lie: a case allocated after the backup stays
-    /// on the devices it was allocated to, which the restored server no longer lets see it; a
-    /// document the restored server lost, held only by the new worker's devices, is refused from
-    /// them (`WrongAuthor`) and never comes back. Off (CI): only backups taken after the last
-    /// re-allocation and the last late work on a re-allocated case are restored.
+    /// Lets schedules restore backups older than a re-allocation, where the known bug of
+    /// `regression_seed_6` lies: the devices hold a newer case summary (each re-allocation
+    /// writes one) that the restored server lost, and the hub refuses it from them (`ReadOnly`).
+    /// Bugs 2 and 3, found here too, are fixed (`regression_seed_2`, `regression_seed_3`). Off
+    /// (CI): only backups taken after the last re-allocation and the last late work on a
+    /// re-allocated case are restored.
     pub restore_after_reallocation: bool,
-    /// Lets schedules walk into the known bug of `regression_seed_4`: after a restore, the
-    /// changes devices push again take new sequence numbers, and when the one at another
-    /// device's cursor is the very change that was there before, that device's tag matches, it
-    /// does not resync, and it skips whatever else took a number below its cursor. Off (CI):
-    /// every device syncs once with the restored server before anything new is written to it,
-    /// and a schedule in which a device still fails to notice the restore then (the re-pushed
-    /// changes can land just so) stops there and is counted in `Stats::known_bug_hits`.
-    pub reused_cursor_bug: bool,
+    /// Lets schedules walk into the known bug of `regression_seed_8`: after a restore, a device
+    /// appends to a document the server holds only in part; its push is left unacknowledged
+    /// (the server lacks earlier changes) and a revocation in the same response purges the case
+    /// with the only copy of the worker's late work. Off (CI): every device syncs once with the
+    /// restored server before anything new is written (which, before bug 4 was fixed, also
+    /// stepped around bug 4).
+    pub purged_pending_bug: bool,
     /// Lets schedules walk into the known bug of `regression_seed_5`: a record created after
     /// the backup that several workers wrote in (a manager's visit Amara added to) is refused
     /// from every device after the restore (`WrongAuthor`: each holds the other's changes) and
@@ -78,9 +77,6 @@ pub struct Stats {
     /// Edits acknowledged after their case was re-allocated away from the worker.
     pub late_work: u64,
     pub heal_rounds: usize,
-    /// Schedules stopped (passing, unchecked) where the known bug of `regression_seed_4` struck
-    /// in spite of the precautions (see `Config::reused_cursor_bug`).
-    pub known_bug_hits: u64,
 }
 
 impl Stats {
@@ -97,7 +93,6 @@ impl Stats {
         self.reallocations += o.reallocations;
         self.late_work += o.late_work;
         self.heal_rounds += o.heal_rounds;
-        self.known_bug_hits += o.known_bug_hits;
     }
 }
 
@@ -205,7 +200,7 @@ pub fn schedules_from_env() -> u64 {
 }
 
 /// The environment variable that lets schedules walk into known bugs: a comma-separated list
-/// of `lost_document`, `restore_after_reallocation`, `reused_cursor`, `co_authored` (see
+/// of `lost_document`, `restore_after_reallocation`, `co_authored`, `purged_pending` (see
 /// `Config`).
 pub const BUGS_VAR: &str = "FIELDBOOK_SIM_KNOWN_BUGS";
 
@@ -217,8 +212,8 @@ pub fn config_from_env() -> Config {
         sabotage: false,
         lost_document_bug: on("lost_document"),
         restore_after_reallocation: on("restore_after_reallocation"),
-        reused_cursor_bug: on("reused_cursor"),
         co_authored_bug: on("co_authored"),
+        purged_pending_bug: on("purged_pending"),
     }
 }
 

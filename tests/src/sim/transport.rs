@@ -162,8 +162,11 @@ impl SimTransport {
         let Ok(mut request) = decode::<SyncRequest>(&body, limits::MAX_REQUEST_BYTES) else {
             return self.net.deliver(body, token).await;
         };
-        let forged: Vec<DocHeads> =
-            request.push.drain(..).map(|p| DocHeads { id: p.id, heads: p.heads }).collect();
+        let forged: Vec<DocHeads> = request
+            .push
+            .drain(..)
+            .map(|p| DocHeads { id: p.id, case_id: String::new(), heads: p.heads })
+            .collect();
         let mut response = self.net.deliver(encode(&request), token).await?;
         if response.status == 200 {
             if let Ok(mut answer) =
