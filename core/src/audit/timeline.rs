@@ -137,6 +137,9 @@ fn fields_at(
             out.extend(fields);
         }
     }
+    // An empty field is absent: `before`/`after` are never `Some(null)`, which JSON could not
+    // tell from `None`.
+    out.retain(|_, v| !v.is_null());
     Ok(Some(out))
 }
 

@@ -320,6 +320,7 @@ fn check_record(
         }
         decoded.push(c);
     }
+    let changes_fail = report.failures.len() > failures_before;
     for (i, r) in record.receipts.iter().enumerate() {
         totals.receipts += 1;
         check_receipt(
@@ -336,7 +337,7 @@ fn check_record(
         report.fail(Check::Timeline, item, "missing");
         return;
     };
-    if report.failures.len() > failures_before {
+    if changes_fail {
         report.fail(
             Check::Timeline,
             item,
