@@ -87,7 +87,7 @@ pub fn build(
         if submitted_version.is_none() && status_of(&after) != "draft" {
             submitted_version = Some(after.clone());
         }
-        let message = change.message().and_then(|m| ChangeMessage::decode(m));
+        let message = change.message().and_then(ChangeMessage::decode);
         let (worker, device) = match (&message, parse_actor(change.actor_id())) {
             (Some(m), _) => (m.worker.clone(), m.device.clone()),
             (None, Some(wd)) => wd,
