@@ -8,9 +8,12 @@
 //!   sync | worklist | cases` work on a local
 //!   encrypted store in `--data`, as one worker on one device. `--json` prints machine-readable
 //!   output.
+//! - `fieldbook audit export | verify` write a record's or a case's audit bundle from the
+//!   server's storage and check one (docs/audit.md).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod attach;
+mod audit;
 mod demo;
 mod local;
 mod records;
@@ -54,6 +57,9 @@ enum Command {
     Records(records::RecordCommand),
     #[command(flatten)]
     Attach(attach::AttachCommand),
+    /// The audit bundle of a record or a case, and its verifier (docs/audit.md).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -84,6 +90,7 @@ fn main() -> std::process::ExitCode {
             Command::Local(cmd) => local::run(cmd, cli.json).await,
             Command::Records(cmd) => records::run(cmd, cli.json).await,
             Command::Attach(cmd) => attach::run(cmd, cli.json).await,
+            Command::Audit(cmd) => audit::run(cmd, cli.json).await,
         }
     });
     match result {

@@ -14,6 +14,7 @@
 //! The core knows nothing of uniffi or HTTP servers.
 
 pub mod attachments;
+pub mod audit;
 pub mod codes;
 pub mod document;
 pub mod error;

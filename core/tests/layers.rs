@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["document"],
     &["rules"],
     &["protocol"],
+    &["audit"],
     &["store"],
     &["sync", "attachments"],
 ];

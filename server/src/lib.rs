@@ -2,6 +2,7 @@
 //! system. Layers: `storage` (rows; SQLite or PostgreSQL) ← `hub` (sync decisions, access control)
 //! ← `http` (axum routes) ← `serve` (start/stop). See `ARCHITECTURE.md` and `docs/PROTOCOL.md`.
 
+pub mod audit;
 pub mod auth;
 pub mod http;
 pub mod hub;
