@@ -353,11 +353,17 @@ impl RecordDoc {
     }
 
     /// The changes made after `heads` (all for empty heads): each hash with its author's actor.
+    /// Read from the changes' metadata: `get_changes` would rebuild every change from the op set
+    /// (as much work as the `save_after` of the same write again, on every signed autosave).
     pub fn change_authors_after(
         &mut self,
         heads: &[ChangeHash],
     ) -> Vec<(ChangeHash, automerge::ActorId)> {
-        self.doc.get_changes(heads).iter().map(|c| (c.hash(), c.actor_id().clone())).collect()
+        self.doc
+            .get_changes_meta(heads)
+            .into_iter()
+            .map(|m| (m.hash, m.actor.into_owned()))
+            .collect()
     }
 
     /// Heads this document is missing to apply everything it has been given.
@@ -476,3 +482,5 @@ pub fn has_heads(doc: &mut RecordDoc, heads: &[ChangeHash]) -> bool {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod text_edit_tests;

@@ -91,8 +91,11 @@ fn object_at(
 fn step(doc: &mut AutoCommit, kind: ObjType, id: &ObjId, old: &Json, new: &Json) -> Result<bool> {
     match (kind, old, new) {
         (ObjType::Text, Json::String(o), Json::String(n)) => {
-            // Only when the document holds what the body says it holds (it always should).
-            if doc.text(id)? == *o {
+            // Only when the document holds what the body says it holds. It always does: `body`
+            // is hydrated from the document and rewritten with it on every edit and every
+            // applied change (`RecordDoc`), so the text is not read back in full on every
+            // autosave; its length (kept by automerge's index) guards against a mismatch.
+            if doc.length(id) == o.chars().count() {
                 splice_diff(doc, id, o, n)?;
                 return Ok(true);
             }
@@ -105,18 +108,32 @@ fn step(doc: &mut AutoCommit, kind: ObjType, id: &ObjId, old: &Json, new: &Json)
 
 /// Diffs by Unicode code point (automerge's text index) and splices, first change first.
 ///
+/// The common prefix and suffix are trimmed first (on `char` boundaries, which are automerge's
+/// text positions: its default `TextEncoding` counts code points), so an autosave that types a
+/// sentence into a 2,000-character field collects and diffs only the few changed characters,
+/// not both whole texts.
+///
 /// Positions come from the lengths of the operations in order, not from their `old_index` /
 /// `new_index`: `similar`'s Myers diff can report an insertion that follows an equal run at that
 /// run's start (found by the convergence property test once the reconcile after the splices no
 /// longer rewrote their mistakes; regression test below).
-fn splice_diff(doc: &mut AutoCommit, text: &ObjId, old: &str, new: &str) -> Result<()> {
-    let o: Vec<char> = old.chars().collect();
-    let n: Vec<char> = new.chars().collect();
+pub(super) fn splice_diff(doc: &mut AutoCommit, text: &ObjId, old: &str, new: &str) -> Result<()> {
+    let (prefix, old_mid, new_mid) = changed_middle(old, new);
+    if old_mid.is_empty() || new_mid.is_empty() {
+        // A pure insertion or deletion (typing, a paste, a cut): one splice, no diff at all.
+        if !(old_mid.is_empty() && new_mid.is_empty()) {
+            let delete = old_mid.chars().count();
+            doc.splice_text(text, prefix, delete as isize, new_mid)?;
+        }
+        return Ok(());
+    }
+    let o: Vec<char> = old_mid.chars().collect();
+    let n: Vec<char> = new_mid.chars().collect();
     let deadline = Instant::now() + DIFF_DEADLINE;
     let ops = similar::capture_diff_slices_deadline(Algorithm::Myers, &o, &n, Some(deadline));
     // `at`: the position in the document's text (already-applied changes included);
-    // `from`: how much of the new text has been accounted for.
-    let (mut at, mut from) = (0usize, 0usize);
+    // `from`: how much of the new middle has been accounted for.
+    let (mut at, mut from) = (prefix, 0usize);
     for op in &ops {
         let (delete, insert) = match *op {
             DiffOp::Equal { len, .. } => {
@@ -134,6 +151,29 @@ fn splice_diff(doc: &mut AutoCommit, text: &ObjId, old: &str, new: &str) -> Resu
         from += insert;
     }
     Ok(())
+}
+
+/// The length in code points of the common prefix of `old` and `new`, and what lies between the
+/// common prefix and the common suffix in each (never overlapping: "aa" -> "aaa" is a prefix of
+/// 2 and an insertion of one "a", not a prefix and suffix that share a character).
+pub(super) fn changed_middle<'a>(old: &'a str, new: &'a str) -> (usize, &'a str, &'a str) {
+    let (mut chars, mut bytes) = (0usize, 0usize);
+    for (a, b) in old.chars().zip(new.chars()) {
+        if a != b {
+            break;
+        }
+        chars += 1;
+        bytes += a.len_utf8();
+    }
+    let (old_rest, new_rest) = (&old[bytes..], &new[bytes..]);
+    let mut suffix = 0usize;
+    for (a, b) in old_rest.chars().rev().zip(new_rest.chars().rev()) {
+        if a != b {
+            break;
+        }
+        suffix += a.len_utf8();
+    }
+    (chars, &old_rest[..old_rest.len() - suffix], &new_rest[..new_rest.len() - suffix])
 }
 
 #[cfg(test)]

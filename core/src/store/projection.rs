@@ -52,30 +52,31 @@ pub(super) fn upsert(
     if meta.status == RecordStatus::Authorised && authorised_on.is_none() {
         authorised_on = meta.oversight.as_ref().map(|o| local_date(o.at).to_iso());
     }
-    tx.execute(
+    // Cached: written on every autosave (see `documents::persist_changes`).
+    tx.prepare_cached(
         "INSERT INTO records (id, kind, case_id, status, occurred_on, visit_kind, child_seen,
              seen_alone, authorised_on, created_by, created_at, updated_at, amended, conflicts)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ifnull(?14, 0))
          ON CONFLICT(id) DO UPDATE SET status = ?4, occurred_on = ?5, visit_kind = ?6,
              child_seen = ?7, seen_alone = ?8, authorised_on = ?9, updated_at = ?12,
              amended = ?13, conflicts = ifnull(?14, conflicts)",
-        params![
-            meta.id,
-            meta.kind.code(),
-            meta.case_id,
-            meta.status.code(),
-            occurred_on,
-            visit_kind,
-            child_seen,
-            seen_alone,
-            authorised_on,
-            meta.created_by,
-            meta.created_at.to_rfc3339(),
-            now,
-            !meta.amendments.is_empty(),
-            conflicts,
-        ],
-    )?;
+    )?
+    .execute(params![
+        meta.id,
+        meta.kind.code(),
+        meta.case_id,
+        meta.status.code(),
+        occurred_on,
+        visit_kind,
+        child_seen,
+        seen_alone,
+        authorised_on,
+        meta.created_by,
+        meta.created_at.to_rfc3339(),
+        now,
+        !meta.amendments.is_empty(),
+        conflicts,
+    ])?;
     Ok(())
 }
 
