@@ -23,7 +23,7 @@ use fieldbook_server::storage::signing::{KeyRegistration, SigningStorage};
 use fieldbook_server::storage::sqlite::SqliteStorage;
 use fieldbook_server::storage::{
     Allocation, AllocationEvent, Audience, DocInfo, DocState, FeedTag, Hash, NewChanges,
-    ProjectedCase, ProjectedDoc, ProjectionScope, Result, Storage, StoredChange,
+    ProjectedCase, ProjectedDoc, ProjectionScope, ProjectionVisitor, Result, Storage, StoredChange,
 };
 
 /// SQLite, with a count of `visible_cases` reads.
@@ -113,6 +113,13 @@ impl Storage for Counting {
     }
     async fn projected_cases(&self, scope: &ProjectionScope) -> Result<Vec<ProjectedCase>> {
         self.inner.projected_cases(scope).await
+    }
+    async fn visit_projections(
+        &self,
+        scope: &ProjectionScope,
+        visitor: Box<dyn ProjectionVisitor>,
+    ) -> Result<Box<dyn ProjectionVisitor>> {
+        self.inner.visit_projections(scope, visitor).await
     }
     async fn clear_projections(&self) -> Result<()> {
         self.inner.clear_projections().await
