@@ -5,78 +5,10 @@
 //! tests/tests/audit.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Child, Command, Output};
-use std::time::Duration;
+mod common;
 
+use common::{allocate, fieldbook, json_of, start_server};
 use fieldbook_core::records::CaseSummary;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn fieldbook(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fieldbook")).args(args).output().unwrap()
-}
-
-fn json_of(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start_server(dir: &Path) -> (Server, String) {
-    let tokens = serde_json::json!({"tokens": [
-        {"token": "tok-amara", "subject": "amara", "role": "worker", "team": "north"},
-        {"token": "tok-sam", "subject": "sam", "role": "manager", "team": "north"},
-        {"token": "tok-cms", "subject": "case-system", "role": "integration", "team": "ops"}
-    ]});
-    std::fs::write(dir.join("tokens.json"), tokens.to_string()).unwrap();
-    let auth =
-        serde_json::json!({"audience": "fieldbook", "static_tokens": dir.join("tokens.json")});
-    std::fs::write(dir.join("auth.json"), auth.to_string()).unwrap();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_fieldbook"))
-        .args(["serve", "--listen", &listen, "--auth"])
-        .arg(dir.join("auth.json"))
-        .arg("--sqlite")
-        .arg(dir.join("server.db"))
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(&listen).is_ok() {
-            return (server, format!("http://{listen}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the server did not start on {listen}");
-}
-
-/// The case system allocating a case to amara of the north team, as its summary says.
-fn allocate(url: &str, case: &str, summary: &CaseSummary) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let status = runtime.block_on(async {
-        reqwest::Client::new()
-            .put(format!("{url}/api/v1/cases/{case}"))
-            .bearer_auth("tok-cms")
-            .json(&serde_json::json!({"summary": summary, "allocated_worker": "amara", "team": "north"}))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert_eq!(status.as_u16(), 204);
-}
 
 #[test]
 fn export_and_verify_a_case_from_a_terminal() {
