@@ -9,6 +9,7 @@ pub mod multi_env;
 pub mod oidc_env;
 pub mod sim;
 pub mod sync_env;
+pub mod tamper;
 
 use std::path::{Path, PathBuf};
 

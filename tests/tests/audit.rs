@@ -6,50 +6,14 @@
 //! a revoked device's earlier changes still verify. `cli/tests/audit.rs` runs the binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use fieldbook_core::audit::{self, Bundle, Check, Report, Scope};
 use fieldbook_core::document::{Author, RecordDoc};
 use fieldbook_core::protocol::{KeyPair, PublicKey};
 use fieldbook_core::records::RecordBody;
 use fieldbook_server::hub::Hub;
-use fieldbook_server::serve::{open_storage, Backend};
 use fieldbook_server::storage::key::load_or_create_signing_key;
-use fieldbook_server::storage::Storage;
-use fieldbook_tests::sync_env::{Device, SyncEnv};
-use fieldbook_tests::{realistic_visit, visit_body, Scratch};
-
-struct World {
-    env: SyncEnv,
-    storage: Arc<dyn Storage>,
-    tablet: Device,
-    visit: String,
-}
-
-/// A server; amara's tablet with one visit created, edited, submitted and amended, synced.
-async fn world() -> World {
-    let scratch = Scratch::new();
-    let storage = open_storage(&Backend::sqlite(scratch.path("server.db"))).await.unwrap();
-    let env = SyncEnv::start_with(scratch, storage.clone()).await;
-    env.upsert_case("case-1", "LC1", "amara", "north").await;
-    let mut tablet = env.device("amara", "tablet-1");
-    assert!(tablet.sync().await.failure.is_none());
-    let visit = tablet.store.create_record("case-1", &visit_body(realistic_visit(1))).unwrap();
-    edit(&mut tablet, &visit, " Seen in the kitchen.");
-    tablet.store.submit(&visit).unwrap();
-    edit(&mut tablet, &visit, " Amended: mother present.");
-    let report = tablet.sync().await;
-    assert!(report.failure.is_none() && report.rejected.is_empty(), "{report:?}");
-    World { env, storage, tablet, visit }
-}
-
-fn edit(d: &mut Device, id: &str, words: &str) {
-    let mut record = d.store.record(id).unwrap();
-    if let RecordBody::Visit(v) = &mut record.body {
-        v.observations.push_str(words);
-    }
-    d.store.update_record(id, &record.body).unwrap();
-}
+use fieldbook_tests::sync_env::SyncEnv;
+use fieldbook_tests::tamper::{edit, server_db, world, History, World};
 
 fn server_key(env: &SyncEnv) -> KeyPair {
     load_or_create_signing_key(&env.scratch.path("server.signing-key")).unwrap()
@@ -75,14 +39,6 @@ async fn verified(w: &World) -> Report {
     audit::verify(&bundle, Some(&server_key(&w.env).public()))
 }
 
-/// The server's database, opened with its key file, as someone with access to it would.
-fn server_db(env: &SyncEnv) -> rusqlite::Connection {
-    let key = std::fs::read_to_string(env.scratch.path("server.db.key")).unwrap();
-    let conn = rusqlite::Connection::open(env.scratch.path("server.db")).unwrap();
-    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.trim())).unwrap();
-    conn
-}
-
 /// The visit's stored changes: (seq, hash hex, bytes), in order.
 fn stored(conn: &rusqlite::Connection, doc: &str) -> Vec<(i64, String, Vec<u8>)> {
     let mut stmt = conn
@@ -105,7 +61,7 @@ fn only_failure(report: &Report, check: Check, item: &str, detail: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untampered_export_verifies_with_its_timeline() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let bundle = export(&w, Scope::Record(w.visit.clone())).await;
     let report = audit::verify(&bundle, Some(&server_key(&w.env).public()));
     assert!(report.ok(), "{:#?}", report.failures);
@@ -142,7 +98,7 @@ async fn an_untampered_export_verifies_with_its_timeline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_case_verifies_with_the_servers_signature_for_the_case_system() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let bundle = export(&w, Scope::Case("case-1".into())).await;
     let report = audit::verify(&bundle, Some(&server_key(&w.env).public()));
     assert!(report.ok(), "{:#?}", report.failures);
@@ -154,7 +110,7 @@ async fn a_whole_case_verifies_with_the_servers_signature_for_the_case_system() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_altered_by_one_byte_in_the_server_database_fails_its_hash() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let conn = server_db(&w.env);
     let (seq, hash, mut bytes) = stored(&conn, &w.visit).pop().unwrap();
     let last = bytes.len() - 1;
@@ -168,7 +124,7 @@ async fn a_change_altered_by_one_byte_in_the_server_database_fails_its_hash() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_removed_from_the_server_database_breaks_the_causal_chain() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let conn = server_db(&w.env);
     let changes = stored(&conn, &w.visit);
     conn.execute("DELETE FROM changes WHERE seq = ?1", [changes[1].0]).unwrap();
@@ -178,7 +134,7 @@ async fn a_change_removed_from_the_server_database_breaks_the_causal_chain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_change_removed_is_named_by_the_devices_receipt() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let conn = server_db(&w.env);
     let (seq, hash, _) = stored(&conn, &w.visit).pop().unwrap();
     conn.execute("DELETE FROM changes WHERE seq = ?1", [seq]).unwrap();
@@ -218,7 +174,7 @@ fn forge(w: &World, sig: Option<&KeyPair>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_inserted_with_a_forged_author_is_named_unsigned() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let forged = forge(&w, None);
     let report = verified(&w).await;
     only_failure(&report, Check::Signature, &forged, "unsigned");
@@ -226,7 +182,7 @@ async fn a_change_inserted_with_a_forged_author_is_named_unsigned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_change_signed_by_a_key_nobody_registered_fails_its_registration() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let forged = forge(&w, Some(&KeyPair::from_seed(&[9; 32])));
     let report = verified(&w).await;
     assert!(report.of(Check::Signature).is_empty(), "{:#?}", report.failures);
@@ -235,7 +191,7 @@ async fn a_forged_change_signed_by_a_key_nobody_registered_fails_its_registratio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_signatures_swapped_in_the_server_database_both_fail() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let conn = server_db(&w.env);
     let changes = stored(&conn, &w.visit);
     let sig = |seq: i64| -> Vec<u8> {
@@ -254,7 +210,7 @@ async fn two_signatures_swapped_in_the_server_database_both_fail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_registration_altered_in_the_server_database_fails() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let conn = server_db(&w.env);
     let (id, data): (i64, Vec<u8>) = conn
         .query_row("SELECT id, data FROM key_events ORDER BY id LIMIT 1", [], |r| {
@@ -276,7 +232,7 @@ async fn a_key_registration_altered_in_the_server_database_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receipt_altered_on_the_device_fails() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let mut bundle = export(&w, Scope::Record(w.visit.clone())).await;
     bundle.records[0].receipts[0].received_at = "2020-01-01T09:00:00Z".into();
     let report = audit::verify(&bundle, Some(&server_key(&w.env).public()));
@@ -286,7 +242,7 @@ async fn a_receipt_altered_on_the_device_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeline_altered_in_the_bundle_fails() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let mut bundle = export(&w, Scope::Record(w.visit.clone())).await;
     let entry = &mut bundle.timeline[0].entries[3];
     entry.diff[0].after = Some("Nothing was amended.".into());
@@ -297,7 +253,7 @@ async fn a_timeline_altered_in_the_bundle_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_keys_signatures_still_verify_after_a_rotation() {
-    let mut w = world().await;
+    let mut w = world(History::Amended).await;
     let old = w.tablet.store.public_key();
     let new = w.tablet.store.rotate_key().unwrap();
     edit(&mut w.tablet, &w.visit, " Second visit note.");
@@ -319,7 +275,7 @@ async fn an_old_keys_signatures_still_verify_after_a_rotation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_devices_earlier_changes_still_verify() {
-    let w = world().await;
+    let w = world(History::Amended).await;
     let hub = Hub::new(w.storage.clone()).with_signing_key(server_key(&w.env));
     let key: PublicKey = w.tablet.store.public_key();
     hub.revoke_device_key(key, "operator-1").await.unwrap();

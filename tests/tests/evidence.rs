@@ -5,55 +5,13 @@
 //! an old key's signatures still verify after a rotation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use fieldbook_core::document::{Author, RecordDoc};
 use fieldbook_core::protocol::RejectReason;
 use fieldbook_core::records::RecordBody;
 use fieldbook_server::hub::Hub;
-use fieldbook_server::serve::{open_storage, Backend};
 use fieldbook_server::storage::key::load_or_create_signing_key;
-use fieldbook_server::storage::Storage;
-use fieldbook_tests::sync_env::{Device, SyncEnv};
-use fieldbook_tests::{realistic_visit, visit_body, Scratch};
-
-struct World {
-    env: SyncEnv,
-    storage: Arc<dyn Storage>,
-    tablet: Device,
-    visit: String,
-}
-
-/// A server, amara's tablet with one visit created and edited, both synced.
-async fn world() -> World {
-    let scratch = Scratch::new();
-    let storage = open_storage(&Backend::sqlite(scratch.path("server.db"))).await.unwrap();
-    let env = SyncEnv::start_with(scratch, storage.clone()).await;
-    env.upsert_case("case-1", "LC1", "amara", "north").await;
-    let mut tablet = env.device("amara", "tablet-1");
-    assert!(tablet.sync().await.failure.is_none());
-    let visit = tablet.store.create_record("case-1", &visit_body(realistic_visit(1))).unwrap();
-    edit(&mut tablet, &visit, " Seen in the kitchen.");
-    let report = tablet.sync().await;
-    assert!(report.failure.is_none() && report.rejected.is_empty(), "{report:?}");
-    World { env, storage, tablet, visit }
-}
-
-fn edit(d: &mut Device, id: &str, words: &str) {
-    let mut record = d.store.record(id).unwrap();
-    if let RecordBody::Visit(v) = &mut record.body {
-        v.observations.push_str(words);
-    }
-    d.store.update_record(id, &record.body).unwrap();
-}
-
-/// The server's database, opened with its key file, as someone with access to it would.
-fn server_db(env: &SyncEnv) -> rusqlite::Connection {
-    let key = std::fs::read_to_string(env.scratch.path("server.db.key")).unwrap();
-    let conn = rusqlite::Connection::open(env.scratch.path("server.db")).unwrap();
-    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.trim())).unwrap();
-    conn
-}
+use fieldbook_tests::sync_env::SyncEnv;
+use fieldbook_tests::tamper::{edit, server_db, world, History};
 
 /// The visit's stored changes: (seq, bytes), in order.
 fn stored(conn: &rusqlite::Connection, doc: &str) -> Vec<(i64, Vec<u8>)> {
@@ -76,7 +34,7 @@ async fn a_second_tablet_refuses(env: &SyncEnv, visit: &str, reason: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_altered_by_one_byte_in_the_server_database_is_refused_on_pull() {
-    let w = world().await;
+    let w = world(History::Edited).await;
     let conn = server_db(&w.env);
     let (seq, mut bytes) = stored(&conn, &w.visit).pop().unwrap();
     let last = bytes.len() - 1;
@@ -89,7 +47,7 @@ async fn a_change_altered_by_one_byte_in_the_server_database_is_refused_on_pull(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_removed_from_the_server_database_is_detected_on_pull() {
-    let w = world().await;
+    let w = world(History::Edited).await;
     let conn = server_db(&w.env);
     let (first, _) = stored(&conn, &w.visit)[0].clone();
     conn.execute("DELETE FROM changes WHERE seq = ?1", [first]).unwrap();
@@ -98,7 +56,7 @@ async fn a_change_removed_from_the_server_database_is_detected_on_pull() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_inserted_with_a_forged_author_is_refused_on_pull() {
-    let w = world().await;
+    let w = world(History::Edited).await;
     let conn = server_db(&w.env);
     let all: Vec<u8> = stored(&conn, &w.visit).into_iter().flat_map(|(_, b)| b).collect();
     // Someone with the database writes a change in amara's name (her actor, her device): a
@@ -128,7 +86,7 @@ async fn a_change_inserted_with_a_forged_author_is_refused_on_pull() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_devices_push_is_refused_and_what_it_signed_before_stays_valid() {
-    let mut w = world().await;
+    let mut w = world(History::Edited).await;
     let key = load_or_create_signing_key(&w.env.scratch.path("server.signing-key")).unwrap();
     let hub = Hub::new(w.storage.clone()).with_signing_key(key);
     let revoked = hub.revoke_device_key(w.tablet.store.public_key(), "operator-1").await.unwrap();
@@ -150,7 +108,7 @@ async fn a_revoked_devices_push_is_refused_and_what_it_signed_before_stays_valid
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_signed_receipt_of_each_acknowledgement_is_kept_on_the_device() {
-    let w = world().await;
+    let w = world(History::Edited).await;
     let check = w.tablet.store.verify_receipt(&w.visit).unwrap().unwrap();
     assert_eq!(check.problem, None);
     assert_eq!(check.receipt.doc, w.visit);
@@ -168,7 +126,7 @@ async fn the_servers_signed_receipt_of_each_acknowledgement_is_kept_on_the_devic
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signatures_of_an_old_key_still_verify_after_a_rotation() {
-    let mut w = world().await;
+    let mut w = world(History::Edited).await;
     let old = w.tablet.store.public_key();
     let new = w.tablet.store.rotate_key().unwrap();
     assert_ne!(old, new);
