@@ -26,8 +26,11 @@ cat >"$work/tokens.json" <<JSON
 ]}
 JSON
 echo "{\"audience\": \"fieldbook\", \"static_tokens\": \"$work/tokens.json\"}" >"$work/auth.json"
+# Every Python and Kotlin test opens a store of its own as amara, each a device key of hers: more
+# than the 16 keys a worker may register by default (--max-keys-per-worker), so this test server
+# allows more.
 RUST_LOG=warn target/debug/fieldbook-server --listen "127.0.0.1:$port" --sqlite "$work/server.db" \
-  --auth "$work/auth.json" >"$work/server.log" 2>&1 &
+  --auth "$work/auth.json" --max-keys-per-worker 256 >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 url="http://127.0.0.1:$port"
