@@ -1,8 +1,8 @@
 //! Evidence-grade records (issue #16) over a real server on loopback: a change altered, removed
 //! or forged in the server's database is refused by a device that pulls it; a revoked device's
 //! push is refused while what it signed before stays valid; the server's receipt of a push
-//! is kept, and one altered on the device fails verification (`core/src/store/signing_tests.rs`);
-//! an old key's signatures still verify after a rotation.
+//! is kept, and one altered on the device fails verification (`core/src/store/signing_tests.rs`,
+//! and here through the mobile API, typed); an old key's signatures still verify after a rotation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use fieldbook_core::document::{Author, RecordDoc};
@@ -121,7 +121,95 @@ async fn the_servers_signed_receipt_of_each_acknowledgement_is_kept_on_the_devic
             h
         })
     );
-    // An altered receipt on the device: `core/src/store/signing_tests.rs`.
+    // An altered receipt on the device: `core/src/store/signing_tests.rs`, and through the
+    // mobile API below.
+}
+
+struct Token(String);
+
+impl fieldbook_ffi::TokenProvider for Token {
+    fn access_token(&self, _refresh: bool) -> Option<String> {
+        Some(self.0.clone())
+    }
+}
+
+/// The mobile API's typed answers for a receipt altered in the tablet's own database: moved in
+/// time (`BadSignature`), and replaced by one a stranger's key signed (`UnknownServerKey`).
+///
+/// A plain test with its own runtime: the mobile API's calls block (as they do on the app's
+/// threads), so they are made from this thread, not from inside the runtime.
+#[test]
+fn an_altered_receipt_is_typed_through_the_mobile_api() {
+    use fieldbook_core::protocol::{KeyPair, Receipt};
+    use fieldbook_ffi::{FieldbookStore, ReceiptError};
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+    let rt = rt.unwrap();
+    let env = rt.block_on(SyncEnv::start());
+    rt.block_on(env.upsert_case("case-1", "LC1", "amara", "north"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tablet.db");
+    let token = Token(fieldbook_tests::sync_env::token_of("amara"));
+    let store = FieldbookStore::open(
+        path.to_string_lossy().into_owned(),
+        vec![7; 32],
+        "amara".into(),
+        "tablet".into(),
+        Some(env.url.clone()),
+        Some(std::sync::Arc::new(token)),
+    )
+    .unwrap();
+    let visit = store.create_visit("case-1".into(), ffi_visit()).unwrap();
+    rt.block_on(store.sync()).unwrap();
+    let receipt = store.verify_receipt(visit.clone()).unwrap();
+
+    // The tablet's database, opened with its key, as someone holding the tablet and key would.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode([7u8; 32]))).unwrap();
+    let stored: Vec<u8> = conn
+        .query_row("SELECT data FROM receipts WHERE doc_id = ?1", [&visit], |r| r.get(0))
+        .unwrap();
+    let mut altered: Receipt = serde_json::from_slice(&stored).unwrap();
+    let put = |r: &Receipt| {
+        let json = serde_json::to_vec(r).unwrap();
+        conn.execute(
+            "UPDATE receipts SET data = ?2 WHERE doc_id = ?1",
+            rusqlite::params![visit, json],
+        )
+        .unwrap();
+    };
+    altered.received_at = "2026-12-01T09:00:00Z".into();
+    put(&altered);
+    assert!(matches!(store.verify_receipt(visit.clone()), Err(ReceiptError::BadSignature)));
+    // The receipt as read (unchecked) shows the altered time: `receipt` does not verify.
+    assert_ne!(
+        store.receipt(visit.clone()).unwrap().unwrap().received_at_ms,
+        receipt.received_at_ms
+    );
+
+    let stranger = KeyPair::from_seed(&[9; 32]);
+    let forged = Receipt::issue(&stranger, &visit, &altered.heads, &altered.received_at, "tablet");
+    put(&forged);
+    assert!(matches!(store.verify_receipt(visit.clone()), Err(ReceiptError::UnknownServerKey)));
+
+    // Put back as the server signed it, it verifies again.
+    put(&serde_json::from_slice(&stored).unwrap());
+    assert_eq!(store.verify_receipt(visit).unwrap(), receipt);
+}
+
+fn ffi_visit() -> fieldbook_ffi::types::VisitFields {
+    fieldbook_ffi::types::VisitFields {
+        kind: fieldbook_ffi::types::VisitKind::ChildProtection,
+        started_at_ms: 1_774_519_200_000,
+        location: "Family home".into(),
+        child_seen: Some(true),
+        child_not_seen_reason: String::new(),
+        seen_alone: Some(true),
+        bedroom_seen: None,
+        child_views: Vec::new(),
+        observations: "Seen in the kitchen.".into(),
+        analysis: String::new(),
+        risks: String::new(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
