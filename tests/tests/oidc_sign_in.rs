@@ -245,6 +245,53 @@ async fn sign_out_ends_the_session_at_the_provider_too() {
     );
 }
 
+/// A provider that cannot be reached at sign-out (its discovery fails): the answer is 502, and
+/// the local session is over all the same: its cookie is cleared and opens nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_with_the_provider_unreachable_still_clears_the_session() {
+    let scratch = Scratch::new();
+    let storage = open_storage(&Backend::sqlite(scratch.path("server.db"))).await.unwrap();
+    let config: AuthConfig = serde_json::from_value(auth_config_json(&scratch)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut state = app_state(storage, &config).unwrap();
+    // Nothing listens on the discard port: discovery fails at once.
+    state.oidc = Some(Arc::new(
+        Oidc::new(OidcConfig {
+            issuer: "http://127.0.0.1:9".into(),
+            client_id: CLIENT_ID.into(),
+            client_secret: Some(CLIENT_SECRET.into()),
+            redirect_url: format!("{url}/oversight/callback"),
+        })
+        .unwrap(),
+    ));
+    let identity = fieldbook_server::auth::Identity {
+        subject: "mina".into(),
+        role: fieldbook_server::auth::Role::Manager,
+        team: Some("north".into()),
+    };
+    let (session, csrf) = state.sessions.create_for(identity, "h.p.s".into()).unwrap();
+    let sessions = state.sessions.clone();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve_with(listener, state, ConnectionLimits::default(), async move {
+        let _ = stopped.await;
+    }));
+    let cookie = format!("fb_session={session}");
+    assert_eq!(get(&format!("{url}/oversight/teams/north"), &cookie).await.status(), 200);
+    let r = manual_client()
+        .post(format!("{url}/oversight/sign-out"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let cleared = set_cookie(&r, "fb_session").expect("the session cookie cleared");
+    assert!(cleared.starts_with("fb_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(sessions.remove(&session).is_none(), "the session ended here");
+    assert_eq!(get(&format!("{url}/oversight/teams/north"), &cookie).await.status(), 401);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_with_another_state_or_without_its_cookie_is_refused() {
     let w = world(60).await;

@@ -263,20 +263,20 @@ pub async fn sign_out(
 ) -> Result<Response, PageError> {
     c.check_csrf(form.csrf.as_deref())?;
     let id_token = c.session.as_deref().and_then(|id| state.sessions.remove(id));
-    let mut location = "/oversight/sign-in".to_string();
-    if let (Some(oidc), Some(id_token)) = (&state.oidc, id_token) {
-        if let Some(url) = oidc.end_session_url(&id_token).await? {
-            location = url;
+    let end_session = match (&state.oidc, id_token) {
+        (Some(oidc), Some(id_token)) => oidc.end_session_url(&id_token).await,
+        _ => Ok(None),
+    };
+    // The local session has ended whatever the provider says: its cookie is cleared on the
+    // error page too, so the browser does not keep presenting a session that no longer exists.
+    let clear = (header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0)));
+    Ok(match end_session {
+        Ok(url) => {
+            let location = url.unwrap_or_else(|| "/oversight/sign-in".to_string());
+            (StatusCode::SEE_OTHER, [(header::LOCATION, location), clear]).into_response()
         }
-    }
-    Ok((
-        StatusCode::SEE_OTHER,
-        [
-            (header::LOCATION, location),
-            (header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0))),
-        ],
-    )
-        .into_response())
+        Err(e) => ([clear], e).into_response(),
+    })
 }
 
 #[utoipa::path(get, path = "/oversight/teams/{team}", tag = "oversight", params(("team" = String, Path), OnDay),
