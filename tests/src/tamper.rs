@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use fieldbook_core::records::RecordBody;
 use fieldbook_server::serve::{open_storage, Backend};
-use fieldbook_server::storage::Storage;
+use fieldbook_server::storage::{postgres::PostgresStorage, Storage};
 
 use crate::sync_env::{Device, SyncEnv};
 use crate::{realistic_visit, visit_body, Scratch};
@@ -34,6 +34,19 @@ pub enum History {
 pub async fn world(history: History) -> World {
     let scratch = Scratch::new();
     let storage = open_storage(&Backend::sqlite(scratch.path("server.db"))).await.unwrap();
+    world_on(history, scratch, storage).await
+}
+
+/// The same world on the PostgreSQL test cluster, in a schema of its own (`server_db` opens
+/// the SQLite file only: the tamper tests alter the embedded store).
+pub async fn world_postgres(history: History, schema: &str) -> World {
+    let schema = format!("{schema}_{}", std::process::id());
+    let url = crate::sync_env::postgres_url();
+    let storage = PostgresStorage::connect_with_schema(&url, Some(&schema)).await.unwrap();
+    world_on(history, Scratch::new(), Arc::new(storage)).await
+}
+
+async fn world_on(history: History, scratch: Scratch, storage: Arc<dyn Storage>) -> World {
     let env = SyncEnv::start_with(scratch, storage.clone()).await;
     env.upsert_case("case-1", "LC1", "amara", "north").await;
     let mut tablet = env.device("amara", "tablet-1");
