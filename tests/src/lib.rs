@@ -5,6 +5,7 @@
 pub mod deflate_bomb;
 pub mod fault_proxy;
 pub mod log_capture;
+pub mod mobile;
 pub mod multi_env;
 pub mod oidc_env;
 pub mod sim;

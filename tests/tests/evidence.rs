@@ -10,6 +10,7 @@ use fieldbook_core::protocol::RejectReason;
 use fieldbook_core::records::RecordBody;
 use fieldbook_server::hub::Hub;
 use fieldbook_server::storage::key::load_or_create_signing_key;
+use fieldbook_tests::mobile::{visit_fields, Token};
 use fieldbook_tests::sync_env::SyncEnv;
 use fieldbook_tests::tamper::{edit, server_db, world, History};
 
@@ -125,14 +126,6 @@ async fn the_servers_signed_receipt_of_each_acknowledgement_is_kept_on_the_devic
     // mobile API below.
 }
 
-struct Token(String);
-
-impl fieldbook_ffi::TokenProvider for Token {
-    fn access_token(&self, _refresh: bool) -> Option<String> {
-        Some(self.0.clone())
-    }
-}
-
 /// The mobile API's typed answers for a receipt altered in the tablet's own database: moved in
 /// time (`BadSignature`), and replaced by one a stranger's key signed (`UnknownServerKey`).
 ///
@@ -158,7 +151,7 @@ fn an_altered_receipt_is_typed_through_the_mobile_api() {
         Some(std::sync::Arc::new(token)),
     )
     .unwrap();
-    let visit = store.create_visit("case-1".into(), ffi_visit()).unwrap();
+    let visit = store.create_visit("case-1".into(), visit_fields("Seen in the kitchen.")).unwrap();
     rt.block_on(store.sync()).unwrap();
     let receipt = store.verify_receipt(visit.clone()).unwrap();
 
@@ -194,22 +187,6 @@ fn an_altered_receipt_is_typed_through_the_mobile_api() {
     // Put back as the server signed it, it verifies again.
     put(&serde_json::from_slice(&stored).unwrap());
     assert_eq!(store.verify_receipt(visit).unwrap(), receipt);
-}
-
-fn ffi_visit() -> fieldbook_ffi::types::VisitFields {
-    fieldbook_ffi::types::VisitFields {
-        kind: fieldbook_ffi::types::VisitKind::ChildProtection,
-        started_at_ms: 1_774_519_200_000,
-        location: "Family home".into(),
-        child_seen: Some(true),
-        child_not_seen_reason: String::new(),
-        seen_alone: Some(true),
-        bedroom_seen: None,
-        child_views: Vec::new(),
-        observations: "Seen in the kitchen.".into(),
-        analysis: String::new(),
-        risks: String::new(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,34 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fieldbook_ffi::types::{Delivery, VisitFields, VisitKind};
-use fieldbook_ffi::{FieldbookStore, TokenProvider};
+use fieldbook_ffi::types::Delivery;
+use fieldbook_ffi::FieldbookStore;
 use fieldbook_tests::fault_proxy::HoldingProxy;
+use fieldbook_tests::mobile::{visit_fields as fields, Token};
 use fieldbook_tests::sync_env::{token_of, SyncEnv};
-
-struct Token(String);
-
-impl TokenProvider for Token {
-    fn access_token(&self, _refresh: bool) -> Option<String> {
-        Some(self.0.clone())
-    }
-}
-
-fn fields(observations: &str) -> VisitFields {
-    VisitFields {
-        kind: VisitKind::ChildProtection,
-        started_at_ms: 1_774_519_200_000,
-        location: "Family home".into(),
-        child_seen: Some(true),
-        child_not_seen_reason: String::new(),
-        seen_alone: Some(true),
-        bedroom_seen: None,
-        child_views: Vec::new(),
-        observations: observations.into(),
-        analysis: String::new(),
-        risks: String::new(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_calls_return_while_a_sync_response_is_held() {
