@@ -3,7 +3,15 @@
 //! healed and checked. A failure prints its seed, the command that replays it, and its trace.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
-use fieldbook_tests::sim::{self, Config};
+use fieldbook_tests::sim::{self, Config, Legacy};
+
+/// The shape of schedule that found a bug: CI's schedules of the time (`Legacy::CI_BEFORE`) with
+/// the step-around `off` taken off, so that its seed replays the schedule that found it.
+fn before(off: fn(&mut Legacy)) -> Config {
+    let mut legacy = Legacy::CI_BEFORE;
+    off(&mut legacy);
+    Config { legacy, ..Config::default() }
+}
 
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()).min(4)
@@ -73,11 +81,11 @@ fn a_server_that_forgets_acknowledged_changes_is_caught() {
 /// refuse the push as `Malformed`; refused documents are not offered again in the same `sync()`,
 /// so X never reached the server, and a re-allocation purged the only copy. Now changes whose
 /// dependencies the server lacks are left unacknowledged, and the repair has the tablet send X
-/// whole. Replays with `Config::lost_document_bug`:
-/// `FIELDBOOK_SIM_KNOWN_BUGS=lost_document FIELDBOOK_SIM_SEED=17920376766012528947`.
+/// whole. Replays in the shape that found it (CI's schedules then, without `Legacy::sync_before_restore`):
+/// `FIELDBOOK_SIM_LEGACY=ci_before,-sync_before_restore FIELDBOOK_SIM_SEED=17920376766012528947`.
 #[test]
 fn regression_seed_1() {
-    let config = Config { lost_document_bug: true, ..Config::default() };
+    let config = before(|l| l.sync_before_restore = false);
     replay_until_it_fails(17920376766012528947, config);
 }
 
@@ -88,11 +96,11 @@ fn regression_seed_1() {
 /// holds no revocation for her (she was never allocated the case in it), so the tablet keeps
 /// the case, although the server refuses its pushes into it (`NotAllocated`) and would not send
 /// it to her. Now each checked document names its case, and the repair answer revokes the
-/// cases of checked documents the caller may not see. Replays with `Config::restore_after_reallocation`
-/// (`FIELDBOOK_SIM_KNOWN_BUGS=restore_after_reallocation FIELDBOOK_SIM_SEED=4743203892669329382`).
+/// cases of checked documents the caller may not see. Replays in the shape that found it (without `Legacy::restore_only_after_reallocations`)
+/// (`FIELDBOOK_SIM_LEGACY=ci_before,-restore_only_after_reallocations FIELDBOOK_SIM_SEED=4743203892669329382`).
 #[test]
 fn regression_seed_2() {
-    let config = Config { restore_after_reallocation: true, ..Config::default() };
+    let config = before(|l| l.restore_only_after_reallocations = false);
     replay_until_it_fails(4743203892669329382, config);
 }
 
@@ -103,11 +111,10 @@ fn regression_seed_2() {
 /// full (`send_all`), but the hub refuses changes authored by someone else (`WrongAuthor`): the
 /// visit never returned to the server, and Carol's tablet kept a document the server lacks. Now a
 /// relayed change is accepted when it carries a valid signature by a registered, unrevoked key of
-/// its author (Amara's), which Carol's tablet received with it. Replays with `Config::restore_after_reallocation` (`FIELDBOOK_SIM_KNOWN_BUGS=
-/// restore_after_reallocation FIELDBOOK_SIM_SEED=10459565959638315290`).
+/// its author (Amara's), which Carol's tablet received with it. Replays in the shape that found it (without `Legacy::restore_only_after_reallocations`) (`FIELDBOOK_SIM_LEGACY=ci_before,-restore_only_after_reallocations FIELDBOOK_SIM_SEED=10459565959638315290`).
 #[test]
 fn regression_seed_3() {
-    let config = Config { restore_after_reallocation: true, ..Config::default() };
+    let config = before(|l| l.restore_only_after_reallocations = false);
     replay_until_it_fails(10459565959638315290, config);
 }
 
@@ -119,11 +126,11 @@ fn regression_seed_3() {
 /// does not resync. Amara's next note takes a sequence number below the laptop's cursor: the
 /// laptop never receives it (the trace ends with the laptop lacking the note). Now each tag
 /// chains over the history up to its entry, so the laptop's tag no longer matches and it
-/// resyncs. Replays with `Config::purged_pending_bug`, which turns off the step-around that
-/// hid it (`FIELDBOOK_SIM_KNOWN_BUGS=purged_pending FIELDBOOK_SIM_SEED=13273403386734652694`).
+/// resyncs. Replays in the shape that found it (without `Legacy::sync_after_restore`, the step-around
+/// that hid it) (`FIELDBOOK_SIM_LEGACY=ci_before,-sync_after_restore FIELDBOOK_SIM_SEED=13273403386734652694`).
 #[test]
 fn regression_seed_4() {
-    let config = Config { purged_pending_bug: true, ..Config::default() };
+    let config = before(|l| l.sync_after_restore = false);
     replay_until_it_fails(13273403386734652694, config);
 }
 
@@ -132,12 +139,11 @@ fn regression_seed_4() {
 /// appends to it, both acknowledged. The server is restored from the backup, which lacks the
 /// visit. Both devices are asked for it in full and both were refused (`WrongAuthor`): each full
 /// push holds the other worker's changes, now accepted with their authors' signatures. Replays
-/// with
-/// `Config::co_authored_bug` (`FIELDBOOK_SIM_KNOWN_BUGS=co_authored
+/// in the shape that found it (without `Legacy::restore_only_without_co_authored`) (`FIELDBOOK_SIM_LEGACY=ci_before,-restore_only_without_co_authored
 /// FIELDBOOK_SIM_SEED=5259059535408653937`).
 #[test]
 fn regression_seed_5() {
-    let config = Config { co_authored_bug: true, ..Config::default() };
+    let config = before(|l| l.restore_only_without_co_authored = false);
     replay_until_it_fails(5259059535408653937, config);
 }
 
@@ -149,43 +155,77 @@ fn regression_seed_5() {
 /// again, and its acknowledged heads said the server held the visit: it was never pushed again
 /// ("e2 ... appears 0 times on the server"). Now a resync forgets every acknowledgement in the
 /// cursor's transaction, so the device pushes everything whole until the server acknowledges it.
-/// Replays with `FIELDBOOK_SIM_KNOWN_BUGS=purged_pending FIELDBOOK_SIM_SEED=15561500501578558290`.
+/// Replays with `FIELDBOOK_SIM_LEGACY=ci_before,-sync_after_restore FIELDBOOK_SIM_SEED=15561500501578558290`.
 #[test]
 fn regression_seed_7() {
-    let config = Config { purged_pending_bug: true, ..Config::default() };
+    let config = before(|l| l.sync_after_restore = false);
     replay_until_it_fails(15561500501578558290, config);
 }
 
-/// Found by the simulation once the step-arounds of bugs 2 and 4 were gone (open: bug 6 in
-/// docs/reliability.md §10). The case system re-allocates case-1 twice after the server's
-/// backup (each re-allocation writes the case summary); every device receives the newer
-/// summary. The server is restored from the backup, which holds the older summary. Each device
-/// then holds summary changes the restored server lacks, is asked for the summary in full
-/// (`send_all`), and is refused (`ReadOnly`: only the case system writes summaries), so the
-/// devices and the server never agree on `summary-case-1` ("laptop-m and the server differ on
-/// summary-case-1"). A fix: accept a relayed summary whose every change carries the server's
-/// own signature (the server writes summaries for the case system), as relayed workers'
-/// changes are accepted with their authors' signatures. Until then the schedules restore no
-/// backup older than a re-allocation (`Config::restore_after_reallocation` off). Replays with
-/// `FIELDBOOK_SIM_KNOWN_BUGS=restore_after_reallocation FIELDBOOK_SIM_SEED=15794380346935448190`.
+/// Found by the simulation once the step-arounds of bugs 2 and 4 were gone, fixed in
+/// `server/src/hub/push.rs` (bug 6 in docs/reliability.md §10). The case system re-allocates
+/// case-1 twice after the server's backup (each re-allocation writes the case summary); every
+/// device receives the newer summary. The server is restored from the backup, which holds the
+/// older summary. Each device then holds summary changes the restored server lacks, is asked for
+/// the summary in full (`send_all`), and was refused (`ReadOnly`: only the case system writes
+/// summaries), so the devices and the server never agreed on `summary-case-1` ("laptop-m and the
+/// server differ on summary-case-1"). Now a summary's missing changes are accepted when each
+/// carries the server's own signature made for the case system
+/// (`push_tests::a_summary_the_server_lost_comes_back_only_under_its_own_signature_for_the_case_system`).
+/// Replays with `FIELDBOOK_SIM_LEGACY=ci_before,-restore_only_after_reallocations
+/// FIELDBOOK_SIM_SEED=15794380346935448190`.
 #[test]
-#[ignore = "known bug: a restored server refuses the newer case summary the devices hold"]
 fn regression_seed_6() {
-    let config = Config { restore_after_reallocation: true, ..Config::default() };
+    let config = before(|l| l.restore_only_after_reallocations = false);
     replay_until_it_fails(15794380346935448190, config);
 }
 
-/// Found by the simulation once the step-around of bug 4 was gone (open: bug 8 in
-/// docs/reliability.md §10). Tablet-a's visit is held by the restored server only in part (a
-/// change acknowledged after the backup is lost); tablet-a appends to it offline, then the case
-/// is re-allocated to Carol. At the next sync the push is left unacknowledged (the server lacks
-/// the earlier change, so the repair would ask for the visit whole) and the response revokes the
-/// case: the purge removes the only copy of Amara's late work ("e5 ... appears 0 times on the
-/// server"). Replays with `FIELDBOOK_SIM_KNOWN_BUGS=purged_pending
+/// Found by the simulation once the step-around of bug 4 was gone, fixed in the device's store
+/// (`core/src/store/revocation.rs`; bug 8 in docs/reliability.md §10). Tablet-a's visit is held
+/// by the restored server only in part (a change acknowledged after the backup is lost); tablet-a
+/// appends to it offline, then the case is re-allocated to Carol. At the next sync the push is
+/// left unacknowledged (the server lacks the earlier change, so the repair would ask for the
+/// visit whole) and the response revokes the case: the purge removed the only copy of Amara's
+/// late work ("e5 ... appears 0 times on the server"). Now a revocation keeps a document with
+/// changes the server has not acknowledged, unlisted, until it is acknowledged
+/// (`revocation::tests`). Replays with `FIELDBOOK_SIM_LEGACY=ci_before,-sync_after_restore
 /// FIELDBOOK_SIM_SEED=17054291510515174565`.
 #[test]
-#[ignore = "known bug: a revocation purges a push the same exchange left unacknowledged"]
 fn regression_seed_8() {
-    let config = Config { purged_pending_bug: true, ..Config::default() };
+    let config = before(|l| l.sync_after_restore = false);
     replay_until_it_fails(17054291510515174565, config);
+}
+
+/// Found once every step-around was gone: Carol's visit, written on a case allocated to her
+/// after the server's last backup; the server is restored and keeps the backup's allocations,
+/// so her push is refused (`not_allocated`) and her tablet purges the case with the visit. The
+/// case system is the authority on allocations and sends them again after a restore
+/// (docs/council-backend.md, "Backups"), which the scheduler now does: the visit reaches the
+/// server. Replays with `FIELDBOOK_SIM_SEED=11917423308695146163`.
+#[test]
+fn regression_seed_9() {
+    replay_until_it_fails(11917423308695146163, Config::default());
+}
+
+/// Found once every step-around was gone: Ben's tablet holds the newer case summary (a
+/// re-allocation to him after the server's backup); the server is restored, and his next sync
+/// gets `resync`, commits the cursor and is killed before the repair. Its summary's
+/// acknowledgement was kept (summaries were left out of `forget_acks`, since a restored server
+/// refused them before bug 6's fix), so it was never pushed again ("tablet-b and the server
+/// differ on summary-case-1"). Now a resync forgets the summaries' acknowledgements too.
+/// Replays with `FIELDBOOK_SIM_SEED=5546174709239574637`.
+#[test]
+fn regression_seed_10() {
+    replay_until_it_fails(5546174709239574637, Config::default());
+}
+
+/// Found with `regression_seed_9`'s fix in place: Carol writes on a case allocated to her after
+/// the backup, the case then goes to Amara, and the server is restored. Sending only the current
+/// allocations again left Carol a worker who never had the case, so her late work was refused
+/// and purged. The case system sends again every allocation since the backup, in order
+/// (docs/council-backend.md, "Backups"): her late work is kept. Replays with
+/// `FIELDBOOK_SIM_SEED=15568344315324850692`.
+#[test]
+fn regression_seed_11() {
+    replay_until_it_fails(15568344315324850692, Config::default());
 }

@@ -12,6 +12,7 @@ mod lifecycle;
 mod open;
 mod projection;
 mod queries;
+mod revocation;
 pub mod schema;
 mod settings;
 mod signing;

@@ -114,6 +114,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {RECORD_COLUMNS} FROM records r JOIN documents d ON d.id = r.id
              WHERE r.case_id = ?1 AND r.kind != 'case_summary'
+               AND r.case_id NOT IN (SELECT case_id FROM revoked_cases)
              ORDER BY r.occurred_on DESC, r.created_at DESC"
         ))?;
         let rows = stmt.query_map([case_id], record_row)?.collect::<rusqlite::Result<_>>()?;

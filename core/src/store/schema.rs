@@ -129,6 +129,13 @@ const MIGRATIONS: &[&str] = &[
         data   BLOB NOT NULL
     );
     "#,
+    // 4: cases the server revoked whose late work is still on the device, waiting for the
+    // server's acknowledgement (`store::revocation`).
+    r#"
+    CREATE TABLE revoked_cases (
+        case_id TEXT PRIMARY KEY
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -76,8 +76,12 @@ pub struct ExchangePlan {
     pub acks: Vec<DocHeads>,
     /// Documents received.
     pub docs: Vec<DocChanges>,
-    /// Cases revoked: every trace of them is removed.
+    /// Cases revoked: every trace of them is removed, except documents with changes the server
+    /// has not acknowledged (late work, kept unlisted until it is: `store::revocation`).
     pub purge: Vec<String>,
+    /// Documents the server refused in this response (a revoked case's late work it refused is
+    /// removed: nothing will ever take it).
+    pub refused: Vec<String>,
     /// The cursor and its tag to commit, or `None` to leave it.
     pub cursor: Option<(u64, u64)>,
     /// The received documents come from the server: every new change must be signed by its
@@ -89,8 +93,9 @@ pub struct ExchangePlan {
     pub server_key: Option<PublicKey>,
     /// The server's signed receipts of the acknowledgements.
     pub receipts: Vec<Receipt>,
-    /// The server lost history (a `resync`): every acknowledgement of a document the device
-    /// may push (all but case summaries) is forgotten in the cursor's transaction, so that
+    /// The server lost history (a `resync`): every acknowledgement (case summaries' too: a
+    /// restored server takes back the changes it wrote itself) is forgotten in the cursor's
+    /// transaction, so that
     /// whatever the server lost is pushed again (whole) even when the app is killed before
     /// the repair that follows completes: the new cursor no longer makes the server resync.
     pub forget_acks: bool,
@@ -274,21 +279,15 @@ impl Store {
                     )?;
                 }
             }
-            let mut purged = Vec::new();
             for case_id in &plan.purge {
-                let mut stmt = tx.prepare_cached("SELECT id FROM documents WHERE case_id = ?1")?;
-                let ids = stmt.query_map([case_id], |r| r.get::<_, String>(0))?;
-                for id in ids {
-                    purged.push(id?);
-                }
-                tx.execute("DELETE FROM cases WHERE case_id = ?1", [case_id])?;
-                tx.execute("DELETE FROM documents WHERE case_id = ?1", [case_id])?;
+                super::revocation::revoke(tx, case_id)?;
             }
+            let refused: HashSet<&str> = plan.refused.iter().map(String::as_str).collect();
+            let purged = super::revocation::sweep(tx, &refused)?;
             if plan.forget_acks {
-                tx.execute(
-                    "UPDATE documents SET acked_heads = NULL, acked_at = NULL WHERE kind != ?1",
-                    [crate::records::RecordKind::CaseSummary.code()],
-                )?;
+                // Case summaries too: the server wrote them, and takes back under its own
+                // signature what a restore lost of them (simulation bug 6).
+                tx.execute("UPDATE documents SET acked_heads = NULL, acked_at = NULL", [])?;
             }
             if let Some(cursor) = &cursor {
                 tx.execute(
@@ -306,19 +305,24 @@ impl Store {
         for id in &purged {
             self.cache.pop(id);
         }
-        if !plan.purge.is_empty() {
+        if !plan.purge.is_empty() || !purged.is_empty() {
             // Checkpoint so the WAL no longer holds the purged pages either.
             self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
         Ok(Applied { acknowledged, import, purged_docs: purged.len() })
     }
 
-    /// Removes every trace of a case from the device: documents, change chunks, snapshots,
-    /// projections and the case row (SQLite's secure delete overwrites the freed pages).
-    /// Returns the number of documents removed.
+    /// Removes every trace of a case from the device at once, unsent work included: documents,
+    /// change chunks, snapshots, projections and the case row (SQLite's secure delete overwrites
+    /// the freed pages). Returns the number of documents removed. (A revocation by the server
+    /// keeps unsent work until it is delivered: `ExchangePlan::purge`.)
     pub fn purge_case(&mut self, case_id: &str) -> Result<usize> {
-        let plan = ExchangePlan { purge: vec![case_id.to_string()], ..ExchangePlan::default() };
-        Ok(self.apply_exchange(&plan)?.purged_docs)
+        let purged = self.write(|tx| super::revocation::remove_case(tx, case_id))?;
+        for id in &purged {
+            self.cache.pop(id);
+        }
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(purged.len())
     }
 
     /// Whether the council has received a record's latest changes.
@@ -503,10 +507,15 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let (mut store, mine) = store_with_visit(&dir);
-        let heads = to_hashes(&store.heads(&mine).unwrap());
-        let ack = DocHeads { id: mine.clone(), case_id: String::new(), heads };
-        let plan =
-            ExchangePlan { acks: vec![ack], cursor: Some((5, 50)), ..ExchangePlan::default() };
+        let summary = crate::records::CaseSummary::new("L1", "Child L1");
+        let summary = store.put_case_summary("case-1", &summary).unwrap();
+        let ack = |store: &Store, id: &str| DocHeads {
+            id: id.into(),
+            case_id: String::new(),
+            heads: to_hashes(&store.heads(id).unwrap()),
+        };
+        let acks = vec![ack(&store, &mine), ack(&store, &summary)];
+        let plan = ExchangePlan { acks, cursor: Some((5, 50)), ..ExchangePlan::default() };
         store.apply_exchange(&plan).unwrap();
         assert_eq!(store.pending_count().unwrap(), 0);
 
@@ -516,31 +525,9 @@ mod tests {
         assert_eq!(store.sync_cursor().unwrap(), (3, 30));
         let (pending, _) = store.pending_pushes(&HashSet::new(), &HashSet::new(), 1 << 20).unwrap();
         let whole = store.changes_since(&mine, &[]).unwrap();
-        assert_eq!(pending.len(), 1);
-        assert_eq!((pending[0].id.as_str(), &pending[0].changes), (mine.as_str(), &whole.changes));
-    }
-
-    /// A document of a case revoked in the same response does not survive it.
-    #[test]
-    fn a_document_received_with_its_case_revoked_is_purged() {
-        use crate::store::ExchangePlan;
-
-        let dir = tempfile::tempdir().unwrap();
-        let (mut store, mine) = store_with_visit(&dir);
-        let other_dir = tempfile::tempdir().unwrap();
-        let (mut other, theirs) = store_with_visit(&other_dir);
-        let plan = ExchangePlan {
-            docs: vec![other.changes_since(&theirs, &[]).unwrap()],
-            purge: vec!["case-1".into()],
-            ..ExchangePlan::default()
-        };
-        let applied = store.apply_exchange(&plan).unwrap();
-        assert_eq!(applied.purged_docs, 2);
-        assert_eq!(store.kind_of(&theirs).unwrap(), None);
-        assert!(
-            matches!(store.heads(&mine), Err(Error::NotFound { .. })),
-            "the cache kept no copy"
-        );
-        assert!(matches!(store.heads(&theirs), Err(Error::NotFound { .. })));
+        assert_eq!(pending.len(), 2, "the visit and the summary (simulation bug 6's kill)");
+        let visit = pending.iter().find(|p| p.id == mine).unwrap();
+        assert_eq!(visit.changes, whole.changes);
+        assert!(pending.iter().any(|p| p.id == summary));
     }
 }

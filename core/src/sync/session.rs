@@ -138,6 +138,7 @@ impl Session {
             acks: response.acks,
             docs: response.docs,
             purge: response.revoked,
+            refused: response.rejected.iter().map(|r| r.id.clone()).collect(),
             forget_acks: response.resync,
             cursor: Some((response.next_cursor, response.next_cursor_tag)),
             verify: true,

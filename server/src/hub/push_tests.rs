@@ -59,7 +59,12 @@ fn push_of(doc: &mut RecordDoc, kind: RecordKind, case: &str) -> PushDoc {
 /// Both test workers' keys are registered.
 fn input(push: PushDoc, stored: Stored) -> PushInput {
     let keys = ["amara", "ben"].map(|w| (key(w).public().0, registration(w))).into();
-    PushInput { push, case_allowed: true, stored, keys }
+    PushInput { push, case_allowed: true, stored, keys, server_key: server().public().0 }
+}
+
+/// The server's own signing key.
+fn server() -> KeyPair {
+    KeyPair::from_seed(&[7; 32])
 }
 
 fn absent() -> Stored {
@@ -315,4 +320,105 @@ fn a_relayed_change_is_accepted_with_its_authors_signature_only() {
     let mut own_key = relayed;
     own_key.signatures = vec![key("amara").sign_change(own_key.signatures[0].hash, None)];
     assert_eq!(refused(decide("amara", &input(own_key, stored()))), RejectReason::WrongAuthor);
+}
+
+/// A case summary as the case system wrote it (through the server), and the same summary after
+/// a later upsert changed it: the older one's bytes, and the newer document.
+fn summaries() -> (Vec<u8>, RecordDoc) {
+    let author = Author::new("case-system", "server");
+    let body = RecordBody::CaseSummary(CaseSummary::new("L1", "Child L1"));
+    let id = case_summary_id("case-a");
+    let mut doc = RecordDoc::create(&author, id, "case-a".into(), &body, Utc::now()).unwrap();
+    let older = doc.save_after(&[]);
+    let mut newer = CaseSummary::new("L1", "Child L1");
+    newer.allocated_worker = "carol".into();
+    doc.update_body(&author, &RecordBody::CaseSummary(newer), Utc::now()).unwrap();
+    (older, doc)
+}
+
+/// Simulation bug 6: a server restored from a backup holds an older case summary than the
+/// devices, which are asked for it whole. The changes it lacks are accepted back when each
+/// carries the server's own signature made for the case system; anything else stays read-only.
+#[test]
+fn a_summary_the_server_lost_comes_back_only_under_its_own_signature_for_the_case_system() {
+    let (older, mut doc) = summaries();
+    let info = DocInfo {
+        id: doc.id().to_string(),
+        case_id: "case-a".into(),
+        kind: RecordKind::CaseSummary,
+    };
+    let stored = || Stored::Here { info: info.clone(), changes: older.clone() };
+    let sign = |key: &KeyPair, acting: Option<&str>, doc: &mut RecordDoc| {
+        let mut push = push_of(doc, RecordKind::CaseSummary, "case-a");
+        push.signatures = doc
+            .change_authors_after(&[])
+            .into_iter()
+            .map(|(h, _)| key.sign_change(Hash(h.0), acting))
+            .collect();
+        push
+    };
+    let relayed = sign(&server(), Some("integration:cms"), &mut doc);
+    match decide("amara", &input(relayed.clone(), stored())).unwrap() {
+        Decision::Accept { changes, ack } => assert!(ack && changes.len() == 1, "{changes:?}"),
+        other => panic!("{other:?}"),
+    }
+    // What the server holds needs no signature: it is acknowledged as it is.
+    let mut held = relayed.clone();
+    let mut older_doc = RecordDoc::from_changes(&older, Author::new("x", "y").actor()).unwrap();
+    held.heads = to_hashes(&older_doc.heads());
+    held.changes = older_doc.save_after(&[]);
+    held.signatures.clear();
+    assert_eq!(
+        decide("amara", &input(held, stored())).unwrap(),
+        Decision::Accept { changes: Vec::new(), ack: true }
+    );
+    for push in [
+        sign(&key("amara"), None, &mut doc),
+        sign(&server(), Some("manager:m1"), &mut doc),
+        sign(&server(), None, &mut doc),
+        sign(&KeyPair::from_seed(&[8; 32]), Some("integration:cms"), &mut doc),
+        {
+            let mut forged = relayed.clone();
+            forged.signatures.iter_mut().for_each(|s| s.sig.0[0] ^= 1);
+            forged
+        },
+    ] {
+        assert_eq!(refused(decide("amara", &input(push, stored()))), RejectReason::ReadOnly);
+    }
+}
+
+/// A manager's decision, written by the server on the manager's behalf and signed by it,
+/// relayed back by a worker's tablet after a restore lost it: accepted (the server wrote it).
+/// The same change under the server's key without an acting identity is refused.
+#[test]
+fn a_change_the_server_wrote_for_a_manager_may_be_relayed_back() {
+    let id = new_record_id();
+    let mut doc = visit_doc("amara", &id, "case-a");
+    let amaras = doc.save_after(&[]);
+    // The server's copy, writing as the manager (as `oversight::decision` does).
+    let mut doc = RecordDoc::from_changes(&amaras, Author::new("m1", "server").actor()).unwrap();
+    let before = doc.heads();
+    let mut v = Visit::new(VisitKind::ChildProtection, Utc::now());
+    v.location = "Decided".into();
+    doc.update_body(&Author::new("m1", "server"), &RecordBody::Visit(v), Utc::now()).unwrap();
+    let push = |acting: Option<&str>, doc: &mut RecordDoc| PushDoc {
+        id: id.clone(),
+        kind: RecordKind::Visit,
+        case_id: "case-a".into(),
+        heads: to_hashes(&doc.heads()),
+        changes: doc.save_after(&before),
+        signatures: doc
+            .change_authors_after(&before)
+            .into_iter()
+            .map(|(h, _)| server().sign_change(Hash(h.0), acting))
+            .collect(),
+    };
+    let info = DocInfo { id: id.clone(), case_id: "case-a".into(), kind: RecordKind::Visit };
+    let stored = || Stored::Here { info: info.clone(), changes: amaras.clone() };
+    match decide("amara", &input(push(Some("manager:m1"), &mut doc), stored())).unwrap() {
+        Decision::Accept { changes, ack } => assert!(ack && changes.len() == 1),
+        other => panic!("{other:?}"),
+    }
+    let unnamed = push(None, &mut doc);
+    assert_eq!(refused(decide("amara", &input(unnamed, stored()))), RejectReason::WrongAuthor);
 }

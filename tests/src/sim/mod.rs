@@ -35,30 +35,43 @@ pub struct Config {
     /// Breaks the server on purpose (`transport::Fault::ForgetPush`): the proof that the
     /// invariants catch a lost acknowledged change.
     pub sabotage: bool,
-    /// Lets schedules walk into the known bug of `regression_seed_1` (tests/tests/simulation.rs):
-    /// a document a restored server lost, pushed incrementally, is refused as malformed and never
-    /// repaired. Off (CI): a restore comes after every device synced, and documents the restored
-    /// server lacks are not edited again.
-    pub lost_document_bug: bool,
-    /// Lets schedules restore backups older than a re-allocation, where the known bug of
-    /// `regression_seed_6` lies: the devices hold a newer case summary (each re-allocation
-    /// writes one) that the restored server lost, and the hub refuses it from them (`ReadOnly`).
-    /// Bugs 2 and 3, found here too, are fixed (`regression_seed_2`, `regression_seed_3`). Off
-    /// (CI): only backups taken after the last re-allocation and the last late work on a
-    /// re-allocated case are restored.
-    pub restore_after_reallocation: bool,
-    /// Lets schedules walk into the known bug of `regression_seed_8`: after a restore, a device
-    /// appends to a document the server holds only in part; its push is left unacknowledged
-    /// (the server lacks earlier changes) and a revocation in the same response purges the case
-    /// with the only copy of the worker's late work. Off (CI): every device syncs once with the
-    /// restored server before anything new is written (which, before bug 4 was fixed, also
-    /// stepped around bug 4).
-    pub purged_pending_bug: bool,
-    /// Lets schedules walk into the known bug of `regression_seed_5`: a record created after
-    /// the backup that several workers wrote in (a manager's visit Amara added to) is refused
-    /// from every device after the restore (`WrongAuthor`: each holds the other's changes) and
-    /// never comes back. Off (CI): such backups are not restored.
-    pub co_authored_bug: bool,
+    /// Schedule shapes of earlier versions of the simulation (none by default).
+    pub legacy: Legacy,
+}
+
+/// The ways earlier versions of the scheduler stepped around bugs while they were open. Every
+/// bug they avoided is fixed, so CI's schedules take none of them (the default); each
+/// regression seed of tests/tests/simulation.rs replays with the shape that found its bug, so
+/// that it replays the same schedule (`Legacy::CI_BEFORE` with one step-around taken off).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Legacy {
+    /// Every device syncs before the server is restored, and documents the restored server
+    /// lacks are not edited again (around bug 1).
+    pub sync_before_restore: bool,
+    /// Only backups taken after the last re-allocation and the last late work on a re-allocated
+    /// case are restored (around bugs 2, 3 and 6).
+    pub restore_only_after_reallocations: bool,
+    /// No backup is restored that lacks a record several workers wrote in (around bug 5).
+    pub restore_only_without_co_authored: bool,
+    /// Every device syncs once with the restored server before anything new is written (around
+    /// bugs 4, 7 and 8).
+    pub sync_after_restore: bool,
+    /// A restored server keeps its backup's allocations until the case system next re-allocates;
+    /// off, the case system sends every allocation again at once after a restore (what
+    /// docs/council-backend.md asks of operators): work written on a case allocated after the
+    /// backup was otherwise refused as a case the worker never had (`not_allocated`) and lost.
+    pub keep_backup_allocations: bool,
+}
+
+impl Legacy {
+    /// CI's schedules before bugs 6 and 8 were fixed: every step-around taken.
+    pub const CI_BEFORE: Legacy = Legacy {
+        sync_before_restore: true,
+        restore_only_after_reallocations: true,
+        restore_only_without_co_authored: true,
+        sync_after_restore: true,
+        keep_backup_allocations: true,
+    };
 }
 
 /// What the schedules did, summed.
@@ -199,21 +212,27 @@ pub fn schedules_from_env() -> u64 {
     std::env::var(SCHEDULES_VAR).ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_SCHEDULES)
 }
 
-/// The environment variable that lets schedules walk into known bugs: a comma-separated list
-/// of `lost_document`, `restore_after_reallocation`, `co_authored`, `purged_pending` (see
-/// `Config`).
-pub const BUGS_VAR: &str = "FIELDBOOK_SIM_KNOWN_BUGS";
+/// The environment variable that replays a schedule in an earlier shape: a comma-separated
+/// list of the step-arounds to take (`sync_before_restore`, `restore_only_after_reallocations`,
+/// `restore_only_without_co_authored`, `sync_after_restore`, `keep_backup_allocations`: see
+/// `Legacy`); `ci_before` takes all
+/// of them, and `-name` takes one off again (`ci_before,-sync_after_restore`).
+pub const LEGACY_VAR: &str = "FIELDBOOK_SIM_LEGACY";
 
-/// The configuration `FIELDBOOK_SIM_KNOWN_BUGS` asks for (the default without it).
+/// The configuration `FIELDBOOK_SIM_LEGACY` asks for (the default without it).
 pub fn config_from_env() -> Config {
-    let bugs = std::env::var(BUGS_VAR).unwrap_or_default();
-    let on = |name: &str| bugs.split(',').any(|b| b.trim() == name);
+    let shape = std::env::var(LEGACY_VAR).unwrap_or_default();
+    let has = |word: &str| shape.split(',').any(|b| b.trim() == word);
+    let on = |name: &str| (has("ci_before") || has(name)) && !has(&format!("-{name}"));
     Config {
         sabotage: false,
-        lost_document_bug: on("lost_document"),
-        restore_after_reallocation: on("restore_after_reallocation"),
-        co_authored_bug: on("co_authored"),
-        purged_pending_bug: on("purged_pending"),
+        legacy: Legacy {
+            sync_before_restore: on("sync_before_restore"),
+            restore_only_after_reallocations: on("restore_only_after_reallocations"),
+            restore_only_without_co_authored: on("restore_only_without_co_authored"),
+            sync_after_restore: on("sync_after_restore"),
+            keep_backup_allocations: on("keep_backup_allocations"),
+        },
     }
 }
 

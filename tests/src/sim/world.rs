@@ -108,9 +108,10 @@ impl SimDevice {
     }
 }
 
-/// A server backup: its number, the allocations it holds, and the re-allocations and late work
-/// acknowledged before it was taken.
-type Backup = (usize, BTreeMap<String, (String, String)>, (u64, u64), usize);
+/// A server backup: its number, the allocations it holds, the re-allocations and late work
+/// acknowledged before it was taken, its step, and how many allocations the case system had
+/// made by then.
+type Backup = (usize, BTreeMap<String, (String, String)>, (u64, u64), usize, usize);
 
 pub struct World {
     rng: SimRng,
@@ -127,8 +128,11 @@ pub struct World {
     /// Server backups: (number, the allocations they hold, re-allocations and late work
     /// acknowledged before).
     backups: Vec<Backup>,
+    /// Every allocation the case system made, in order: (case, worker, team).
+    alloc_log: Vec<(String, String, String)>,
     edits: Vec<Edit>,
-    /// Documents a restore took from the server: not edited again unless `config.lost_document_bug`.
+    /// Documents a restore took from the server: not edited again under
+    /// `Legacy::sync_before_restore`.
     frozen: BTreeSet<String>,
     step: usize,
     pub stats: Stats,
@@ -179,6 +183,7 @@ impl World {
             cases: Vec::new(),
             alloc: BTreeMap::new(),
             backups: Vec::new(),
+            alloc_log: Vec::new(),
             edits: Vec::new(),
             frozen: BTreeSet::new(),
             step: 0,
@@ -240,7 +245,14 @@ impl World {
                 }
                 let n = self.server.snapshot();
                 self.note(format!("{:>2}: server backup {n}", self.step));
-                self.backups.push((n, self.alloc.clone(), self.reallocation_marks(), self.step));
+                let made = self.alloc_log.len();
+                self.backups.push((
+                    n,
+                    self.alloc.clone(),
+                    self.reallocation_marks(),
+                    self.step,
+                    made,
+                ));
             }
             79..=81 if !self.backups.is_empty() => self.restore().await?,
             82..=88 => self.reallocate().await?,
@@ -448,11 +460,11 @@ impl World {
 
     /// The server is put back to an older backup: allocations made since are gone with it.
     async fn restore(&mut self) -> Result<(), String> {
-        let (n, alloc, reallocations, taken) =
+        let (n, alloc, reallocations, taken, made) =
             self.backups[self.rng.below(self.backups.len())].clone();
-        if !self.config.lost_document_bug {
-            // Away from the known bug (`Config::lost_document_bug`): nothing is pending when the
-            // server's disk fails.
+        if self.config.legacy.sync_before_restore {
+            // The shape that stepped around bug 1 (fixed): nothing is pending when the server's
+            // disk fails.
             self.note(format!("{:>2}: every device syncs before the server fails", self.step));
             self.server.start();
             for d in 0..self.devices.len() {
@@ -460,19 +472,20 @@ impl World {
                 self.check_holdings(d)?;
             }
         }
-        if !self.config.restore_after_reallocation && reallocations != self.reallocation_marks() {
-            // Away from the known bug of `regression_seed_6` (bugs 2 and 3, found here too, are
-            // fixed): only backups taken after the last re-allocation and the last late work on
-            // a re-allocated case.
+        if self.config.legacy.restore_only_after_reallocations
+            && reallocations != self.reallocation_marks()
+        {
+            // The shape that stepped around bugs 2, 3 and 6 (fixed): only backups taken after
+            // the last re-allocation and the last late work on a re-allocated case.
             self.note(format!(
                 "{:>2}: (backup {n} predates a re-allocation: not restored)",
                 self.step
             ));
             return Ok(());
         }
-        if !self.config.co_authored_bug && self.co_authored_since(taken) {
-            // Away from the known bug of `regression_seed_5`: no backup is restored that lacks
-            // a record several workers wrote in.
+        if self.config.legacy.restore_only_without_co_authored && self.co_authored_since(taken) {
+            // The shape that stepped around bug 5 (fixed): no backup is restored that lacks a
+            // record several workers wrote in.
             self.note(format!(
                 "{:>2}: (backup {n} lacks a record several workers wrote in: not restored)",
                 self.step
@@ -482,18 +495,34 @@ impl World {
         self.note(format!("{:>2}: server restored from backup {n}", self.step));
         self.stats.restores += 1;
         self.server.restore(n);
-        self.alloc = alloc;
+        if self.config.legacy.keep_backup_allocations {
+            self.alloc = alloc;
+        } else {
+            // What operators do after a restore (docs/council-backend.md, "Backups"): the case
+            // system sends again, in order, the allocations it made since the backup was taken,
+            // so that work written on a case allocated after the backup is not refused as a case
+            // its worker never had, and lost with it.
+            let since = self.alloc_log[made..].to_vec();
+            self.note(format!(
+                "    the case system sends its {} allocations since again",
+                since.len()
+            ));
+            for (case, worker, team) in since {
+                let status = self.server.upsert(&case, &worker, &team).await;
+                ensure!(status == 204, "upsert of {case} answered {status}");
+            }
+        }
         let cases = self.cases.clone();
         let on_server = self.server.docs(&cases).await;
-        if !self.config.lost_document_bug {
+        if self.config.legacy.sync_before_restore {
             for device in &mut self.devices {
                 let held = device.store().all_heads().unwrap();
                 self.frozen.extend(held.into_keys().filter(|id| !on_server.contains_key(id)));
             }
         }
-        if !self.config.purged_pending_bug {
-            // Away from the known bug of `regression_seed_8`: every device syncs once with the
-            // restored server before anything new is written.
+        if self.config.legacy.sync_after_restore {
+            // The shape that stepped around bugs 4, 7 and 8 (fixed): every device syncs once
+            // with the restored server before anything new is written.
             self.note("    every device syncs with the restored server".into());
             for d in 0..self.devices.len() {
                 self.sync(d, Vec::new()).await?;
@@ -556,6 +585,7 @@ impl World {
             self.cases.push(case.to_string());
         }
         self.alloc.insert(case.to_string(), (worker.to_string(), team.to_string()));
+        self.alloc_log.push((case.to_string(), worker.to_string(), team.to_string()));
         Ok(())
     }
 
@@ -614,6 +644,18 @@ impl World {
         for case in &may_hold {
             known.insert(fieldbook_core::records::case_summary_id(case));
             known.extend(store.case_records(case).unwrap().into_iter().map(|r| r.id));
+        }
+        // Late work of a case re-allocated away, kept unlisted until the server acknowledges
+        // it (bug 8): never a summary, never a document the server holds as it is here.
+        let unacked: BTreeSet<String> =
+            store.unacknowledged().unwrap().into_iter().map(|r| r.id).collect();
+        for id in store.held_for_upload().unwrap() {
+            ensure!(
+                unacked.contains(&id),
+                "{} keeps {id} of a revoked case although the server holds it",
+                device.name
+            );
+            known.insert(id);
         }
         if let Some(id) = all.difference(&known).next() {
             let case = store.record_row(id).map(|r| r.case_id).unwrap_or_default();
