@@ -217,11 +217,11 @@ async fn gather(
     push: PushDoc,
 ) -> Result<(PushInput, Found), HubError> {
     let storage = hub.storage.as_ref();
+    let server_key = hub.key.public().0;
     let case_allowed = cases.may_write(storage, &push.case_id).await?;
     // Nothing else is read for a push refused on its case or its id alone.
     if !case_allowed || id_fits(push.kind, &push.case_id, &push.id).is_err() {
         let stored = Stored::Absent { hidden: false };
-        let server_key = hub.key.public().0;
         let input = PushInput { push, case_allowed, stored, keys: HashMap::new(), server_key };
         return Ok((input, Found::default()));
     }
@@ -264,7 +264,6 @@ async fn gather(
             }
         }
     };
-    let server_key = hub.key.public().0;
     Ok((PushInput { push, case_allowed, stored, keys, server_key }, found))
 }
 
@@ -356,9 +355,8 @@ fn decide_loaded(
             let hash = Hash(c.hash().0);
             push.signatures.iter().any(|s| {
                 s.hash == hash
-                    && s.key.0 == input.server_key
                     && s.acting.as_deref().is_some_and(|a| a.starts_with("integration:"))
-                    && s.verify().is_ok()
+                    && by_server(s, &input.server_key)
             })
         });
         if !relayed || (new.is_empty() && stored.is_none()) {
@@ -434,10 +432,7 @@ fn check_signature(
 ) -> Result<(), RejectReason> {
     let sig = signatures.iter().find(|s| s.hash == hash).ok_or(RejectReason::Unsigned)?;
     if sig.key.0 == *server_key {
-        return match sig.acting.is_some() && sig.verify().is_ok() {
-            true => Ok(()),
-            false => Err(RejectReason::BadSignature),
-        };
+        return by_server(sig, server_key).then_some(()).ok_or(RejectReason::BadSignature);
     }
     let reg = keys.get(&sig.key.0).ok_or(RejectReason::BadSignature)?;
     if sig.acting.is_some() || sig.verify().is_err() {
@@ -450,6 +445,11 @@ fn check_signature(
         return Err(RejectReason::RevokedKey);
     }
     Ok(())
+}
+
+/// A signature this server made on someone's behalf (`acting`), and it verifies.
+fn by_server(sig: &ChangeSignature, server_key: &[u8; 32]) -> bool {
+    sig.key.0 == *server_key && sig.acting.is_some() && sig.verify().is_ok()
 }
 
 fn holds_all(doc: &mut AutoCommit, heads: &[Hash]) -> bool {
