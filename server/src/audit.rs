@@ -65,7 +65,7 @@ pub async fn export(
             records.len() - 1
         });
         records[i].changes.push(BundleChange {
-            hash: hex::encode(c.hash),
+            hash: hex::encode(c.hash.0),
             bytes: audit::encode_bytes(&c.bytes),
             signature: None,
         });
@@ -80,7 +80,7 @@ pub async fn export(
             // A signature the storage cannot decode is left out: the verifier then names the
             // change as unsigned.
             if let Ok(sig) = ChangeSignature::from_bytes(&encoded) {
-                sigs.insert(hex::encode(hash), sig);
+                sigs.insert(hex::encode(hash.0), sig);
             }
         }
         let mut acting = HashMap::new();

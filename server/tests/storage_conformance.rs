@@ -14,7 +14,7 @@ use fieldbook_server::storage::key::default_key_file;
 use fieldbook_server::storage::postgres::PostgresStorage;
 use fieldbook_server::storage::sqlite_file::open_with_key_file;
 use fieldbook_server::storage::{
-    Allocation, AllocationChange, Audience, DocInfo, HeadsMove, NewChanges, ProjectedCase,
+    Allocation, AllocationChange, Audience, DocInfo, Hash, HeadsMove, NewChanges, ProjectedCase,
     ProjectedDoc, ProjectionScope, Storage,
 };
 
@@ -76,10 +76,10 @@ fn doc(id: &str, case_id: &str) -> DocInfo {
     DocInfo { id: id.into(), case_id: case_id.into(), kind: RecordKind::Visit }
 }
 
-fn hash(n: u32) -> [u8; 32] {
+fn hash(n: u32) -> Hash {
     let mut h = [0u8; 32];
     h[..4].copy_from_slice(&n.to_be_bytes());
-    h
+    Hash(h)
 }
 
 fn changes(doc_id: &str, case_id: &str, numbers: &[u32]) -> NewChanges {
@@ -259,10 +259,10 @@ async fn every_feed_entry_has_a_stable_tag(b: &dyn Backend) {
         assert_eq!(s.seq_tag(head + 1).await.unwrap(), None);
         // Each tag chains over the history up to its entry: the second change's tag covers
         // the first, so the same change at the same number after another history has another.
-        let first = chain_tag(&CHAIN_START, 1, &FeedEntry::Change { hash: hash(1).to_vec() });
-        let second = chain_tag(&first, 2, &FeedEntry::Change { hash: hash(2).to_vec() });
+        let first = chain_tag(&CHAIN_START, 1, &FeedEntry::Change { hash: hash(1).0.to_vec() });
+        let second = chain_tag(&first, 2, &FeedEntry::Change { hash: hash(2).0.to_vec() });
         assert_eq!((tags[0], tags[1]), (wire_tag(&first), wire_tag(&second)));
-        let alone = chain_tag(&CHAIN_START, 2, &FeedEntry::Change { hash: hash(2).to_vec() });
+        let alone = chain_tag(&CHAIN_START, 2, &FeedEntry::Change { hash: hash(2).0.to_vec() });
         assert_ne!(tags[1], wire_tag(&alone));
         let distinct: HashSet<u64> = tags.iter().copied().collect();
         assert_eq!(distinct.len(), tags.len(), "different entries, different tags");

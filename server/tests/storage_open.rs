@@ -17,7 +17,7 @@ use fieldbook_server::storage::sqlite::SqliteStorage;
 use fieldbook_server::storage::sqlite_file::{inspect, FileState};
 use fieldbook_server::storage::{
     postgres_schema, sqlite_schema, Allocation, AllocationEvent, Audience, DocInfo, DocState,
-    FeedTag, HeadsMove, NewChanges, Storage, StorageError, StoredChange,
+    FeedTag, Hash, HeadsMove, NewChanges, Storage, StorageError, StoredChange,
 };
 
 const PLANTED: &str = "PLANTED-SERVER-AT-REST-5e1a";
@@ -26,8 +26,8 @@ fn doc(id: &str, case_id: &str) -> DocInfo {
     DocInfo { id: id.into(), case_id: case_id.into(), kind: RecordKind::Visit }
 }
 
-fn hash(n: u8) -> [u8; 32] {
-    [n; 32]
+fn hash(n: u8) -> Hash {
+    Hash([n; 32])
 }
 
 fn alloc(case_id: &str, worker: &str, team: &str) -> Allocation {

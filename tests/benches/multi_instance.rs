@@ -279,7 +279,7 @@ async fn storage_benchmark(sz: &Sizes) {
                                 case_id: format!("case-{}", n % 50),
                                 kind: RecordKind::Visit,
                             },
-                            changes: vec![(hash, bytes.clone())],
+                            changes: vec![(fieldbook_core::protocol::Hash(hash), bytes.clone())],
                             heads: None,
                             signatures: Vec::new(),
                         }])

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fieldbook_core::protocol::decode;
-use fieldbook_core::protocol::{SyncRequest, SyncResponse};
+use fieldbook_core::protocol::{Hash, SyncRequest, SyncResponse};
 use fieldbook_core::records::{Record, RecordBody, RecordKind};
 use fieldbook_server::storage::postgres::PostgresStorage;
 use fieldbook_server::storage::{Audience, DocInfo, NewChanges, Storage};
@@ -38,7 +38,7 @@ async fn storage_in(schema: &str) -> PostgresStorage {
 fn change(doc: &str, n: u8) -> NewChanges {
     NewChanges {
         doc: DocInfo { id: doc.into(), case_id: "case-1".into(), kind: RecordKind::Visit },
-        changes: vec![([n; 32], format!("change-{n}").into_bytes())],
+        changes: vec![(Hash([n; 32]), format!("change-{n}").into_bytes())],
         heads: None,
         signatures: Vec::new(),
     }
@@ -107,7 +107,7 @@ async fn a_writer_holding_its_number_holds_back_every_cursor() {
 }
 
 /// What the database holds for a device's audience: (seq, change hash), in sequence order.
-async fn feed_of(storage: &PostgresStorage, audience: &Audience) -> Vec<(u64, [u8; 32])> {
+async fn feed_of(storage: &PostgresStorage, audience: &Audience) -> Vec<(u64, Hash)> {
     let cases = storage.visible_cases(audience).await.unwrap();
     storage
         .feed(0, &cases, u64::MAX, 1_000_000)
@@ -118,11 +118,11 @@ async fn feed_of(storage: &PostgresStorage, audience: &Audience) -> Vec<(u64, [u
         .collect()
 }
 
-fn hashes_of(changes: &[u8]) -> Vec<[u8; 32]> {
+fn hashes_of(changes: &[u8]) -> Vec<Hash> {
     split_chunks(changes)
         .expect("the changes are a sequence of chunks")
         .into_iter()
-        .map(|chunk| automerge::Change::from_bytes(chunk).unwrap().hash().0)
+        .map(|chunk| Hash::from(automerge::Change::from_bytes(chunk).unwrap().hash()))
         .collect()
 }
 
@@ -133,7 +133,7 @@ fn check_cursors(
     seed: u64,
     name: &str,
     exchanges: &[Exchange],
-    stored: &[(u64, [u8; 32])],
+    stored: &[(u64, Hash)],
 ) -> (usize, usize) {
     let mut own = HashSet::new();
     for e in exchanges {

@@ -63,6 +63,20 @@ mod serde_bytes_array {
     }
 }
 
+impl AsRef<[u8]> for Hash {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A hash from stored bytes (storage and the wire keep hashes as 32-byte strings).
+impl TryFrom<&[u8]> for Hash {
+    type Error = std::array::TryFromSliceError;
+    fn try_from(bytes: &[u8]) -> Result<Self, Self::Error> {
+        bytes.try_into().map(Self)
+    }
+}
+
 impl From<automerge::ChangeHash> for Hash {
     fn from(h: automerge::ChangeHash) -> Self {
         Self(h.0)

@@ -103,7 +103,7 @@ mod tests {
     fn doc(text: &str) -> (AutoCommit, Vec<Hash>) {
         let mut d = AutoCommit::new();
         d.put(ROOT, "t", text).unwrap();
-        let mut heads: Vec<Hash> = d.get_heads().iter().map(|h| h.0).collect();
+        let mut heads: Vec<Hash> = d.get_heads().iter().copied().map(Hash::from).collect();
         heads.sort_unstable();
         (d, heads)
     }
@@ -113,13 +113,13 @@ mod tests {
         let cache = DocCache::new(1 << 20);
         let (d, heads) = doc("a");
         cache.put("d1".into(), heads.clone(), d, 10);
-        assert!(cache.take("d1", &[[7; 32]]).is_none(), "other heads: stale");
+        assert!(cache.take("d1", &[Hash([7; 32])]).is_none(), "other heads: stale");
         assert!(cache.take("d1", &heads).is_none(), "the stale entry was dropped");
         let (d, heads) = doc("b");
         cache.put("d1".into(), heads.clone(), d, 10);
         let (mut back, bytes) = cache.take("d1", &heads).unwrap();
         assert_eq!(bytes, 10);
-        assert_eq!(back.get_heads().iter().map(|h| h.0).collect::<Vec<_>>(), heads);
+        assert_eq!(back.get_heads().iter().copied().map(Hash::from).collect::<Vec<_>>(), heads);
         assert!(cache.take("d1", &heads).is_none(), "taken out while in use");
         assert_eq!(cache.usage(), (0, 0));
     }

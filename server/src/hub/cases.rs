@@ -277,5 +277,9 @@ fn summary_changes(
         doc.update_body(&author, &body, now).map_err(|e| HubError::Invalid(e.to_string()))?;
         doc
     };
-    Ok(doc.raw_changes().into_iter().map(|(h, bytes)| (h.0, bytes)).collect())
+    Ok(doc
+        .raw_changes()
+        .into_iter()
+        .map(|(h, bytes)| (crate::storage::Hash::from(h), bytes))
+        .collect())
 }

@@ -125,7 +125,7 @@ pub(super) async fn assemble(
 
     let mut docs = Docs::default();
     for change in inputs.feed {
-        if !pushed.contains(&Hash(change.hash)) {
+        if !pushed.contains(&change.hash) {
             docs.add(change);
         }
     }
@@ -176,7 +176,7 @@ pub(super) async fn assemble(
 #[derive(Default)]
 pub(super) struct Docs {
     by_id: BTreeMap<String, (DocChanges, u64)>,
-    seen: HashSet<(String, [u8; 32])>,
+    seen: HashSet<(String, Hash)>,
     order: u64,
     /// The hashes sent per document (`None`: the whole document, a repair answer).
     wanted: Wanted,
@@ -241,7 +241,7 @@ impl Docs {
 }
 
 /// The change hashes sent of each document (`None`: all of them).
-pub(super) type Wanted = HashMap<String, Option<HashSet<[u8; 32]>>>;
+pub(super) type Wanted = HashMap<String, Option<HashSet<Hash>>>;
 
 #[cfg(test)]
 mod tests {
@@ -254,7 +254,7 @@ mod tests {
         StoredChange {
             seq,
             doc: DocInfo { id: format!("d{seq}"), case_id: "c1".into(), kind: RecordKind::Visit },
-            hash: [seq as u8; 32],
+            hash: Hash([seq as u8; 32]),
             bytes: vec![0; bytes],
         }
     }

@@ -62,7 +62,7 @@ pub(super) async fn apply(
         match decision {
             Decision::Accept { changes, ack } => {
                 out.hashes.extend(doc.heads.iter().copied());
-                out.hashes.extend(changes.iter().map(|(h, _)| Hash(*h)));
+                out.hashes.extend(changes.iter().map(|(h, _)| *h));
                 let new_bytes: usize = changes.iter().map(|(_, b)| b.len()).sum();
                 let mut heads = None;
                 if let Some(m) = merged {
@@ -76,13 +76,13 @@ pub(super) async fn apply(
                     hot.push((doc.id.clone(), m.after, m.doc, found.bytes + new_bytes));
                 }
                 if !changes.is_empty() {
-                    let new: HashSet<&[u8; 32]> = changes.iter().map(|(h, _)| h).collect();
+                    let new: HashSet<&Hash> = changes.iter().map(|(h, _)| h).collect();
                     // Every new change was checked to carry one (`decide`).
                     let signatures = doc
                         .signatures
                         .iter()
-                        .filter(|s| new.contains(&s.hash.0))
-                        .map(|s| (s.hash.0, s.to_bytes()))
+                        .filter(|s| new.contains(&s.hash))
+                        .map(|s| (s.hash, s.to_bytes()))
                         .collect();
                     let info = DocInfo { id: doc.id.clone(), case_id: doc.case_id, kind: doc.kind };
                     batch.push(NewChanges { doc: info, changes, heads, signatures });
@@ -124,8 +124,8 @@ pub(super) async fn apply(
 /// A pushed document merged with what was stored, ready to be kept hot: its heads before and
 /// after (sorted, as storage keeps them), the facts its projection needs, and the document.
 struct Merged {
-    before: Vec<crate::storage::Hash>,
-    after: Vec<crate::storage::Hash>,
+    before: Vec<Hash>,
+    after: Vec<Hash>,
     facts: crate::oversight::projection::DocFacts,
     doc: AutoCommit,
 }
@@ -140,8 +140,8 @@ impl Merged {
     }
 }
 
-fn sorted(heads: &[ChangeHash]) -> Vec<crate::storage::Hash> {
-    let mut out: Vec<_> = heads.iter().map(|h| h.0).collect();
+fn sorted(heads: &[ChangeHash]) -> Vec<Hash> {
+    let mut out: Vec<_> = heads.iter().copied().map(Hash::from).collect();
     out.sort_unstable();
     out
 }
@@ -205,7 +205,7 @@ struct Found {
     /// The document loaded at exactly the stored heads (then `Stored::Here` has no changes).
     doc: Option<AutoCommit>,
     /// The stored heads (`None`: unknown, or no document).
-    heads: Option<Vec<crate::storage::Hash>>,
+    heads: Option<Vec<Hash>>,
     /// Stored changes, and their bytes.
     count: u64,
     bytes: usize,
@@ -272,7 +272,7 @@ pub(super) enum Decision {
     /// Store `changes` (the new ones, in causal order; possibly none) and acknowledge the
     /// pushed heads when `ack`.
     Accept {
-        changes: Vec<([u8; 32], Vec<u8>)>,
+        changes: Vec<(Hash, Vec<u8>)>,
         ack: bool,
     },
     Refuse(RejectReason),
@@ -394,7 +394,8 @@ fn decide_loaded(
         }
     }
     let ack = holds_all(&mut doc, &push.heads);
-    let changes: Vec<_> = new.iter().map(|c| (c.hash().0, c.raw_bytes().to_vec())).collect();
+    let changes: Vec<_> =
+        new.iter().map(|c| (Hash::from(c.hash()), c.raw_bytes().to_vec())).collect();
     let record = match RecordDoc::from_doc(doc) {
         Ok(record) => record,
         Err(_) => return refuse(Malformed),
@@ -453,7 +454,7 @@ fn by_server(sig: &ChangeSignature, server_key: &[u8; 32]) -> bool {
 }
 
 fn holds_all(doc: &mut AutoCommit, heads: &[Hash]) -> bool {
-    heads.iter().all(|h| holds(doc, &ChangeHash(h.0)))
+    heads.iter().all(|h| holds(doc, &ChangeHash::from(*h)))
 }
 
 #[cfg(test)]

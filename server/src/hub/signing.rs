@@ -134,7 +134,7 @@ impl Hub {
         changes
             .iter()
             .map(|(h, _)| {
-                let sig = self.key.sign_change(fieldbook_core::protocol::Hash(*h), Some(acting));
+                let sig = self.key.sign_change(*h, Some(acting));
                 (*h, sig.to_bytes())
             })
             .collect()

@@ -12,7 +12,7 @@ use super::pages::PageError;
 use super::projection::{append_and_project, rules};
 use crate::auth::Identity;
 use crate::hub::{doc_from_changes, stored_changes, Hub, HubError, Job};
-use crate::storage::{DocInfo, NewChanges};
+use crate::storage::{DocInfo, Hash, NewChanges};
 
 /// The device name the server's oversight changes carry in their actor and history.
 pub const OVERSIGHT_DEVICE: &str = "oversight-web";
@@ -51,7 +51,7 @@ pub async fn decide(
         Err(fieldbook_core::Error::InvalidTransition { .. }) => return Err(PageError::Conflict),
         Err(e) => return Err(HubError::Corrupt(format!("document {}: {e}", info.id)).into()),
     };
-    let changes: Vec<_> = changes.into_iter().map(|(h, bytes)| (h.0, bytes)).collect();
+    let changes: Vec<_> = changes.into_iter().map(|(h, bytes)| (Hash::from(h), bytes)).collect();
     let doc_id = info.id.clone();
     let signatures = hub.sign_own(&changes, &format!("manager:{}", who.subject));
     append_and_project(hub, vec![NewChanges { doc: info, changes, heads: None, signatures }])

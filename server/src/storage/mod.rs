@@ -33,7 +33,8 @@ use async_trait::async_trait;
 use fieldbook_core::records::{RecordKind, RecordStatus};
 pub use projection_visit::{fold_projections, CaseRow, DocRow, ProjectionVisitor};
 
-pub type Hash = [u8; 32];
+/// A change hash: the protocol's own type, shared by the device, the wire and storage.
+pub use fieldbook_core::protocol::Hash;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -138,7 +139,7 @@ pub fn encode_heads(heads: &[Hash]) -> Vec<u8> {
     let mut sorted = heads.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    sorted.concat()
+    sorted.iter().flat_map(|h| h.0).collect()
 }
 
 /// Stored heads back into hashes (`Corrupt` when the bytes are not whole hashes).
@@ -151,7 +152,7 @@ pub fn decode_heads(bytes: &[u8]) -> Result<Vec<Hash>> {
         .map(|c| {
             let mut h = [0u8; 32];
             h.copy_from_slice(c);
-            h
+            Hash(h)
         })
         .collect())
 }

@@ -147,11 +147,11 @@ impl PostgresStorage {
             kinds.push(doc.doc.kind.code());
             before.push(doc.heads.as_ref().map(|m| encode_heads(&m.before)));
             after.push(doc.heads.as_ref().map(|m| encode_heads(&m.after)));
-            let sigs: std::collections::HashMap<&[u8; 32], &Vec<u8>> =
+            let sigs: std::collections::HashMap<&Hash, &Vec<u8>> =
                 doc.signatures.iter().map(|(h, s)| (h, s)).collect();
             for (hash, change) in &doc.changes {
                 doc_ids.push(doc.doc.id.as_str());
-                hashes.push(hash.as_slice());
+                hashes.push(hash.as_ref());
                 bytes.push(change.as_slice());
                 signatures.push(sigs.get(hash).map(|s| s.as_slice()));
             }

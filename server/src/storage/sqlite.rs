@@ -130,7 +130,7 @@ fn audience_key(a: &Audience) -> (&'static str, &str) {
     }
 }
 
-fn hash_of(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+fn hash_of(bytes: Vec<u8>) -> rusqlite::Result<Hash> {
     bytes.as_slice().try_into().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
             0,
@@ -236,7 +236,7 @@ impl Storage for SqliteStorage {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for doc in &batch {
-                let sigs: std::collections::HashMap<&[u8; 32], &Vec<u8>> =
+                let sigs: std::collections::HashMap<&Hash, &Vec<u8>> =
                     doc.signatures.iter().map(|(h, s)| (h, s)).collect();
                 if keeps_heads {
                     // A new document starts with no heads (known, empty).
@@ -269,7 +269,7 @@ impl Storage for SqliteStorage {
                     let exists = tx
                         .query_row(
                             "SELECT 1 FROM changes WHERE doc_id = ?1 AND hash = ?2",
-                            params![doc.doc.id, hash.as_slice()],
+                            params![doc.doc.id, hash.0.as_slice()],
                             |_| Ok(()),
                         )
                         .optional()?
@@ -283,12 +283,12 @@ impl Storage for SqliteStorage {
                             Some(sig) => tx.execute(
                                 "INSERT INTO changes (seq, doc_id, hash, bytes, signature)
                                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                                params![seq as i64, doc.doc.id, hash.as_slice(), bytes, sig],
+                                params![seq as i64, doc.doc.id, hash.0.as_slice(), bytes, sig],
                             )?,
                             None => tx.execute(
                                 "INSERT INTO changes (seq, doc_id, hash, bytes)
                                  VALUES (?1, ?2, ?3, ?4)",
-                                params![seq as i64, doc.doc.id, hash.as_slice(), bytes],
+                                params![seq as i64, doc.doc.id, hash.0.as_slice(), bytes],
                             )?,
                         };
                     }
