@@ -115,7 +115,7 @@ fn revoke_device_revokes_a_registered_key_with_a_signed_event_and_refuses_the_re
             revoked_at: None,
             revoked_by: None,
         };
-        storage().await.register_key(reg, b"{}".to_vec()).await.unwrap();
+        storage().await.register_key(reg, b"{}".to_vec(), 16).await.unwrap().unwrap();
     });
     let revoke = |key: &str| {
         Command::new(env!("CARGO_BIN_EXE_fieldbook-server"))

@@ -503,12 +503,15 @@ async fn signatures_keys_and_key_events(b: &dyn Backend) {
         revoked_by: None,
     };
     assert_eq!(
-        s.register_key(reg(1, "amara"), b"event-1".to_vec()).await.unwrap(),
-        reg(1, "amara")
+        s.register_key(reg(1, "amara"), b"event-1".to_vec(), 16).await.unwrap(),
+        Some(reg(1, "amara"))
     );
     // The same key presented by someone else keeps its first binding, and logs nothing.
-    assert_eq!(s.register_key(reg(1, "ben"), b"event-x".to_vec()).await.unwrap(), reg(1, "amara"));
-    s.register_key(reg(2, "amara"), b"event-2".to_vec()).await.unwrap();
+    assert_eq!(
+        s.register_key(reg(1, "ben"), b"event-x".to_vec(), 16).await.unwrap(),
+        Some(reg(1, "amara"))
+    );
+    s.register_key(reg(2, "amara"), b"event-2".to_vec(), 16).await.unwrap().unwrap();
     assert_eq!(s.device_key([1; 32]).await.unwrap(), Some(reg(1, "amara")));
     assert_eq!(s.device_key([9; 32]).await.unwrap(), None);
 
@@ -533,6 +536,51 @@ async fn signatures_keys_and_key_events(b: &dyn Backend) {
     assert_eq!(all, [1, 2]);
     let events = s.key_events().await.unwrap();
     assert_eq!(events, [b"event-1".to_vec(), b"event-2".to_vec(), b"event-3".to_vec()]);
+}
+
+/// The cap on one worker's keys holds under simultaneous first syncs: eight new keys of one
+/// worker registered at once against a cap of three store exactly three (and log three
+/// events); a key already registered is returned at the cap; another worker is not counted.
+async fn key_cap_holds_under_simultaneous_registrations(b: &dyn Backend) {
+    use fieldbook_server::storage::signing::KeyRegistration;
+    let s = b.open().await;
+    let reg = |key: u8, worker: &str| KeyRegistration {
+        key: [key; 32],
+        worker: worker.into(),
+        device: format!("tablet-{key}"),
+        registered_at: "2026-12-03T09:00:00Z".into(),
+        token: "sha256:0011223344556677".into(),
+        revoked_at: None,
+        revoked_by: None,
+    };
+    s.register_key(reg(100, "ben"), b"ben".to_vec(), 1).await.unwrap().unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for key in 1..=8u8 {
+        let s = s.clone();
+        let r = reg(key, "amara");
+        tasks.spawn(async move { s.register_key(r, vec![key], 3).await.unwrap() });
+    }
+    let mut stored = Vec::new();
+    while let Some(outcome) = tasks.join_next().await {
+        stored.extend(outcome.unwrap());
+    }
+    assert_eq!(stored.len(), 3, "registered past the cap: {stored:?}");
+    let held: Vec<_> =
+        s.device_keys().await.unwrap().into_iter().filter(|r| r.worker == "amara").collect();
+    assert_eq!(held.len(), 3);
+    assert_eq!(s.key_events().await.unwrap().len(), 4, "ben's event and amara's three");
+    // At the cap, a known key is still answered with its registration; a new one is refused.
+    let known = held[0].clone();
+    let again = KeyRegistration { registered_at: "later".into(), ..known.clone() };
+    assert_eq!(s.register_key(again, b"x".to_vec(), 3).await.unwrap(), Some(known));
+    assert_eq!(s.register_key(reg(9, "amara"), b"x".to_vec(), 3).await.unwrap(), None);
+    assert_eq!(s.key_events().await.unwrap().len(), 4, "nothing logged for a refusal");
+    // Revoked keys still count: revoking is not a way round the cap.
+    assert!(s
+        .revoke_key(held[1].key, "2026-12-03T10:00:00Z".into(), "op".into(), b"r".to_vec())
+        .await
+        .unwrap());
+    assert_eq!(s.register_key(reg(10, "amara"), b"x".to_vec(), 3).await.unwrap(), None);
 }
 
 macro_rules! conformance {
@@ -570,4 +618,5 @@ conformance!(
     oversight_projections_by_scope_and_status,
     heads_move_by_compare_and_set,
     signatures_keys_and_key_events,
+    key_cap_holds_under_simultaneous_registrations,
 );

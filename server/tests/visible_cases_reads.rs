@@ -128,8 +128,13 @@ impl Storage for Counting {
 
 #[async_trait]
 impl SigningStorage for Counting {
-    async fn register_key(&self, reg: KeyRegistration, event: Vec<u8>) -> Result<KeyRegistration> {
-        self.inner.register_key(reg, event).await
+    async fn register_key(
+        &self,
+        reg: KeyRegistration,
+        event: Vec<u8>,
+        max_per_worker: usize,
+    ) -> Result<Option<KeyRegistration>> {
+        self.inner.register_key(reg, event, max_per_worker).await
     }
     async fn device_key(&self, key: [u8; 32]) -> Result<Option<KeyRegistration>> {
         self.inner.device_key(key).await

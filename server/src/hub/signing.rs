@@ -53,14 +53,6 @@ pub(super) async fn register(
     if storage.device_key(key.0).await?.is_some() {
         return Ok(());
     }
-    // A cap on one worker's keys: a stolen token cannot flood the registry with keys. Two
-    // first syncs of new keys at the same instant may both pass the count (one over the cap).
-    let registered = storage.device_keys().await?;
-    let held = registered.iter().filter(|r| r.worker == who.subject).count();
-    if held >= hub.max_keys_per_worker {
-        tracing::warn!(worker = %who.subject, device, held, "device key refused: the worker's key limit");
-        return Err(HubError::KeyLimit { limit: hub.max_keys_per_worker });
-    }
     let at = now();
     let event = KeyEvent::issue(&hub.key, "registered", key, &who.subject, device, &at, token);
     let reg = KeyRegistration {
@@ -73,7 +65,13 @@ pub(super) async fn register(
         revoked_by: None,
     };
     let event = serde_json::to_vec(&event).map_err(|e| HubError::Job(e.to_string()))?;
-    let stored = storage.register_key(reg, event).await?;
+    // A cap on one worker's keys, so that a stolen token cannot flood the registry; storage
+    // counts and inserts in one transaction, so simultaneous first syncs cannot pass it.
+    let limit = hub.max_keys_per_worker;
+    let Some(stored) = storage.register_key(reg, event, limit).await? else {
+        tracing::warn!(worker = %who.subject, device, limit, "device key refused: the worker's key limit");
+        return Err(HubError::KeyLimit { limit });
+    };
     tracing::info!(worker = %stored.worker, device = %stored.device, key = %key.to_hex(), "device key registered");
     Ok(())
 }

@@ -6,6 +6,9 @@ use super::postgres::PostgresStorage;
 use super::signing::{KeyRegistration, SigningStorage};
 use super::{Hash, Result, StorageError};
 
+/// The class of the per-worker registration locks (`pg_advisory_xact_lock(class, worker)`).
+const KEY_REGISTRY_LOCK: i32 = 0x6b65_7973; // "keys"
+
 const COLUMNS: &str =
     "key, worker, device, registered_at, token, revoked_at, revoked_by FROM device_keys";
 
@@ -27,9 +30,35 @@ fn registration(r: &tokio_postgres::Row) -> Result<KeyRegistration> {
 
 #[async_trait]
 impl SigningStorage for PostgresStorage {
-    async fn register_key(&self, reg: KeyRegistration, event: Vec<u8>) -> Result<KeyRegistration> {
+    async fn register_key(
+        &self,
+        reg: KeyRegistration,
+        event: Vec<u8>,
+        max_per_worker: usize,
+    ) -> Result<Option<KeyRegistration>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        // One registration at a time per worker, across every server on the database: the
+        // count below and the insert cannot interleave with another's. The two-key form keeps
+        // these locks apart from the single-key locks of the feed's writers and the migrations.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&KEY_REGISTRY_LOCK, &reg.worker],
+        )
+        .await?;
+        if let Some(known) = tx
+            .query_opt(&format!("SELECT {COLUMNS} WHERE key = $1"), &[&reg.key.as_slice()])
+            .await?
+        {
+            return Ok(Some(registration(&known)?));
+        }
+        let held: i64 = tx
+            .query_one("SELECT count(*) FROM device_keys WHERE worker = $1", &[&reg.worker])
+            .await?
+            .try_get(0)?;
+        if usize::try_from(held).unwrap_or(usize::MAX) >= max_per_worker {
+            return Ok(None);
+        }
         let inserted = tx
             .execute(
                 "INSERT INTO device_keys (key, worker, device, registered_at, token)
@@ -45,7 +74,7 @@ impl SigningStorage for PostgresStorage {
             .await?;
         let stored = registration(&row)?;
         tx.commit().await?;
-        Ok(stored)
+        Ok(Some(stored))
     }
 
     async fn device_key(&self, key: [u8; 32]) -> Result<Option<KeyRegistration>> {

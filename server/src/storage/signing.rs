@@ -29,7 +29,17 @@ pub trait SigningStorage {
     /// Registers a key unless it is registered already, logging `event` (the server-signed
     /// registration) in the same transaction; returns the registration as stored (the earlier
     /// one when the key was known: a key is bound once, to whoever presented it first).
-    async fn register_key(&self, reg: KeyRegistration, event: Vec<u8>) -> Result<KeyRegistration>;
+    ///
+    /// A new key is refused (`None`, nothing written) when its worker already holds
+    /// `max_per_worker` registrations, revoked ones included. The count and the insert are one
+    /// transaction, serialised per worker, so first syncs of new keys at the same instant (on
+    /// one server or several) never take a worker past the cap.
+    async fn register_key(
+        &self,
+        reg: KeyRegistration,
+        event: Vec<u8>,
+        max_per_worker: usize,
+    ) -> Result<Option<KeyRegistration>>;
 
     /// The registration of a key.
     async fn device_key(&self, key: [u8; 32]) -> Result<Option<KeyRegistration>>;

@@ -34,9 +34,31 @@ fn registration(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRegistration> {
 
 #[async_trait]
 impl SigningStorage for SqliteStorage {
-    async fn register_key(&self, reg: KeyRegistration, event: Vec<u8>) -> Result<KeyRegistration> {
+    async fn register_key(
+        &self,
+        reg: KeyRegistration,
+        event: Vec<u8>,
+        max_per_worker: usize,
+    ) -> Result<Option<KeyRegistration>> {
         self.with(move |c| {
+            // IMMEDIATE: the write lock is taken before the count, so no other writer (another
+            // connection, another process) registers between the count and the insert.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let known = tx
+                .prepare_cached(&format!("SELECT {COLUMNS} WHERE key = ?1"))?
+                .query_row([reg.key.as_slice()], registration)
+                .optional()?;
+            if let Some(known) = known {
+                return Ok(Some(known));
+            }
+            let held: i64 = tx.query_row(
+                "SELECT count(*) FROM device_keys WHERE worker = ?1",
+                [&reg.worker],
+                |r| r.get(0),
+            )?;
+            if usize::try_from(held).unwrap_or(usize::MAX) >= max_per_worker {
+                return Ok(None);
+            }
             let inserted = tx.execute(
                 "INSERT OR IGNORE INTO device_keys (key, worker, device, registered_at, token)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -51,7 +73,7 @@ impl SigningStorage for SqliteStorage {
                 registration,
             )?;
             tx.commit()?;
-            Ok(stored)
+            Ok(Some(stored))
         })
         .await
     }
