@@ -13,7 +13,7 @@ use fieldbook_core::rules::case_checks::{check_summary_for_save, episode_shows_a
 use serde::{Deserialize, Serialize};
 
 use super::{doc_from_changes, stored_changes, Hub, HubError, Job};
-use crate::storage::{Allocation, DocInfo, NewChanges};
+use crate::storage::{Allocation, DocInfo, Hash, NewChanges};
 
 /// The worker id the server writes case summaries as (the case system's changes).
 pub const CASE_SYSTEM_WORKER: &str = "case-system";
@@ -263,7 +263,7 @@ fn summary_changes(
     case_id: &str,
     stored: &[u8],
     summary: CaseSummary,
-) -> Result<Vec<(crate::storage::Hash, Vec<u8>)>, HubError> {
+) -> Result<Vec<(Hash, Vec<u8>)>, HubError> {
     let author = Author::new(CASE_SYSTEM_WORKER, "server");
     let body = RecordBody::CaseSummary(summary);
     let now = Utc::now();
@@ -277,9 +277,5 @@ fn summary_changes(
         doc.update_body(&author, &body, now).map_err(|e| HubError::Invalid(e.to_string()))?;
         doc
     };
-    Ok(doc
-        .raw_changes()
-        .into_iter()
-        .map(|(h, bytes)| (crate::storage::Hash::from(h), bytes))
-        .collect())
+    Ok(doc.raw_changes().into_iter().map(|(h, bytes)| (Hash::from(h), bytes)).collect())
 }

@@ -59,14 +59,13 @@ impl SigningStorage for SqliteStorage {
             if usize::try_from(held).unwrap_or(usize::MAX) >= max_per_worker {
                 return Ok(None);
             }
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO device_keys (key, worker, device, registered_at, token)
+            // Unknown under the write lock: the insert cannot meet a concurrent one.
+            tx.execute(
+                "INSERT INTO device_keys (key, worker, device, registered_at, token)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![reg.key.as_slice(), reg.worker, reg.device, reg.registered_at, reg.token],
             )?;
-            if inserted == 1 {
-                tx.execute("INSERT INTO key_events (data) VALUES (?1)", [&event])?;
-            }
+            tx.execute("INSERT INTO key_events (data) VALUES (?1)", [&event])?;
             let stored = tx.query_row(
                 &format!("SELECT {COLUMNS} WHERE key = ?1"),
                 [reg.key.as_slice()],
