@@ -60,6 +60,8 @@ fn facts(id: String, case_id: &str, i: usize) -> DocFacts {
         decided_on: None,
         amendments: 0,
         summary: None,
+        created_at: None,
+        heads: Vec::new(),
     }
 }
 

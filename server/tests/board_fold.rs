@@ -88,6 +88,8 @@ fn record(g: &mut Gen, id: String, case_id: &str) -> DocFacts {
         decided_on: None,
         amendments: 0,
         summary: None,
+        created_at: None,
+        heads: Vec::new(),
     }
 }
 

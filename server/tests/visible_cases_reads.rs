@@ -250,6 +250,7 @@ async fn each_exchange_reads_the_visible_cases_once() {
         heads: heads.clone(),
         changes: doc.save_after(&[]),
         signatures,
+        listing: None,
     };
     storage.take();
     let first: SyncResponse = hub.sync(&amara, request(vec![push], vec![], 0, 0)).await.unwrap();

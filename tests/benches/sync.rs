@@ -472,7 +472,7 @@ async fn caseload_download_benchmark(sz: &Sizes, server: &Server, dev: &mut Stor
         ids.iter().map(|id| serde_json::to_value(dev.record(id).unwrap()).unwrap()).collect();
     let (json_url, json_server) = json_rows_server(Arc::new(rows)).await;
     let (mut fb_ms, mut json_ms) = (Vec::new(), Vec::new());
-    let mut listed_loads = Vec::new();
+    let (mut listed_loads, mut received_loads) = (Vec::new(), Vec::new());
     for rep in 0..sz.repeats {
         // A second tablet of the same worker, with an empty store.
         let mut fresh = server.device_as("w0", &format!("tab-w0-new{rep}"));
@@ -481,6 +481,7 @@ async fn caseload_download_benchmark(sz: &Sizes, server: &Server, dev: &mut Stor
         fb_ms.push(t.elapsed().as_secs_f64() * 1e3);
         assert!(report.failure.is_none(), "{report:?}");
         let loads = fresh.store.documents_loaded();
+        received_loads.push(loads);
         assert_eq!(fresh.store.case_records("case-1").unwrap().len(), ids.len());
         listed_loads.push(fresh.store.documents_loaded() - loads);
 
@@ -498,7 +499,7 @@ async fn caseload_download_benchmark(sz: &Sizes, server: &Server, dev: &mut Stor
     println!("|---|---:|---:|---:|");
     println!("| time | {fm:.1} ms | {jm:.1} ms | {:.2} |", fm / jm);
     println!();
-    println!("Documents loaded to list the downloaded caseload: {listed_loads:?}.\n");
+    println!("Documents loaded into Automerge by the download, each run: {received_loads:?}; then to list the caseload: {listed_loads:?}.\n");
 }
 
 /// CPU time (user + system) this process has used, from `/proc/self/stat` (clock ticks).

@@ -99,6 +99,7 @@ async fn every_endpoint_refuses_every_unallocated_pair() {
                 heads: vec![],
                 changes: secret_changes.changes.clone(),
                 signatures: Vec::new(),
+                listing: None,
             };
             // 3. Asking for it through the repair exchange.
             let check = DocHeads { id: secret_id.clone(), case_id: String::new(), heads: vec![] };

@@ -98,6 +98,7 @@ fn an_assessment_written_before_the_reason_field_loads_and_is_checked_on_submit(
             heads: Vec::new(),
             signatures: fieldbook_tests::sign_all(&changes),
             changes,
+            listing: None,
         }])
         .unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);

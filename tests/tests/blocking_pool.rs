@@ -124,6 +124,7 @@ fn push_body(setup: &Setup, worker: &str, case: &str, n: usize) -> (Vec<u8>, Str
         heads: to_hashes(&store.heads(&id).unwrap()),
         changes: changes.changes,
         signatures: changes.signatures,
+        listing: None,
     };
     let body = encode(&SyncRequest {
         version: PROTOCOL_VERSION,

@@ -57,6 +57,7 @@ async fn a_push_that_inflates_to_1_gib_is_refused_with_bounded_memory_and_sync_g
         heads: vec![],
         changes: bomb,
         signatures: Vec::new(),
+        listing: None,
     };
     let body = encode(&sync_request(vec![push]));
     assert!(body.len() < limits::MAX_REQUEST_BYTES);
@@ -107,6 +108,7 @@ impl Transport for InjectingTransport {
                     heads: Vec::new(),
                     changes: compressed_change_chunk(1024),
                     signatures: Vec::new(),
+                    listing: None,
                 });
             }
             response.body = encode(&decoded);
@@ -155,6 +157,7 @@ async fn a_device_refuses_the_chunk_in_a_response_and_loses_nothing() {
             heads: Vec::new(),
             changes: compressed_change_chunk(1024),
             signatures: Vec::new(),
+            listing: None,
         }])
         .unwrap();
     let expected = fieldbook_core::Error::from(ChunkError::Refused {

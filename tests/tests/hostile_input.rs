@@ -39,6 +39,7 @@ async fn changes_authored_by_another_worker_are_refused() {
         heads: fieldbook_core::protocol::to_hashes(&forged.heads(&id).unwrap()),
         changes: changes.changes,
         signatures: Vec::new(),
+        listing: None,
     };
     let body = encode(&sync_request(vec![push]));
     let (status, bytes) =
@@ -88,6 +89,7 @@ fn random_and_mutated_sync_bodies_never_break_the_server() {
         heads: vec![],
         changes: changes.changes,
         signatures: Vec::new(),
+        listing: None,
     }]));
     let strategy = prop_oneof![
         prop::collection::vec(any::<u8>(), 0..2048),

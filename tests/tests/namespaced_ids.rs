@@ -63,6 +63,7 @@ async fn a_worker_cannot_squat_the_summary_id_of_a_future_case() {
         heads,
         changes,
         signatures: Vec::new(),
+        listing: None,
     };
     let (status, bytes) = exchange(&env, "amara", request(vec![push], vec![])).await;
     assert_eq!(status, 200);
@@ -110,6 +111,7 @@ fn probes(t: &Target, own: &str, caller: &str) -> Vec<(&'static str, Vec<u8>)> {
         heads: heads.to_vec(),
         changes: changes.to_vec(),
         signatures: Vec::new(),
+        listing: None,
     };
     let (own_heads, own_changes) = forged_visit(caller, &summary, own);
     let check = |id: &str, heads: &[Hash]| DocHeads {
@@ -260,6 +262,7 @@ async fn a_record_under_a_foreign_records_id_is_refused_not_merged() {
         heads,
         changes,
         signatures,
+        listing: None,
     };
     let mut signed: SyncRequest = decode(&request(vec![push], vec![]), 1 << 26).unwrap();
     signed.device_key = Some(key.public());

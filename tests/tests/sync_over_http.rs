@@ -232,6 +232,7 @@ async fn a_worker_cannot_reach_another_workers_case_through_any_endpoint() {
             heads: vec![],
             changes: changes.changes.clone(),
             signatures: Vec::new(),
+            listing: None,
         }],
         check: vec![fieldbook_core::protocol::DocHeads {
             id: secret.clone(),

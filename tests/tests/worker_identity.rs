@@ -89,6 +89,7 @@ fn an_author_id_written_unnormalised_is_still_compared_normalised() {
             heads: Vec::new(),
             changes: doc.save_after(&[]),
             signatures: fieldbook_tests::sign_all(&doc.save_after(&[])),
+            listing: None,
         }])
         .unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);

@@ -300,3 +300,57 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_documents_first_change_is_told_from_the_header_alone() {
+    use automerge::transaction::Transactable;
+    let mut doc = AutoCommit::new();
+    doc.put(automerge::ROOT, "note", "first").unwrap();
+    doc.commit();
+    let first = doc.save_after(&[]);
+    let heads = doc.get_heads();
+    doc.put(automerge::ROOT, "note", "second").unwrap();
+    doc.commit();
+    let second = doc.save_after(&heads);
+    assert!(starts_history(&first));
+    assert!(!starts_history(&second), "builds on the first");
+    assert!(!starts_history(&first[..10]), "cut short");
+    assert!(!starts_history(b"not automerge"));
+    assert!(!starts_history(&doc.save()), "a document chunk is not a change");
+}
+
+#[test]
+fn a_change_header_says_what_automerge_says_of_the_change() {
+    use automerge::transaction::Transactable;
+    let mut doc = AutoCommit::new().with_actor(automerge::ActorId::from(b"amara-tab".as_slice()));
+    let text = doc.put_object(automerge::ROOT, "notes", automerge::ObjType::Text).unwrap();
+    doc.commit();
+    // Changes small and large (a length of several uLEB128 bytes), some building on two.
+    doc.splice_text(&text, 0, 0, &"the child was seen ".repeat(400)).unwrap();
+    doc.commit();
+    let mut other = doc.fork().with_actor(automerge::ActorId::from(b"ben-tab".as_slice()));
+    doc.put(automerge::ROOT, "status", "draft").unwrap();
+    doc.commit();
+    other.put(automerge::ROOT, "status", "submitted").unwrap();
+    other.commit();
+    doc.merge(&mut other).unwrap();
+    doc.put(automerge::ROOT, "status", "authorised").unwrap();
+    doc.commit();
+    let changes = doc.get_changes(&[]);
+    assert!(changes.iter().any(|c| c.deps().len() == 2));
+    for change in changes {
+        let header = change_header(change.raw_bytes()).unwrap();
+        assert_eq!(header.hash, change.hash());
+        assert_eq!(header.deps, change.deps());
+        assert_eq!(&header.actor, change.actor_id());
+    }
+    // Altered anywhere, the checksum no longer holds (or the header no longer parses).
+    let raw = doc.get_changes(&[])[1].raw_bytes().to_vec();
+    for at in [12, raw.len() / 2, raw.len() - 1] {
+        let mut bad = raw.clone();
+        bad[at] ^= 0x01;
+        assert!(change_header(&bad).is_err(), "byte {at}");
+    }
+    assert!(change_header(&raw[..raw.len() - 1]).is_err(), "cut short");
+    assert!(change_header(&[raw.clone(), raw.clone()].concat()).is_err(), "two chunks");
+}

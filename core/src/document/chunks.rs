@@ -119,6 +119,82 @@ pub fn change_chunks(bytes: &[u8]) -> Result<Vec<&[u8]>, ChunkError> {
     Ok(out)
 }
 
+/// Whether `bytes` hold a change chunk that builds on nothing: a document's first change. Read
+/// from the header alone (the deps count is the first field of a change's data), so the server
+/// can tell, for each document of a response, whether it sends the document from its beginning
+/// (`hub::feed`: those get their list row). Anything else, damaged bytes included, is `false`.
+pub fn starts_history(bytes: &[u8]) -> bool {
+    let mut input = Reader { bytes, at: 0 };
+    let header = (|| {
+        if input.take(4, "chunk header")? != MAGIC {
+            return Err(ChunkError::BadMagic { at: 0 });
+        }
+        input.take(4, "chunk header")?;
+        let chunk_type = input.byte("chunk header")?;
+        input.length("chunk header")?;
+        Ok(chunk_type)
+    })();
+    header == Ok(1) && input.length("change").is_ok_and(|deps| deps == 0)
+}
+
+/// What the header of one change chunk says: its hash, the changes it builds on, its author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeHeader {
+    pub hash: automerge::ChangeHash,
+    pub deps: Vec<automerge::ChangeHash>,
+    pub actor: automerge::ActorId,
+}
+
+/// Reads one change chunk (type 1, as `change_chunks` hands them out) without decoding its
+/// operations: the hash is Automerge's (SHA-256 over the type byte, the uLEB128 length and the
+/// data), and the chunk's checksum (the hash's first 4 bytes) must match it, as automerge
+/// requires. The operations are automerge's to check when the document is loaded.
+pub fn change_header(chunk: &[u8]) -> Result<ChangeHeader, ChunkError> {
+    use sha2::{Digest, Sha256};
+    let what = "change";
+    let mut input = Reader { bytes: chunk, at: 0 };
+    if input.take(4, "chunk header")? != MAGIC {
+        return Err(ChunkError::BadMagic { at: 0 });
+    }
+    let checksum = input.take(4, "chunk header")?;
+    if input.byte("chunk header")? != 1 {
+        return Err(ChunkError::Malformed { what: "change chunk type", at: 8 });
+    }
+    let len = input.length("chunk header")?;
+    let data = input.take(len, "chunk")?;
+    if !input.is_empty() {
+        return Err(input.malformed(what));
+    }
+    let mut length = Vec::with_capacity(10);
+    let mut n = len as u64;
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            length.push(byte);
+            break;
+        }
+        length.push(byte | 0x80);
+    }
+    let hash: [u8; 32] = Sha256::new()
+        .chain_update([1u8])
+        .chain_update(&length)
+        .chain_update(data)
+        .finalize()
+        .into();
+    if hash[..4] != *checksum {
+        return Err(ChunkError::Malformed { what: "change checksum", at: 4 });
+    }
+    let mut body = Reader { bytes: data, at: 0 };
+    let mut deps = Vec::new();
+    for _ in 0..body.length(what)? {
+        let dep: [u8; 32] = body.take(32, what)?.try_into().map_err(|_| body.malformed(what))?;
+        deps.push(automerge::ChangeHash(dep));
+    }
+    let actor = automerge::ActorId::from(body.length_prefixed(what)?);
+    Ok(ChangeHeader { hash: automerge::ChangeHash(hash), deps, actor })
+}
+
 /// `check` with another inflate limit (the fuzz target uses a small one to reach the cap).
 pub fn check_within(bytes: &[u8], source: Source, limit: usize) -> Result<Scan, ChunkError> {
     let mut scan = Scan::default();

@@ -7,6 +7,7 @@ pub mod authorship;
 pub mod chunks;
 pub mod conflicts;
 pub mod history;
+pub mod line;
 mod partial;
 pub mod resolve;
 mod text_edit;

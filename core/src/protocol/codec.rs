@@ -143,6 +143,7 @@ mod tests {
                 heads: vec![Hash([7; 32])],
                 changes: vec![1, 2, 3],
                 signatures: Vec::new(),
+                listing: None,
             }],
             check: vec![],
             response_budget: 1024,
@@ -231,6 +232,7 @@ mod golden {
                 heads: vec![Hash([7; 32])],
                 changes: vec![1, 2, 3],
                 signatures: Vec::new(),
+                listing: None,
             }],
             check: vec![DocHeads {
                 id: "d2".into(),
@@ -258,6 +260,7 @@ mod golden {
                 heads: Vec::new(),
                 changes: vec![4, 5],
                 signatures: Vec::new(),
+                listing: None,
             }],
             allocated: vec!["c2".into()],
             revoked: vec!["c3".into()],

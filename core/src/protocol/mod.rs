@@ -7,11 +7,13 @@
 //! neither side does any I/O here.
 
 mod codec;
+mod listing;
 pub mod signing;
 
 use serde::{Deserialize, Serialize};
 
 pub use codec::{decode, encode, DecodeError};
+pub use listing::{ListRow, Listing};
 pub use signing::{ChangeSignature, KeyEvent, KeyPair, KeyRecord, PublicKey, Receipt, Sig};
 
 use crate::records::RecordKind;
@@ -202,6 +204,11 @@ pub struct DocChanges {
     /// so the Automerge bytes stay standard. Absent on the wire when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<ChangeSignature>,
+    /// From the server only, beside a whole document: its list row at the heads named, so that a
+    /// device can list a record it has never loaded (`Listing`). Devices never send one, and the
+    /// server ignores one in a push. Absent on the wire when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Listing>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

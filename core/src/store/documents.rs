@@ -8,6 +8,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::{projection, Store};
 use crate::document::RecordDoc;
 use crate::error::{Error, Result};
+use crate::records::RecordKind;
 
 /// Compact when there are more chunks than this, or they hold more bytes than the snapshot.
 const MAX_CHUNKS: i64 = 64;
@@ -39,7 +40,43 @@ impl Store {
         if let Some(doc) = self.cache.pop(id) {
             return Ok(doc);
         }
-        self.load_doc(id)
+        let (doc, listed) = self.load_doc(id)?;
+        if listed {
+            return self.first_load_of_listed(id, doc);
+        }
+        Ok(doc)
+    }
+
+    /// The first load of a document stored as received and listed from the server's row
+    /// (`exchange::stage_listed`): it must be what its row says (id, kind and case, as
+    /// announced), and its row is derived again from it and the flag cleared, in one
+    /// transaction. One that is not is removed with its row (it was never loaded, so it holds
+    /// no work of this device) and refused. Its changes are one line, so it has no conflicts.
+    fn first_load_of_listed(&mut self, id: &str, doc: RecordDoc) -> Result<RecordDoc> {
+        let (kind, case_id): (String, String) = self.conn.query_row(
+            "SELECT kind, case_id FROM documents WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let meta = doc.meta();
+        if meta.id != id || meta.kind.code() != kind || meta.case_id != case_id {
+            tracing::warn!(doc = %id, "a listed document is not what the server announced: removed");
+            self.write(|tx| {
+                tx.execute("DELETE FROM documents WHERE id = ?1", [id])?;
+                Ok(())
+            })?;
+            return Err(Error::CorruptDocument {
+                reason: format!("document {id} does not match its announced id, kind or case"),
+            });
+        }
+        let now = self.now().to_rfc3339();
+        let conflicts = doc.conflicts()?.len();
+        self.write(|tx| {
+            projection::upsert(tx, &doc, Some(conflicts), &now)?;
+            tx.execute("UPDATE documents SET listed = 0 WHERE id = ?1", [id])?;
+            Ok(())
+        })?;
+        Ok(doc)
     }
 
     /// Reads a document without keeping it out of the cache.
@@ -54,13 +91,18 @@ impl Store {
         out
     }
 
-    fn load_doc(&self, id: &str) -> Result<RecordDoc> {
+    /// Loads a document from disk, and says whether it is still as listed (never loaded).
+    fn load_doc(&self, id: &str) -> Result<(RecordDoc, bool)> {
         self.loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let snapshot: Option<Vec<u8>> = self
+        let found: Option<(Vec<u8>, bool)> = self
             .conn
-            .query_row("SELECT data FROM snapshots WHERE doc_id = ?1", [id], |r| r.get(0))
+            .prepare_cached(
+                "SELECT s.data, d.listed FROM snapshots s JOIN documents d ON d.id = s.doc_id
+                 WHERE s.doc_id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        let snapshot = snapshot.ok_or_else(|| Error::NotFound { id: id.to_string() })?;
+        let (snapshot, listed) = found.ok_or_else(|| Error::NotFound { id: id.to_string() })?;
         let mut stmt =
             self.conn.prepare_cached("SELECT data FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
         let chunks: Vec<Vec<u8>> =
@@ -68,7 +110,7 @@ impl Store {
         let mut parts: Vec<&[u8]> = Vec::with_capacity(chunks.len() + 1);
         parts.push(&snapshot);
         parts.extend(chunks.iter().map(Vec::as_slice));
-        RecordDoc::load(&parts, self.author.actor())
+        Ok((RecordDoc::load(&parts, self.author.actor())?, listed))
     }
 
     /// Applies `edit` to a document and commits what it changed in one transaction. If the edit or
@@ -145,6 +187,34 @@ pub(super) fn insert_document(
     )?;
     tx.execute("INSERT INTO snapshots (doc_id, data) VALUES (?1, ?2)", params![meta.id, snapshot])?;
     projection::upsert(tx, doc, Some(doc.conflicts()?.len()), now)
+}
+
+/// Writes a new document received from the server as its bytes, unloaded (`listed`): its list
+/// row is the server's, written beside it by the caller (`exchange::write_staged`).
+pub(super) fn insert_listed(
+    tx: &Transaction<'_>,
+    id: &str,
+    kind: RecordKind,
+    case_id: &str,
+    heads: &[ChangeHash],
+    bytes: &[u8],
+    now: &str,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO documents (id, kind, case_id, heads, snapshot_bytes, updated_at, listed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
+    )?
+    .execute(params![
+        id,
+        kind.code(),
+        case_id,
+        encode_heads(heads),
+        bytes.len() as i64,
+        now
+    ])?;
+    tx.prepare_cached("INSERT INTO snapshots (doc_id, data) VALUES (?1, ?2)")?
+        .execute(params![id, bytes])?;
+    Ok(())
 }
 
 /// Appends the changes made since `before` as a chunk, then compacts if the chunks have grown.

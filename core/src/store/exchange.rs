@@ -7,12 +7,16 @@ use automerge::ChangeHash;
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
-use super::documents::{decode_heads, encode_heads, insert_document, persist_changes};
-use super::signing::{check_received, put_signatures, Trust};
-use super::Store;
+use super::documents::{
+    decode_heads, encode_heads, insert_document, insert_listed, persist_changes,
+};
+use super::signing::{check_received, check_signatures, put_signatures, Trust};
+use super::{projection, Store};
+use crate::document::line::line_of;
 use crate::document::RecordDoc;
 use crate::error::{Error, Result};
-use crate::protocol::ChangeSignature;
+use crate::protocol::{ChangeSignature, Hash, ListRow, Listing};
+use crate::records::RecordKind;
 
 /// The changes of one document: the protocol's type, under the name the store has always used.
 pub type DocumentChanges = crate::protocol::DocChanges;
@@ -62,6 +66,7 @@ impl Store {
                 heads: Vec::new(),
                 changes: doc.changes_after(&known),
                 signatures: Vec::new(),
+                listing: None,
             };
             Ok((changes, hashes))
         })
@@ -128,14 +133,20 @@ impl Store {
 
     /// After the commit: the staged documents go back to the cache and into the report.
     pub(super) fn cache_staged(&mut self, staged: Vec<Staged>, report: &mut ImportReport) {
-        for (doc, before, _, _) in staged {
-            let id = doc.id().to_string();
-            if before.is_none() {
-                report.created.push(id.clone())
-            } else {
-                report.updated.push(id.clone())
+        for staged in staged {
+            match staged {
+                Staged::Loaded { doc, before, .. } => {
+                    let id = doc.id().to_string();
+                    if before.is_none() {
+                        report.created.push(id.clone())
+                    } else {
+                        report.updated.push(id.clone())
+                    }
+                    self.cache.put(id, *doc);
+                }
+                // Never loaded, so nothing to cache.
+                Staged::Listed(listed) => report.created.push(listed.id),
             }
-            self.cache.put(id, doc);
         }
     }
 
@@ -149,10 +160,22 @@ impl Store {
             .optional()?
             .is_some();
         if !exists {
+            if let (Some(listing), Some(trust)) = (&dc.listing, trust) {
+                if let Some(listed) = stage_listed(dc, listing, trust)? {
+                    return Ok(Some(Staged::Listed(Box::new(listed))));
+                }
+            }
+            // Loaded into Automerge to be received: counted as a load (`documents_loaded`).
+            self.loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut doc = RecordDoc::from_changes(&dc.changes, self.author.actor())?;
             check_identity(&doc, dc)?;
             let sigs = check_received(&mut doc, &[], &dc.signatures, trust)?;
-            return Ok(Some((doc, None, Some(dc.changes.clone()), sigs)));
+            let received = Some(dc.changes.clone());
+            let doc = Box::new(doc);
+            return Ok(Some(Staged::Loaded { doc, before: None, received, sigs }));
+        }
+        if self.holds_every_change(dc)? {
+            return Ok(None);
         }
         let mut doc = self.take_doc(&dc.id)?;
         let before = doc.heads();
@@ -164,12 +187,50 @@ impl Store {
             }
             // The document is dropped on a refusal, as below.
             Ok(()) => match check_received(&mut doc, &before, &dc.signatures, trust) {
-                Ok(sigs) => Ok(Some((doc, Some(before), None, sigs))),
+                Ok(sigs) => {
+                    let doc = Box::new(doc);
+                    Ok(Some(Staged::Loaded { doc, before: Some(before), received: None, sigs }))
+                }
                 Err(e) => Err(e),
             },
             // The document is dropped: the next read reloads the untouched copy from disk.
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether every change of `dc` is one this store already holds, told without loading the
+    /// document: one signature per change chunk, each for a change whose signature is stored
+    /// (a change and its signature are written in one transaction, and removed together). The
+    /// server resends changes a device holds (a document sent whole on one page and its changes
+    /// again on the next, a retried exchange); answering those from the signatures avoids a load
+    /// that would find nothing new. A change whose hash is not held, one unsigned, or an
+    /// identity other than the one held means "load" (and the checks that follow it).
+    fn holds_every_change(&self, dc: &DocumentChanges) -> Result<bool> {
+        let Ok(chunks) = crate::document::chunks::change_chunks(&dc.changes) else {
+            return Ok(false);
+        };
+        if chunks.is_empty() || chunks.len() != dc.signatures.len() {
+            return Ok(false);
+        }
+        // Announced as something else than the document held: loaded, and refused by the
+        // identity check, as before.
+        let (kind, case_id): (String, String) = self
+            .conn
+            .prepare_cached("SELECT kind, case_id FROM documents WHERE id = ?1")?
+            .query_row([&dc.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if kind != dc.kind.code() || case_id != dc.case_id {
+            return Ok(false);
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM change_signatures WHERE doc_id = ?1 AND hash = ?2")?;
+        let mut hashes = std::collections::HashSet::with_capacity(chunks.len());
+        for sig in &dc.signatures {
+            if !hashes.insert(sig.hash) || !stmt.exists(params![dc.id, sig.hash.0.as_slice()])? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Records several acknowledgements in one transaction (one disk sync, not one per
@@ -195,20 +256,83 @@ impl Store {
     }
 }
 
-/// A document changed in memory, its heads before (`None`: new to the store), for a new one the
-/// bytes it was received as (stored as they are: see `insert_document`), and the signatures of
-/// its new changes.
-pub(super) type Staged =
-    (RecordDoc, Option<Vec<ChangeHash>>, Option<Vec<u8>>, Vec<ChangeSignature>);
+/// A received document ready to be written.
+pub(super) enum Staged {
+    /// Changed in memory: its heads before (`None`: new to the store), for a new one the bytes it
+    /// was received as (stored as they are: see `insert_document`), and the signatures of its
+    /// new changes.
+    Loaded {
+        doc: Box<RecordDoc>,
+        before: Option<Vec<ChangeHash>>,
+        received: Option<Vec<u8>>,
+        sigs: Vec<ChangeSignature>,
+    },
+    /// New to the store, and stored without loading it (`stage_listed`).
+    Listed(Box<Listed>),
+}
+
+impl Staged {
+    pub(super) fn id(&self) -> &str {
+        match self {
+            Staged::Loaded { doc, .. } => doc.id(),
+            Staged::Listed(listed) => &listed.id,
+        }
+    }
+}
+
+/// A whole document from the server, to be stored as received and listed from the server's
+/// row: its identity as announced, its one head, its bytes, the row and its checked signatures.
+pub(super) struct Listed {
+    id: String,
+    kind: RecordKind,
+    case_id: String,
+    head: ChangeHash,
+    bytes: Vec<u8>,
+    row: ListRow,
+    sigs: Vec<ChangeSignature>,
+}
+
+/// A new document from the server that can be stored without loading it: its changes are one
+/// line (so no field is in conflict) whose head is exactly the one the server's list row was
+/// derived at, and every change carries a signature that verifies by the same rules as a loaded
+/// document's (`check_signatures`). `None`: the document must be loaded (concurrent edits, a
+/// row of other heads, a change missing or damaged: the load reports it); an error: a
+/// signature fails. Its identity is the one the server announced; the first load checks the document
+/// says the same (`documents::first_load_of_listed`).
+fn stage_listed(dc: &DocumentChanges, listing: &Listing, trust: &Trust) -> Result<Option<Listed>> {
+    let Some(line) = line_of(&dc.changes) else { return Ok(None) };
+    if listing.heads != [Hash::from(line.head)] {
+        return Ok(None);
+    }
+    let sigs = check_signatures(&dc.id, line.authors, &dc.signatures, Some(trust))?;
+    Ok(Some(Listed {
+        id: dc.id.clone(),
+        kind: dc.kind,
+        case_id: dc.case_id.clone(),
+        head: line.head,
+        bytes: dc.changes.clone(),
+        row: listing.row.clone(),
+        sigs,
+    }))
+}
 
 /// Writes staged documents inside the caller's transaction.
 pub(super) fn write_staged(tx: &Transaction<'_>, staged: &mut [Staged], now: &str) -> Result<()> {
-    for (doc, before, received, sigs) in staged.iter_mut() {
-        match before {
-            None => insert_document(tx, doc, received.as_deref(), now)?,
-            Some(before) => persist_changes(tx, doc, before, true, now)?,
+    for staged in staged.iter_mut() {
+        match staged {
+            Staged::Loaded { doc, before, received, sigs } => {
+                match before {
+                    None => insert_document(tx, doc, received.as_deref(), now)?,
+                    Some(before) => persist_changes(tx, doc, before, true, now)?,
+                }
+                put_signatures(tx, doc.id(), sigs)?;
+            }
+            Staged::Listed(l) => {
+                insert_listed(tx, &l.id, l.kind, &l.case_id, &[l.head], &l.bytes, now)?;
+                projection::write_row(tx, &l.id, l.kind, &l.case_id, &l.row, Some(0), now)?;
+                put_signatures(tx, &l.id, &l.sigs)?;
+            }
         }
-        put_signatures(tx, doc.id(), sigs)?;
     }
     Ok(())
 }

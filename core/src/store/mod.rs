@@ -74,9 +74,11 @@ impl Store {
         self.clock = clock;
     }
 
-    /// How many documents this store has loaded from disk since it was opened (a cache miss:
-    /// snapshot and chunks read and loaded into Automerge). Lists never load one; the sync tests
-    /// assert that an idle sync loads none (`tests/tests/sync_loads.rs`).
+    /// How many documents this store has loaded into Automerge since it was opened: a cache miss
+    /// (snapshot and chunks read and loaded), or a new document received that could not be
+    /// stored as listed (`exchange::stage_listed`). Lists never load one; the sync tests assert
+    /// that an idle sync loads none (`tests/tests/sync_loads.rs`) and that a new tablet's
+    /// caseload is listed without loading its records (`tests/tests/listed_download.rs`).
     pub fn documents_loaded(&self) -> u64 {
         self.loads.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -97,3 +99,7 @@ impl Store {
         LruCache::new(NonZeroUsize::new(CACHE_SIZE).unwrap_or(NonZeroUsize::MIN))
     }
 }
+
+#[cfg(test)]
+#[path = "listed_tests.rs"]
+mod listed_tests;

@@ -6,8 +6,8 @@ use rusqlite::{params, Transaction};
 
 use crate::document::RecordDoc;
 use crate::error::Result;
-use crate::records::{RecordBody, RecordStatus};
-use crate::rules::local_date;
+use crate::protocol::ListRow;
+use crate::records::RecordKind;
 use crate::terms::fields::IsoString;
 
 /// Writes the projection row of `doc`. `conflicts` is the number of conflicted fields, or `None`
@@ -19,39 +19,31 @@ pub(super) fn upsert(
     now: &str,
 ) -> Result<()> {
     let meta = doc.meta();
-    let body = doc.body();
+    write_row(tx, &meta.id, meta.kind, &meta.case_id, &ListRow::of(doc), conflicts, now)
+}
+
+/// Writes a record's list row (derived here by `ListRow::of`, or received from the server beside
+/// a document stored without loading it: `exchange::stage_listed`), and for a case summary the
+/// case's row.
+pub(super) fn write_row(
+    tx: &Transaction<'_>,
+    id: &str,
+    kind: RecordKind,
+    case_id: &str,
+    row: &ListRow,
+    conflicts: Option<usize>,
+    now: &str,
+) -> Result<()> {
+    if let Some(s) = &row.summary {
+        tx.execute(
+            "INSERT INTO cases (case_id, summary_id, local_child_id, name, summary_json)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(case_id) DO UPDATE SET summary_id = ?2, local_child_id = ?3,
+                 name = ?4, summary_json = ?5",
+            params![case_id, id, s.local_child_id, s.name, serde_json::to_string(s)?],
+        )?;
+    }
     let conflicts = conflicts.map(|n| n as i64);
-    let mut occurred_on = None;
-    let mut visit_kind = None;
-    let mut child_seen = None;
-    let mut seen_alone = None;
-    let mut authorised_on = None;
-    match body {
-        RecordBody::Visit(v) => {
-            occurred_on = Some(local_date(v.started_at).to_iso());
-            visit_kind = Some(v.kind.code());
-            child_seen = v.child_seen;
-            seen_alone = v.seen_alone;
-        }
-        RecordBody::Assessment(a) => {
-            occurred_on = Some(a.start_date.to_iso());
-            child_seen = a.child_seen;
-            authorised_on = a.authorisation_date.map(|d| d.to_iso());
-        }
-        RecordBody::CaseNote(n) => occurred_on = Some(local_date(n.occurred_at).to_iso()),
-        RecordBody::CaseSummary(s) => {
-            tx.execute(
-                "INSERT INTO cases (case_id, summary_id, local_child_id, name, summary_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(case_id) DO UPDATE SET summary_id = ?2, local_child_id = ?3,
-                     name = ?4, summary_json = ?5",
-                params![meta.case_id, meta.id, s.local_child_id, s.name, serde_json::to_string(s)?],
-            )?;
-        }
-    }
-    if meta.status == RecordStatus::Authorised && authorised_on.is_none() {
-        authorised_on = meta.oversight.as_ref().map(|o| local_date(o.at).to_iso());
-    }
     // Cached: written on every autosave (see `documents::persist_changes`).
     tx.prepare_cached(
         "INSERT INTO records (id, kind, case_id, status, occurred_on, visit_kind, child_seen,
@@ -62,19 +54,19 @@ pub(super) fn upsert(
              amended = ?13, conflicts = ifnull(?14, conflicts)",
     )?
     .execute(params![
-        meta.id,
-        meta.kind.code(),
-        meta.case_id,
-        meta.status.code(),
-        occurred_on,
-        visit_kind,
-        child_seen,
-        seen_alone,
-        authorised_on,
-        meta.created_by,
-        meta.created_at.to_rfc3339(),
+        id,
+        kind.code(),
+        case_id,
+        row.status.code(),
+        row.occurred_on.map(|d| d.to_iso()),
+        row.visit_kind.map(|k| k.code()),
+        row.child_seen,
+        row.seen_alone,
+        row.authorised_on.map(|d| d.to_iso()),
+        row.created_by,
+        row.created_at.to_rfc3339(),
         now,
-        !meta.amendments.is_empty(),
+        row.amended,
         conflicts,
     ])?;
     Ok(())

@@ -136,6 +136,13 @@ const MIGRATIONS: &[&str] = &[
         case_id TEXT PRIMARY KEY
     );
     "#,
+    // 5: documents stored as they were received and listed from the server's list row, never
+    // loaded yet (issue #13: a new tablet's caseload). Their signatures were checked on receipt;
+    // the first load checks the document is what its row says and derives the row again
+    // (`store::documents`, "listed").
+    r#"
+    ALTER TABLE documents ADD COLUMN listed INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::ChangeHash;
+use automerge::{ActorId, ChangeHash};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
@@ -97,13 +97,7 @@ pub(super) fn check_received(
     sigs: &[ChangeSignature],
     trust: Option<&Trust>,
 ) -> Result<Vec<ChangeSignature>> {
-    let by_hash: HashMap<&Hash, &ChangeSignature> = sigs.iter().map(|s| (&s.hash, s)).collect();
     let doc_id = doc.id().to_string();
-    let fail = |change: &ChangeHash, reason: &str| Error::Signature {
-        doc: doc_id.clone(),
-        change: hex::encode(change.0),
-        reason: reason.to_string(),
-    };
     if trust.is_some() && !doc.missing_deps().is_empty() {
         // The server always sends what a change builds on: a gap is a change removed.
         let missing = doc.missing_deps();
@@ -113,8 +107,25 @@ pub(super) fn check_received(
             reason: "a change it builds on is missing".into(),
         });
     }
+    check_signatures(&doc_id, doc.change_authors_after(before), sigs, trust)
+}
+
+/// The signature checks of `check_received`, for changes known by their hashes and authors
+/// (from a loaded document, or read from the changes alone: `document::line`).
+pub(super) fn check_signatures(
+    doc_id: &str,
+    authors: Vec<(ChangeHash, ActorId)>,
+    sigs: &[ChangeSignature],
+    trust: Option<&Trust>,
+) -> Result<Vec<ChangeSignature>> {
+    let by_hash: HashMap<&Hash, &ChangeSignature> = sigs.iter().map(|s| (&s.hash, s)).collect();
+    let fail = |change: &ChangeHash, reason: &str| Error::Signature {
+        doc: doc_id.to_string(),
+        change: hex::encode(change.0),
+        reason: reason.to_string(),
+    };
     let mut keep = Vec::new();
-    for (hash, actor) in doc.change_authors_after(before) {
+    for (hash, actor) in authors {
         let Some(sig) = by_hash.get(&Hash(hash.0)) else {
             return Err(fail(&hash, "unsigned"));
         };

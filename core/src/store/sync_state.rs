@@ -271,11 +271,11 @@ impl Store {
                 &plan.receipts,
                 server_keys,
             )?;
-            for (doc, _, _, _) in &staged {
-                if in_sync_before.contains(doc.id()) {
+            for staged in &staged {
+                if in_sync_before.contains(staged.id()) {
                     tx.execute(
                         "UPDATE documents SET acked_heads = heads, acked_at = ?2 WHERE id = ?1",
-                        params![doc.id(), now],
+                        params![staged.id(), now],
                     )?;
                 }
             }

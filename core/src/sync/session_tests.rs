@@ -26,6 +26,7 @@ fn push(id: &str, head: u8) -> PushDoc {
         heads: vec![Hash([head; 32])],
         changes: vec![head],
         signatures: Vec::new(),
+        listing: None,
     }
 }
 

@@ -8,10 +8,17 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use fieldbook_core::protocol::{DocChanges, Hash, SyncRequest, SyncResponse, PROTOCOL_VERSION};
+use fieldbook_core::protocol::{
+    DocChanges, Hash, Listing, SyncRequest, SyncResponse, PROTOCOL_VERSION,
+};
 
 use super::{Hub, HubError, MAX_FEED_ROWS, RESPONSE_BUDGET_CAP};
-use crate::storage::{AllocationChange, AllocationEvent, Audience, Storage, StoredChange};
+use fieldbook_core::document::chunks::starts_history;
+
+use crate::oversight::projection::{listing, parse_docs};
+use crate::storage::{
+    AllocationChange, AllocationEvent, Audience, ProjectionScope, Storage, StoredChange,
+};
 
 /// What the feed half of an exchange reads from storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,9 +136,17 @@ pub(super) async fn assemble(
             docs.add(change);
         }
     }
+    // A newly allocated case's changes up to the device's cursor were never sent to it: they
+    // come now, whole. Those after the cursor are in the feed (this page or the next ones: the
+    // case is visible), so a new tablet's first download (cursor 0) gets each change once.
     for case in &window.allocated {
+        if inputs.cursor == 0 {
+            break;
+        }
         for change in storage.case_changes(case).await? {
-            docs.add(change);
+            if change.seq <= inputs.cursor {
+                docs.add(change);
+            }
         }
     }
 
@@ -147,9 +162,11 @@ pub(super) async fn assemble(
     }
 
     // The signatures of exactly the changes sent, and the registrations of their keys.
-    let (docs, wanted) = docs.into_parts();
-    let mut docs = docs;
-    let keys = super::signing::attach(storage, &hub.key, &mut docs, &wanted).await?;
+    // The list rows of documents sent from their first change (new to the device, unless it
+    // wrote them itself: then it ignores the row), then the signatures of what is sent.
+    let (mut docs, mut sent) = docs.into_parts();
+    attach_listings(storage, &mut docs, &mut sent).await?;
+    let keys = super::signing::attach(storage, &hub.key, &mut docs, &sent.hashes).await?;
     let next_cursor_tag = match window.next_cursor {
         0 => 0,
         n => storage.seq_tag(n).await?.map_or(0, |t| t.chained),
@@ -172,6 +189,47 @@ pub(super) async fn assemble(
     })
 }
 
+/// Sets `listing` on the documents sent from their first change: the device's list row at the
+/// heads the server's projection was derived at (`oversight::projection::listing`), read once
+/// per case. The device takes it only when the changes sent are exactly the document at those
+/// heads. A document whose later changes are not in this response (they fall on a later page)
+/// is sent whole instead, so that it can be listed too: the device skips the later copies of
+/// its changes without loading it (`store::exchange`, it holds their signatures).
+async fn attach_listings(
+    storage: &dyn Storage,
+    docs: &mut [DocChanges],
+    sent: &mut Sent,
+) -> Result<(), HubError> {
+    let mut cases: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        if sent.from_start.contains(&d.id) {
+            cases.entry(d.case_id.as_str()).or_default().push(i);
+        }
+    }
+    let mut found: HashMap<String, Listing> = HashMap::new();
+    for case in cases.keys() {
+        let rows = storage.projected_docs(&ProjectionScope::Case(case.to_string()), None).await?;
+        for facts in parse_docs(&rows)? {
+            if let Some(l) = listing(&facts) {
+                found.insert(facts.id, l);
+            }
+        }
+    }
+    for i in cases.into_values().flatten().collect::<Vec<_>>() {
+        let Some(listing) = found.remove(&docs[i].id) else { continue };
+        let to_heads = match sent.hashes.get(&docs[i].id) {
+            Some(Some(hashes)) => listing.heads.iter().all(|h| hashes.contains(h)),
+            _ => true, // sent whole
+        };
+        if !to_heads {
+            docs[i].changes = storage.doc_changes(&docs[i].id).await?.concat();
+            sent.hashes.insert(docs[i].id.clone(), None);
+        }
+        docs[i].listing = Some(listing);
+    }
+    Ok(())
+}
+
 /// Changes grouped per document, each change once, in feed order.
 #[derive(Default)]
 pub(super) struct Docs {
@@ -180,6 +238,14 @@ pub(super) struct Docs {
     order: u64,
     /// The hashes sent per document (`None`: the whole document, a repair answer).
     wanted: Wanted,
+    /// Documents sent from their first change (`chunks::starts_history`) or whole.
+    from_start: HashSet<String>,
+}
+
+/// What a response sends of each document.
+pub(super) struct Sent {
+    pub hashes: Wanted,
+    pub from_start: HashSet<String>,
 }
 
 impl Docs {
@@ -198,11 +264,15 @@ impl Docs {
                     heads: Vec::new(),
                     changes: Vec::new(),
                     signatures: Vec::new(),
+                    listing: None,
                 },
                 order,
             )
         });
         entry.0.changes.extend_from_slice(&change.bytes);
+        if starts_history(&change.bytes) {
+            self.from_start.insert(change.doc.id.clone());
+        }
         if let Some(hashes) =
             self.wanted.entry(change.doc.id.clone()).or_insert_with(|| Some(HashSet::new()))
         {
@@ -223,20 +293,22 @@ impl Docs {
                     heads: Vec::new(),
                     changes: Vec::new(),
                     signatures: Vec::new(),
+                    listing: None,
                 },
                 order,
             )
         });
         entry.0.changes = changes;
+        self.from_start.insert(entry.0.id.clone());
         self.wanted.insert(entry.0.id.clone(), None);
     }
 
-    /// The documents in feed order, and the hashes sent of each.
-    fn into_parts(self) -> (Vec<DocChanges>, Wanted) {
+    /// The documents in feed order, and what is sent of each.
+    fn into_parts(self) -> (Vec<DocChanges>, Sent) {
         let mut docs: Vec<(DocChanges, u64)> = self.by_id.into_values().collect();
         docs.sort_by_key(|(_, order)| *order);
         let docs = docs.into_iter().map(|(d, _)| d).filter(|d| !d.changes.is_empty()).collect();
-        (docs, self.wanted)
+        (docs, Sent { hashes: self.wanted, from_start: self.from_start })
     }
 }
 

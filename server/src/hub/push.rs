@@ -134,7 +134,7 @@ impl Merged {
     /// Automerge work: in the pool.
     fn finish(merged: Loaded) -> Self {
         let Loaded { before, mut record } = merged;
-        let facts = crate::oversight::projection::doc_facts(&record);
+        let facts = crate::oversight::projection::doc_facts(&mut record);
         let after = sorted(&record.heads());
         Self { before: sorted(&before), after, facts, doc: record.into_doc() }
     }

@@ -53,6 +53,7 @@ fn push_of(doc: &mut RecordDoc, kind: RecordKind, case: &str) -> PushDoc {
         heads: to_hashes(&doc.heads()),
         changes: doc.save_after(&[]),
         signatures: signed(doc, &[]),
+        listing: None,
     }
 }
 
@@ -184,6 +185,7 @@ fn a_hidden_document_is_answered_as_an_absent_one() {
         heads: vec![],
         changes: vec![],
         signatures: Vec::new(),
+        listing: None,
     };
     let replayed = push_of(&mut bens, RecordKind::Visit, "case-a");
     for push in [empty, replayed] {
@@ -213,6 +215,7 @@ fn new_changes_to_a_stored_document_are_the_only_ones_staged() {
         heads: to_hashes(&doc.heads()),
         changes: doc.save_after(&before),
         signatures: signed(&mut doc, &before),
+        listing: None,
     };
     let info = DocInfo { id, case_id: "case-a".into(), kind: RecordKind::Visit };
     match decide("amara", &input(push, Stored::Here { info, changes: stored })).unwrap() {
@@ -242,6 +245,7 @@ fn changes_building_on_changes_the_server_lost_are_left_pending_not_refused() {
         heads: to_hashes(&doc.heads()),
         changes: doc.save_after(&acknowledged),
         signatures: signed(&mut doc, &acknowledged),
+        listing: None,
     };
     for stored in [absent(), Stored::Absent { hidden: true }] {
         assert_eq!(
@@ -310,6 +314,7 @@ fn a_relayed_change_is_accepted_with_its_authors_signature_only() {
         heads: to_hashes(&doc.heads()),
         changes: doc.save_after(&before),
         signatures: signed(&mut doc, &before),
+        listing: None,
     };
     let info = DocInfo { id, case_id: "case-a".into(), kind: RecordKind::Visit };
     let stored = || Stored::Here { info: info.clone(), changes: amaras.clone() };
@@ -412,6 +417,7 @@ fn a_change_the_server_wrote_for_a_manager_may_be_relayed_back() {
             .into_iter()
             .map(|(h, _)| server().sign_change(Hash(h.0), acting))
             .collect(),
+        listing: None,
     };
     let info = DocInfo { id: id.clone(), case_id: "case-a".into(), kind: RecordKind::Visit };
     let stored = || Stored::Here { info: info.clone(), changes: amaras.clone() };

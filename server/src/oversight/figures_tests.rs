@@ -54,6 +54,8 @@ fn doc(id: &str, case_id: &str, kind: RecordKind) -> DocFacts {
         decided_on: None,
         amendments: 0,
         summary: None,
+        created_at: None,
+        heads: Vec::new(),
     }
 }
 

@@ -14,8 +14,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use fieldbook_core::document::RecordDoc;
+use fieldbook_core::protocol::{Hash, ListRow, Listing};
 use fieldbook_core::records::{
     CaseSummary, OversightDecision, RecordBody, RecordKind, RecordStatus, VisitKind,
 };
@@ -56,6 +57,15 @@ pub struct DocFacts {
     pub amendments: usize,
     /// The case summary, for the summary's own record.
     pub summary: Option<CaseSummary>,
+    /// When it was first recorded (the device's list row orders by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// The document's heads these facts were derived at (hex, sorted): with `created_at`, what
+    /// makes them a device's list row (`listing`), sent beside a whole document to a device that
+    /// does not hold it (`hub::feed`, issue #13). Empty in projections written before they
+    /// existed: those documents are sent without a row, and the device loads them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heads: Vec<String>,
 }
 
 /// What the oversight pages know of one case: its summary and its open timescales.
@@ -81,51 +91,69 @@ pub fn rules() -> &'static (BankHolidayCalendar, LocalSettings) {
     RULES.get_or_init(|| (BankHolidayCalendar::england_and_wales(), LocalSettings::default()))
 }
 
-/// A record's facts, as the device's projection derives them.
-pub fn doc_facts(doc: &RecordDoc) -> DocFacts {
+/// A record's facts, as the device's projection derives them: the columns of the device's list
+/// row are `ListRow::of`'s, so that `listing` gives a device exactly the row it would derive.
+pub fn doc_facts(doc: &mut RecordDoc) -> DocFacts {
+    let mut heads = doc.heads();
+    heads.sort_unstable();
+    let heads = heads.iter().map(|h| hex::encode(h.0)).collect();
+    let row = ListRow::of(doc);
     let meta = doc.meta();
-    let mut f = DocFacts {
+    let views_recorded = match doc.body() {
+        RecordBody::Visit(v) => Some(!v.child_views.is_empty()),
+        RecordBody::Assessment(a) => Some(!a.child_views.is_empty()),
+        RecordBody::CaseNote(_) | RecordBody::CaseSummary(_) => None,
+    };
+    DocFacts {
         id: meta.id.clone(),
         case_id: meta.case_id.clone(),
         kind: meta.kind,
-        status: meta.status,
-        created_by: meta.created_by.clone(),
+        status: row.status,
+        created_by: row.created_by,
         recorded_on: local_date(meta.created_at),
         submitted_by: meta.submitted_by.clone(),
         submitted_on: meta.submitted_at.map(local_date),
-        occurred_on: None,
-        visit_kind: None,
-        child_seen: None,
-        seen_alone: None,
-        views_recorded: None,
-        authorised_on: None,
+        occurred_on: row.occurred_on,
+        visit_kind: row.visit_kind,
+        child_seen: row.child_seen,
+        seen_alone: row.seen_alone,
+        views_recorded,
+        authorised_on: row.authorised_on,
         decision: meta.oversight.as_ref().map(|o| o.decision),
         decided_by: meta.oversight.as_ref().map(|o| o.manager.clone()),
         decided_on: meta.oversight.as_ref().map(|o| local_date(o.at)),
         amendments: meta.amendments.len(),
-        summary: None,
+        summary: row.summary,
+        created_at: Some(meta.created_at),
+        heads,
+    }
+}
+
+/// The device's list row of a record, from its facts, at the heads they were derived at; `None`
+/// for facts written before they carried their heads and creation time.
+pub fn listing(f: &DocFacts) -> Option<Listing> {
+    let created_at = f.created_at?;
+    if f.heads.is_empty() {
+        return None;
+    }
+    let heads = f
+        .heads
+        .iter()
+        .map(|h| hex::decode(h).ok().and_then(|b| Hash::try_from(b.as_slice()).ok()))
+        .collect::<Option<Vec<Hash>>>()?;
+    let row = ListRow {
+        status: f.status,
+        created_by: f.created_by.clone(),
+        created_at,
+        occurred_on: f.occurred_on,
+        visit_kind: f.visit_kind,
+        child_seen: f.child_seen,
+        seen_alone: f.seen_alone,
+        authorised_on: f.authorised_on,
+        amended: f.amendments > 0,
+        summary: f.summary.clone(),
     };
-    match doc.body() {
-        RecordBody::Visit(v) => {
-            f.occurred_on = Some(local_date(v.started_at));
-            f.visit_kind = Some(v.kind);
-            f.child_seen = v.child_seen;
-            f.seen_alone = v.seen_alone;
-            f.views_recorded = Some(!v.child_views.is_empty());
-        }
-        RecordBody::Assessment(a) => {
-            f.occurred_on = Some(a.start_date);
-            f.child_seen = a.child_seen;
-            f.views_recorded = Some(!a.child_views.is_empty());
-            f.authorised_on = a.authorisation_date;
-        }
-        RecordBody::CaseNote(n) => f.occurred_on = Some(local_date(n.occurred_at)),
-        RecordBody::CaseSummary(s) => f.summary = Some(s.clone()),
-    }
-    if meta.status == RecordStatus::Authorised && f.authorised_on.is_none() {
-        f.authorised_on = meta.oversight.as_ref().map(|o| local_date(o.at));
-    }
-    f
+    Some(Listing { heads, row })
 }
 
 /// A case's facts from its records' facts; `None` while the server holds no summary for it.
@@ -243,9 +271,9 @@ async fn derive(hub: &Hub, info: &DocInfo) -> Result<DocFacts, HubError> {
     let stored = stored_changes(hub.storage().as_ref(), &info.id).await?;
     let id = info.id.clone();
     hub.run_job(Job::Oversight, move || {
-        let doc = RecordDoc::from_doc(doc_from_changes(&id, &stored)?)
+        let mut doc = RecordDoc::from_doc(doc_from_changes(&id, &stored)?)
             .map_err(|e| HubError::Corrupt(format!("document {id}: {e}")))?;
-        Ok(doc_facts(&doc))
+        Ok(doc_facts(&mut doc))
     })
     .await?
 }

@@ -27,6 +27,7 @@ fn request(changes: Vec<u8>) -> Vec<u8> {
             heads: vec![],
             changes,
             signatures: Vec::new(),
+            listing: None,
         }],
         check: vec![],
         response_budget: 1 << 20,
