@@ -6,6 +6,8 @@
 //! written out in docs/PROTOCOL.md ("Keys, signatures, receipts and revocation") so that anyone
 //! can check them with another Ed25519 implementation.
 
+use std::sync::OnceLock;
+
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +113,66 @@ pub fn verify(key: &PublicKey, message: &[u8], sig: &Sig) -> Result<(), Signatur
     let key = key.verifying()?;
     let sig = Signature::from_bytes(&sig.0);
     key.verify_strict(message, &sig).map_err(|_| SignatureError::BadSignature)
+}
+
+/// Checks many change signatures in one batch equation (ed25519-dalek's `verify_batch`): the
+/// answer of `ChangeSignature::verify` on each, at a fraction of the cost for a page of them.
+/// `verify_strict`'s extra refusals are made first, on each key once and each signature: a
+/// key or an `R` of small order, an `R` not canonically encoded, `s` not reduced. What remains
+/// different is only this: a signature whose `R` its signer built with a small-order part
+/// could pass the batch and fail alone. Only the holder of the secret key can build one, so it
+/// forges nothing (docs/decisions.md, "Signatures checked in a batch"). `Err` names nothing:
+/// the caller checks the signatures one by one to find which failed.
+pub fn verify_all(sigs: &[&ChangeSignature]) -> Result<(), SignatureError> {
+    use std::collections::HashMap;
+    if sigs.is_empty() {
+        return Ok(());
+    }
+    let mut keys: HashMap<PublicKey, VerifyingKey> = HashMap::new();
+    let mut verifying = Vec::with_capacity(sigs.len());
+    let mut signatures = Vec::with_capacity(sigs.len());
+    let mut messages = Vec::with_capacity(sigs.len());
+    for sig in sigs {
+        let key = match keys.get(&sig.key) {
+            Some(key) => *key,
+            None => {
+                let key = sig.key.verifying()?;
+                if key.is_weak() {
+                    return Err(SignatureError::BadKey);
+                }
+                *keys.entry(sig.key).or_insert(key)
+            }
+        };
+        if strict_refuses_r(&sig.sig.0) {
+            return Err(SignatureError::BadSignature);
+        }
+        verifying.push(key);
+        signatures.push(Signature::from_bytes(&sig.sig.0));
+        messages.push(ChangeSignature::message(&sig.hash, sig.acting.as_deref()));
+    }
+    let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    ed25519_dalek::verify_batch(&messages, &signatures, &verifying)
+        .map_err(|_| SignatureError::BadSignature)
+}
+
+/// Whether `verify_strict` refuses the `R` half of `sig` before its equation, told from the
+/// bytes: an encoding of `y ≥ p` (not canonical), or one of the eight points of small order
+/// (whatever the sign bit: the points of small order with `x = 0` have two encodings).
+fn strict_refuses_r(sig: &[u8; 64]) -> bool {
+    static SMALL_ORDER: OnceLock<[[u8; 32]; 8]> = OnceLock::new();
+    let small_order = SMALL_ORDER.get_or_init(|| {
+        curve25519_dalek::constants::EIGHT_TORSION.map(|point| {
+            let mut y = point.compress().to_bytes();
+            y[31] &= 0x7f;
+            y
+        })
+    });
+    let mut y = [0u8; 32];
+    y.copy_from_slice(&sig[..32]);
+    y[31] &= 0x7f;
+    // p = 2^255 - 19: little-endian 0xed, thirty 0xff, 0x7f.
+    let not_canonical = y[0] >= 0xed && y[1..31].iter().all(|b| *b == 0xff) && y[31] == 0x7f;
+    not_canonical || small_order.contains(&y)
 }
 
 /// The signature of one change, carried beside the change (the Automerge documents stay
@@ -421,6 +483,108 @@ mod tests {
         t.sig = None;
         assert!(t.verify(&server.public()).is_err());
         assert!(r.verify(&KeyPair::from_seed(&[5; 32]).public()).is_err());
+    }
+
+    /// The batch says what the one-by-one checks say: every valid page passes, and one altered
+    /// signature anywhere in it (its hash, whom it acted for, its key or a byte of it) fails
+    /// the batch as it fails alone.
+    #[test]
+    fn a_batch_agrees_with_the_checks_one_by_one() {
+        let keys: Vec<KeyPair> = (1..=3).map(|i| KeyPair::from_seed(&[i; 32])).collect();
+        let sigs: Vec<ChangeSignature> = (0..40u8)
+            .map(|i| {
+                let acting = (i % 4 == 0).then_some("integration:cms");
+                keys[usize::from(i) % 3].sign_change(Hash([i; 32]), acting)
+            })
+            .collect();
+        let all: Vec<&ChangeSignature> = sigs.iter().collect();
+        verify_all(&all).unwrap();
+        verify_all(&[]).unwrap();
+        for at in [0, 17, 39] {
+            let alterations: [fn(&mut ChangeSignature); 4] = [
+                |s| s.hash.0[3] ^= 1,
+                |s| s.acting = Some("manager:m1".into()),
+                |s| s.key = KeyPair::from_seed(&[9; 32]).public(),
+                |s| s.sig.0[40] ^= 1,
+            ];
+            for alter in alterations {
+                let mut page = sigs.clone();
+                alter(&mut page[at]);
+                assert!(page[at].verify().is_err());
+                let all: Vec<&ChangeSignature> = page.iter().collect();
+                assert!(verify_all(&all).is_err(), "signature {at} altered");
+            }
+        }
+    }
+
+    /// What `verify_strict` refuses beyond the equation, the batch refuses too: a key of small
+    /// order, and an `R` of small order that satisfies the cofactorless equation (the identity,
+    /// with `s = k·a`: the signer's own construction, which plain `verify` would accept).
+    #[test]
+    fn a_batch_refuses_what_the_strict_check_refuses() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        use curve25519_dalek::scalar::Scalar;
+        use curve25519_dalek::traits::Identity;
+        use ed25519_dalek::Verifier;
+        use sha2::{Digest, Sha512};
+        let signer = SigningKey::from_bytes(&[7; 32]);
+        let hash = Hash([1; 32]);
+        let message = ChangeSignature::message(&hash, None);
+        let identity = CompressedEdwardsY::identity().to_bytes();
+        let k: [u8; 64] = Sha512::new()
+            .chain_update(identity)
+            .chain_update(signer.verifying_key().as_bytes())
+            .chain_update(&message)
+            .finalize()
+            .into();
+        let s = Scalar::from_bytes_mod_order_wide(&k) * signer.to_scalar();
+        let mut bytes = [0u8; 64];
+        bytes[..32].copy_from_slice(&identity);
+        bytes[32..].copy_from_slice(s.as_bytes());
+        let crafted = ChangeSignature {
+            hash,
+            key: PublicKey(signer.verifying_key().to_bytes()),
+            sig: Sig(bytes),
+            acting: None,
+        };
+        let key = signer.verifying_key();
+        assert!(key.verify(&message, &Signature::from_bytes(&bytes)).is_ok(), "cofactorless");
+        assert!(crafted.verify().is_err(), "strict refuses it");
+        assert!(verify_all(&[&crafted]).is_err(), "so does the batch");
+
+        // The identity as a key: of small order.
+        let weak = ChangeSignature { key: PublicKey(identity), ..crafted.clone() };
+        assert!(weak.verify().is_err());
+        assert_eq!(verify_all(&[&weak]), Err(SignatureError::BadKey));
+    }
+
+    /// The byte test of `R` agrees with decompressing it: every encoding of a point of small
+    /// order (either sign bit) and every `y ≥ p` is refused, the `R` of real signatures never.
+    #[test]
+    fn r_is_refused_exactly_when_of_small_order_or_not_canonical() {
+        let with_r = |r: [u8; 32]| {
+            let mut sig = [0u8; 64];
+            sig[..32].copy_from_slice(&r);
+            sig
+        };
+        for point in curve25519_dalek::constants::EIGHT_TORSION {
+            let r = point.compress().to_bytes();
+            assert!(strict_refuses_r(&with_r(r)));
+            let mut flipped = r;
+            flipped[31] ^= 0x80;
+            assert!(strict_refuses_r(&with_r(flipped)));
+        }
+        for low in 0xed..=0xff {
+            let mut r = [0xff; 32];
+            r[0] = low;
+            r[31] = 0x7f;
+            assert!(strict_refuses_r(&with_r(r)), "y = p + {}", low - 0xed);
+        }
+        let key = KeyPair::from_seed(&[4; 32]);
+        for i in 0..200u8 {
+            let sig = key.sign_change(Hash([i; 32]), None).sig.0;
+            assert!(!strict_refuses_r(&sig));
+        }
     }
 
     /// RFC 8032 §7.1 test 1: the primitive is standard Ed25519.

@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 use super::documents::{
     decode_heads, encode_heads, insert_document, insert_listed, persist_changes,
 };
-use super::signing::{check_received, check_signatures, put_signatures, Trust};
+use super::signing::{check_received, check_signatures, put_signatures, verify_kept, Trust};
 use super::{projection, Store};
 use crate::document::line::line_of;
 use crate::document::RecordDoc;
 use crate::error::{Error, Result};
+use crate::protocol::signing::verify_all;
 use crate::protocol::{ChangeSignature, Hash, ListRow, Listing};
 use crate::records::RecordKind;
 
@@ -127,6 +128,19 @@ impl Store {
                 Ok(None) => report.unchanged += 1,
                 Err(e) => report.rejected.push((dc.id.clone(), e.to_string())),
             }
+        }
+        // Every kept signature in one batch; only if the batch fails, each document's alone,
+        // to refuse just the documents whose signatures fail (their staged copies are dropped,
+        // as on any refusal: the next read loads the untouched copy from disk).
+        let all: Vec<&ChangeSignature> = staged.iter().flat_map(|s| s.sigs()).collect();
+        if verify_all(&all).is_err() {
+            staged.retain(|s| match verify_kept(s.id(), s.sigs()) {
+                Ok(()) => true,
+                Err(e) => {
+                    report.rejected.push((s.id().to_string(), e.to_string()));
+                    false
+                }
+            });
         }
         (staged, report)
     }
@@ -278,6 +292,14 @@ impl Staged {
             Staged::Listed(listed) => &listed.id,
         }
     }
+
+    /// The signatures of its new changes, to verify before it is written.
+    fn sigs(&self) -> &[ChangeSignature] {
+        match self {
+            Staged::Loaded { sigs, .. } => sigs,
+            Staged::Listed(listed) => &listed.sigs,
+        }
+    }
 }
 
 /// A whole document from the server, to be stored as received and listed from the server's
@@ -295,7 +317,7 @@ pub(super) struct Listed {
 /// A new document from the server that can be stored without loading it: its changes are one
 /// line (so no field is in conflict) whose head is exactly the one the server's list row was
 /// derived at, and every change carries a signature that verifies by the same rules as a loaded
-/// document's (`check_signatures`). `None`: the document must be loaded (concurrent edits, a
+/// document's (`check_signatures` here, the signatures themselves in `stage_all`). `None`: the document must be loaded (concurrent edits, a
 /// row of other heads, a change missing or damaged: the load reports it); an error: a
 /// signature fails. Its identity is the one the server announced; the first load checks the document
 /// says the same (`documents::first_load_of_listed`).

@@ -86,7 +86,8 @@ pub(super) struct Trust {
 }
 
 /// Checks the changes a received document gained (after `before`; all for a new document):
-/// each must carry a signature that verifies. With `trust` (a pull from the server) it must be
+/// each must carry a signature that verifies (verified with the rest of the response's, in
+/// `Store::stage_all`). With `trust` (a pull from the server) it must be
 /// the server's (naming whom it acted for) or a key's registered to the change's author.
 /// Without (`Store::import`, from a peer) the signature must be there and verify; whom the key
 /// belongs to is not known yet (the server checks that when the changes are pushed on).
@@ -111,7 +112,9 @@ pub(super) fn check_received(
 }
 
 /// The signature checks of `check_received`, for changes known by their hashes and authors
-/// (from a loaded document, or read from the changes alone: `document::line`).
+/// (from a loaded document, or read from the changes alone: `document::line`): each change
+/// signed, by a key the trust allows for its author. The signatures themselves are verified
+/// by the caller, all of a response at once (`verify_kept`).
 pub(super) fn check_signatures(
     doc_id: &str,
     authors: Vec<(ChangeHash, ActorId)>,
@@ -129,7 +132,6 @@ pub(super) fn check_signatures(
         let Some(sig) = by_hash.get(&Hash(hash.0)) else {
             return Err(fail(&hash, "unsigned"));
         };
-        sig.verify().map_err(|_| fail(&hash, "bad signature"))?;
         if let Some(trust) = trust {
             if Some(sig.key) == trust.server {
                 if sig.acting.is_none() {
@@ -147,6 +149,19 @@ pub(super) fn check_signatures(
         keep.push((*sig).clone());
     }
     Ok(keep)
+}
+
+/// Verifies the signatures `check_signatures` kept for one document (strict, one by one):
+/// the first that fails is named, as the document's refusal.
+pub(super) fn verify_kept(doc_id: &str, sigs: &[ChangeSignature]) -> Result<()> {
+    for sig in sigs {
+        sig.verify().map_err(|_| Error::Signature {
+            doc: doc_id.to_string(),
+            change: hex::encode(sig.hash.0),
+            reason: "bad signature".into(),
+        })?;
+    }
+    Ok(())
 }
 
 /// A stored receipt and whether it verifies.

@@ -237,3 +237,48 @@ fn the_servers_key_is_pinned_on_first_sync_and_another_is_refused() {
     });
     assert!(matches!(failure, crate::sync::SyncFailure::ServerKeyChanged { .. }));
 }
+
+/// The signatures of a response are verified together (`protocol::signing::verify_all`); one
+/// forged signature among them refuses its own document only, new or already held, and the
+/// held copy is untouched.
+#[test]
+fn one_forged_signature_in_a_response_refuses_only_its_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = store(&dir, "a", "amara");
+    let mut b = store(&dir, "b", "amara");
+    let ids: Vec<String> = (0..5).map(|_| a.create_record("case-1", &visit()).unwrap()).collect();
+    let first: Vec<_> = ids.iter().map(|id| a.changes_since(id, &[]).unwrap()).collect();
+    let mut page = first.clone();
+    page[2].signatures[0].sig.0[9] ^= 1;
+    let applied = b.apply_exchange(&pull(vec![record_of(&a, "amara")], page)).unwrap();
+    assert_eq!(applied.import.rejected.len(), 1, "{applied:?}");
+    assert_eq!(applied.import.rejected[0].0, ids[2]);
+    assert!(applied.import.rejected[0].1.contains("bad signature"), "{applied:?}");
+    assert_eq!(applied.import.created.len(), 4);
+    assert!(b.record(&ids[2]).is_err());
+
+    // Held documents gain a change each; one of those forged.
+    let before: Vec<_> = ids.iter().map(|id| a.heads(id).unwrap()).collect();
+    for id in &ids {
+        let mut body = a.record(id).unwrap().body;
+        if let RecordBody::Visit(v) = &mut body {
+            v.observations.push_str(" Seen again.");
+        }
+        a.update_record(id, &body).unwrap();
+    }
+    let mut page: Vec<_> =
+        ids.iter().zip(&before).map(|(id, h)| a.changes_since(id, h).unwrap()).collect();
+    page[2] = first[2].clone();
+    page[3].signatures[0].sig.0[9] ^= 1;
+    let held = b.record(&ids[3]).unwrap();
+    let applied = b.apply_exchange(&pull(vec![], page)).unwrap();
+    assert_eq!(applied.import.rejected.len(), 1, "{applied:?}");
+    assert_eq!(applied.import.rejected[0].0, ids[3]);
+    assert_eq!(applied.import.created, vec![ids[2].clone()]);
+    assert_eq!(applied.import.updated.len(), 3);
+    assert_eq!(b.record(&ids[3]).unwrap(), held, "the held copy is untouched");
+    for id in [&ids[0], &ids[1], &ids[4]] {
+        assert_eq!(b.record(id).unwrap(), a.record(id).unwrap());
+    }
+    assert!(b.record(&ids[2]).is_ok(), "sent again with its first signature: taken");
+}

@@ -16,10 +16,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{encode, limits, RejectReason};
+use crate::protocol::{encode, limits, RejectReason, SyncRequest};
 use crate::store::Store;
 use session::{decode_response, store_failure, Attempt, Attempts, Next, Session, SessionConfig};
-use transport::{RetryPolicy, Transport};
+use transport::{HttpResponse, RetryPolicy, Transport, TransportError};
 
 /// Supplies access tokens; the app implements it over its identity provider.
 pub trait AccessTokenProvider: Send + Sync {
@@ -127,9 +127,40 @@ impl StoreRef<'_> {
     }
 }
 
+/// A request sent before its turn (`Session::next_pull`) and its answer, awaited later.
+/// Dropped unused, it is aborted: a pull changes nothing on the server, so an abandoned one
+/// costs only its bytes.
+struct Prefetch {
+    request: SyncRequest,
+    task: tokio::task::JoinHandle<Result<HttpResponse, TransportError>>,
+}
+
+impl Prefetch {
+    /// Its answer's body, if `request` is the one it was sent as and the server answered 200;
+    /// `None` means: post `request` as usual.
+    async fn answer_to(mut self, request: &SyncRequest, session: &mut Session) -> Option<Vec<u8>> {
+        // Dispatched, so counted, whether or not its answer is used.
+        session.note_request();
+        if &self.request != request {
+            return None;
+        }
+        match (&mut self.task).await {
+            Ok(Ok(HttpResponse { status: 200, body })) => Some(body),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// The sync client of one store.
 pub struct SyncClient<T: Transport> {
-    transport: T,
+    /// Shared with the task that sends the next page's request early (`Prefetch`).
+    transport: Arc<T>,
     tokens: Arc<dyn AccessTokenProvider>,
     device: String,
     retry: RetryPolicy,
@@ -142,20 +173,20 @@ pub struct SyncClient<T: Transport> {
     status: Mutex<SyncStatus>,
 }
 
-impl<T: Transport> std::fmt::Debug for SyncClient<T> {
+impl<T: Transport + 'static> std::fmt::Debug for SyncClient<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SyncClient").field("device", &self.device).finish_non_exhaustive()
     }
 }
 
-impl<T: Transport> SyncClient<T> {
+impl<T: Transport + 'static> SyncClient<T> {
     pub fn new(
         transport: T,
         tokens: Arc<dyn AccessTokenProvider>,
         device: impl Into<String>,
     ) -> Self {
         Self {
-            transport,
+            transport: Arc::new(transport),
             tokens,
             device: device.into(),
             retry: RetryPolicy::default(),
@@ -269,8 +300,11 @@ impl<T: Transport> SyncClient<T> {
             response_budget: self.response_budget,
             push_budget: self.push_budget,
         });
+        // The next page's request, sent while this page is applied (`Session::next_pull`);
+        // dropping it (a failure, the end of the call) aborts it.
+        let mut prefetch = None;
         loop {
-            match self.exchange_once(store, &mut session).await {
+            match self.exchange_once(store, &mut session, &mut prefetch).await {
                 Ok(Next::Exchange) => {}
                 Ok(Next::Done) => break,
                 Err(failure) => {
@@ -279,6 +313,7 @@ impl<T: Transport> SyncClient<T> {
                 }
             }
         }
+        drop(prefetch);
         let succeeded = session.succeeded();
         let (conflicts, recorded) = store
             .with(|s| {
@@ -296,22 +331,48 @@ impl<T: Transport> SyncClient<T> {
         report
     }
 
-    /// One request and its response, committed to the store.
+    /// One request and its response, committed to the store. `prefetch` holds the request
+    /// sent early for this exchange, if any, and receives the one sent for the next.
     async fn exchange_once(
         &self,
         store: &mut StoreRef<'_>,
         session: &mut Session,
+        prefetch: &mut Option<Prefetch>,
     ) -> Result<Next, SyncFailure> {
         // One store step reads the request's inputs; the lock is not held on the network.
         let query = session.query();
         let outbox = store.with(|s| s.outbox(&query)).await.map_err(store_failure)?;
         let (request, push_more) = session.request(outbox);
-        let body = self.post_with_retries(encode(&request), session).await?;
-        let plan = session.on_response(&request, push_more, decode_response(&body)?);
+        let early = match prefetch.take() {
+            Some(early) => early.answer_to(&request, session).await,
+            None => None,
+        };
+        let body = match early {
+            Some(body) => body,
+            None => self.post_with_retries(encode(&request), session).await?,
+        };
+        let response = decode_response(&body)?;
+        *prefetch = session
+            .next_pull(&request, push_more, &response)
+            .and_then(|next| self.send_early(next));
+        let plan = session.on_response(&request, push_more, response);
         // One store step, one transaction, applies the response (the app's calls wait at
         // most for this step).
         let applied = store.with(|s| s.apply_exchange(&plan)).await.map_err(store_failure)?;
         Ok(session.on_applied(&applied))
+    }
+
+    /// Sends `request` now, in a task of its own, to be answered while this page is applied.
+    /// One attempt only: whatever goes wrong with it, the exchange posts its request again as
+    /// usual (with retries and the token refresh).
+    fn send_early(&self, request: SyncRequest) -> Option<Prefetch> {
+        // Polled outside a tokio runtime (no one does today), the call just goes without.
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let token = self.tokens.access_token(false)?;
+        let transport = self.transport.clone();
+        let body = encode(&request);
+        let task = runtime.spawn(async move { transport.post(body, token).await });
+        Some(Prefetch { request, task })
     }
 
     /// Posts `body`, retrying as `Attempts` decides (the pauses are the only waiting here).

@@ -103,6 +103,39 @@ impl Session {
         (request, outbox.push_more)
     }
 
+    /// The request expected to follow `request` once `response` is applied, when it is a
+    /// plain continuation of the pull: nothing was pushed or checked, the server has more to
+    /// send and asked for no repair, refused nothing and did not resync, and the call may make
+    /// another exchange. It is the same request from the response's cursor. The driver sends
+    /// it while the store applies `response` (the server computes the next page while the
+    /// device commits this one) and uses its answer only if the request the store then reports
+    /// is exactly this one: a pull changes nothing on the server, so an answer to an identical
+    /// request sent a little earlier is an answer to that request. Call before `on_response`.
+    pub fn next_pull(
+        &self,
+        request: &SyncRequest,
+        push_more: bool,
+        response: &SyncResponse,
+    ) -> Option<SyncRequest> {
+        let plain = request.push.is_empty()
+            && request.check.is_empty()
+            && !push_more
+            && response.more
+            && response.send_all.is_empty()
+            && response.rejected.is_empty()
+            && !response.resync;
+        // `exchanges` counts those answered before this one: this response is number
+        // `exchanges + 1`, and another may follow only below the bound.
+        if !plain || self.exchanges + 1 >= self.config.max_exchanges {
+            return None;
+        }
+        Some(SyncRequest {
+            cursor: response.next_cursor,
+            cursor_tag: response.next_cursor_tag,
+            ..request.clone()
+        })
+    }
+
     /// Counts one HTTP request (retries included).
     pub fn note_request(&mut self) {
         self.report.requests += 1;

@@ -382,3 +382,49 @@ fn a_body_that_is_not_a_response_is_the_protocols_failure() {
     assert!(matches!(decode_response(b"\xffnot cbor"), Err(SyncFailure::Protocol { .. })));
     assert_eq!(decode_response(&encode(&quiet())).unwrap(), quiet());
 }
+
+#[test]
+fn the_next_pull_is_predicted_only_for_a_plain_continuation() {
+    let session = Session::new(config(3));
+    let (request, _) = session.request(Outbox { cursor: 5, cursor_tag: 50, ..Outbox::default() });
+    let more = SyncResponse { more: true, ..quiet() };
+    assert_eq!(
+        session.next_pull(&request, false, &more),
+        Some(SyncRequest { cursor: 7, cursor_tag: 70, ..request.clone() }),
+        "the same request from the response's cursor"
+    );
+
+    let pushing = session.request(Outbox { push: vec![push("a", 1)], ..Outbox::default() }).0;
+    let checking = SyncRequest { check: vec![ack(&push("a", 1))], ..request.clone() };
+    let refused = Rejection { id: "a".into(), reason: RejectReason::NotAllocated };
+    for (why, request, push_more, response) in [
+        ("it pushed", &pushing, false, more.clone()),
+        ("it checked heads (a repair)", &checking, false, more.clone()),
+        ("pushes are left for the next request", &request, true, more.clone()),
+        ("the server has nothing more", &request, false, quiet()),
+        (
+            "the server asks for documents whole",
+            &request,
+            false,
+            SyncResponse { send_all: vec!["a".into()], ..more.clone() },
+        ),
+        (
+            "the server refused a push",
+            &request,
+            false,
+            SyncResponse { rejected: vec![refused.clone()], ..more.clone() },
+        ),
+        ("the server resyncs", &request, false, SyncResponse { resync: true, ..more.clone() }),
+    ] {
+        assert_eq!(session.next_pull(request, push_more, &response), None, "{why}");
+    }
+
+    // Three exchanges at most: after the second, no third is predicted.
+    let mut session = Session::new(config(3));
+    let (_, _, next) = exchange(&mut session, Outbox::default(), more.clone(), applied(0, &[]));
+    assert_eq!(next, Next::Exchange);
+    assert!(session.next_pull(&request, false, &more).is_some(), "the third may follow");
+    let (_, _, next) = exchange(&mut session, Outbox::default(), more.clone(), applied(0, &[]));
+    assert_eq!(next, Next::Exchange);
+    assert_eq!(session.next_pull(&request, false, &more), None, "no fourth");
+}
