@@ -317,10 +317,11 @@ pub(super) struct Listed {
 /// A new document from the server that can be stored without loading it: its changes are one
 /// line (so no field is in conflict) whose head is exactly the one the server's list row was
 /// derived at, and every change carries a signature that verifies by the same rules as a loaded
-/// document's (`check_signatures` here, the signatures themselves in `stage_all`). `None`: the document must be loaded (concurrent edits, a
-/// row of other heads, a change missing or damaged: the load reports it); an error: a
-/// signature fails. Its identity is the one the server announced; the first load checks the document
-/// says the same (`documents::first_load_of_listed`).
+/// document's (`check_signatures` here, the signatures themselves in `stage_all`). `None`: the
+/// document must be loaded (concurrent edits, a row of other heads, a change missing or damaged:
+/// the load reports it); an error: a signature fails those rules. Its identity is the one the
+/// server announced; the first load checks the document says the same
+/// (`documents::first_load_of_listed`).
 fn stage_listed(dc: &DocumentChanges, listing: &Listing, trust: &Trust) -> Result<Option<Listed>> {
     let Some(line) = line_of(&dc.changes) else { return Ok(None) };
     if listing.heads != [Hash::from(line.head)] {
