@@ -51,7 +51,12 @@ pub fn start_server(dir: &Path) -> (Server, String) {
         .unwrap();
     let server = Server(child);
     for _ in 0..200 {
-        if std::net::TcpStream::connect(&listen).is_ok() {
+        // A connect to a port nothing listens on yet can meet itself (TCP simultaneous open:
+        // the kernel picked the port as the connection's own source port, which `free_port`
+        // makes likely): that is not the server (CI saw "connection refused" right after).
+        let up = std::net::TcpStream::connect(&listen)
+            .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok());
+        if up {
             return (server, format!("http://{listen}"));
         }
         std::thread::sleep(Duration::from_millis(50));
