@@ -124,7 +124,7 @@ pub fn verify(key: &PublicKey, message: &[u8], sig: &Sig) -> Result<(), Signatur
 /// forges nothing (docs/decisions.md, "Signatures checked in a batch"). `Err` names nothing:
 /// the caller checks the signatures one by one to find which failed.
 pub fn verify_all(sigs: &[&ChangeSignature]) -> Result<(), SignatureError> {
-    use std::collections::HashMap;
+    use std::collections::hash_map::{Entry, HashMap};
     if sigs.is_empty() {
         return Ok(());
     }
@@ -133,14 +133,15 @@ pub fn verify_all(sigs: &[&ChangeSignature]) -> Result<(), SignatureError> {
     let mut signatures = Vec::with_capacity(sigs.len());
     let mut messages = Vec::with_capacity(sigs.len());
     for sig in sigs {
-        let key = match keys.get(&sig.key) {
-            Some(key) => *key,
-            None => {
+        // Each key decompressed and checked once.
+        let key = match keys.entry(sig.key) {
+            Entry::Occupied(known) => *known.get(),
+            Entry::Vacant(new) => {
                 let key = sig.key.verifying()?;
                 if key.is_weak() {
                     return Err(SignatureError::BadKey);
                 }
-                *keys.entry(sig.key).or_insert(key)
+                *new.insert(key)
             }
         };
         if strict_refuses_r(&sig.sig.0) {

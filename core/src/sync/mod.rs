@@ -173,7 +173,7 @@ pub struct SyncClient<T: Transport> {
     status: Mutex<SyncStatus>,
 }
 
-impl<T: Transport + 'static> std::fmt::Debug for SyncClient<T> {
+impl<T: Transport> std::fmt::Debug for SyncClient<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SyncClient").field("device", &self.device).finish_non_exhaustive()
     }
