@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use fieldbook_core::codes::AbuseCategory;
 use fieldbook_core::records::{
     CaseSummary, ChildInNeedEpisode, ChildProtectionPlan, OversightDecision, RecordBody,
-    RecordStatus, VisitKind,
+    RecordStatus, Visit, VisitKind,
 };
 use fieldbook_server::hub::Hub;
 use fieldbook_server::serve::{open_storage, Backend};
@@ -145,7 +145,7 @@ async fn overdue_union_and_rebuild(w: World) {
         assert!(dev.sync().await.failure.is_none());
     }
     // Amara's last visit to case-a was on 26 March (child seen); a visit to case-b; Carol's.
-    amara.store.create_record("case-a", &visit_body(realistic_visit(1))).unwrap();
+    let amaras = amara.store.create_record("case-a", &visit_body(realistic_visit(1))).unwrap();
     let mut not_seen = realistic_visit(2);
     not_seen.kind = VisitKind::ChildInNeed;
     not_seen.child_seen = Some(false);
@@ -172,6 +172,23 @@ async fn overdue_union_and_rebuild(w: World) {
             assert!(expected.len() >= 3, "the fixture has overdue items: {expected:?}");
             assert!(!html.contains("case-c"), "another team's case is not on the page");
         }
+    }
+
+    // Two more pushes of Amara's visit to the hot copy: answering a question (its facts derived
+    // again), then typing into the observations (facts kept but for the heads, the case not
+    // derived again: the last push, so nothing rewrites its rows before the rebuild compares).
+    let edits: [fn(&mut Visit); 2] = [
+        |v| v.seen_alone = Some(!v.seen_alone.unwrap_or(false)),
+        |v| v.observations.push_str(" Later: the child showed me her room."),
+    ];
+    for edit in edits {
+        let mut record = amara.store.record(&amaras).unwrap();
+        if let RecordBody::Visit(v) = &mut record.body {
+            edit(v);
+        }
+        assert_eq!(amara.store.update_record(&amaras, &record.body).unwrap().len(), 1);
+        let report = amara.sync().await;
+        assert!(report.failure.is_none() && report.acknowledged == 1, "{report:?}");
     }
 
     // Rebuilt from the documents, the projections are the rows kept as the changes arrived.

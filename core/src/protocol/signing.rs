@@ -124,32 +124,54 @@ pub fn verify(key: &PublicKey, message: &[u8], sig: &Sig) -> Result<(), Signatur
 /// forges nothing (docs/decisions.md, "Signatures checked in a batch"). `Err` names nothing:
 /// the caller checks the signatures one by one to find which failed.
 pub fn verify_all(sigs: &[&ChangeSignature]) -> Result<(), SignatureError> {
-    use std::collections::hash_map::{Entry, HashMap};
-    if sigs.is_empty() {
-        return Ok(());
+    verify_batch(
+        sigs.iter().map(|s| (s.key, ChangeSignature::message(&s.hash, s.acting.as_deref()), s.sig)),
+    )
+}
+
+/// `Receipt::verify` of each of `receipts` against `server`, in one batch as `verify_all` does
+/// (with the same one difference from strict checking). `Err` names nothing.
+pub fn verify_receipts(receipts: &[&Receipt], server: &PublicKey) -> Result<(), SignatureError> {
+    if receipts.iter().any(|r| &r.key != server) {
+        return Err(SignatureError::BadSignature);
     }
+    verify_batch(
+        receipts
+            .iter()
+            .map(|r| (r.key, Receipt::message(&r.doc, &r.heads, &r.received_at, &r.device), r.sig)),
+    )
+}
+
+/// One batch equation over (key, message, signature), after `verify_strict`'s extra refusals.
+fn verify_batch(
+    items: impl Iterator<Item = (PublicKey, Vec<u8>, Sig)>,
+) -> Result<(), SignatureError> {
+    use std::collections::hash_map::{Entry, HashMap};
     let mut keys: HashMap<PublicKey, VerifyingKey> = HashMap::new();
-    let mut verifying = Vec::with_capacity(sigs.len());
-    let mut signatures = Vec::with_capacity(sigs.len());
-    let mut messages = Vec::with_capacity(sigs.len());
-    for sig in sigs {
+    let mut verifying = Vec::new();
+    let mut signatures = Vec::new();
+    let mut messages = Vec::new();
+    for (key, message, sig) in items {
         // Each key decompressed and checked once.
-        let key = match keys.entry(sig.key) {
+        let key = match keys.entry(key) {
             Entry::Occupied(known) => *known.get(),
             Entry::Vacant(new) => {
-                let key = sig.key.verifying()?;
+                let key = new.key().verifying()?;
                 if key.is_weak() {
                     return Err(SignatureError::BadKey);
                 }
                 *new.insert(key)
             }
         };
-        if strict_refuses_r(&sig.sig.0) {
+        if strict_refuses_r(&sig.0) {
             return Err(SignatureError::BadSignature);
         }
         verifying.push(key);
-        signatures.push(Signature::from_bytes(&sig.sig.0));
-        messages.push(ChangeSignature::message(&sig.hash, sig.acting.as_deref()));
+        signatures.push(Signature::from_bytes(&sig.0));
+        messages.push(message);
+    }
+    if messages.is_empty() {
+        return Ok(());
     }
     let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
     ed25519_dalek::verify_batch(&messages, &signatures, &verifying)
@@ -514,6 +536,35 @@ mod tests {
                 assert!(page[at].verify().is_err());
                 let all: Vec<&ChangeSignature> = page.iter().collect();
                 assert!(verify_all(&all).is_err(), "signature {at} altered");
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_of_receipts_agrees_with_the_checks_one_by_one() {
+        let server = KeyPair::from_seed(&[5; 32]);
+        let receipts: Vec<Receipt> = (0..20u8)
+            .map(|i| Receipt::issue(&server, &format!("doc-{i}"), &[Hash([i; 32])], "t", "tab"))
+            .collect();
+        let all: Vec<&Receipt> = receipts.iter().collect();
+        verify_receipts(&all, &server.public()).unwrap();
+        verify_receipts(&[], &server.public()).unwrap();
+        let stranger = KeyPair::from_seed(&[6; 32]).public();
+        assert!(verify_receipts(&all, &stranger).is_err(), "another server's key");
+        let alterations: [fn(&mut Receipt); 5] = [
+            |r| r.doc.push('x'),
+            |r| r.heads[0].0[0] ^= 1,
+            |r| r.received_at = "later".into(),
+            |r| r.device = "other".into(),
+            |r| r.sig.0[3] ^= 1,
+        ];
+        for at in [0, 19] {
+            for alter in alterations {
+                let mut page = receipts.clone();
+                alter(&mut page[at]);
+                assert!(page[at].verify(&server.public()).is_err());
+                let all: Vec<&Receipt> = page.iter().collect();
+                assert!(verify_receipts(&all, &server.public()).is_err(), "receipt {at} altered");
             }
         }
     }

@@ -80,6 +80,36 @@ fn a_pulled_change_needs_a_signature_by_its_authors_registered_key() {
     assert_eq!(relayed.signatures[0].key, a.public_key());
 }
 
+/// The receipts of a response are verified in one batch; when one of them fails, the others
+/// are still kept and only it is dropped.
+#[test]
+fn one_bad_receipt_in_a_response_drops_only_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = store(&dir, "a", "amara");
+    let server = KeyPair::from_seed(&[9; 32]);
+    let mut acks = Vec::new();
+    let mut receipts = Vec::new();
+    for _ in 0..3 {
+        let id = a.create_record("case-1", &visit()).unwrap();
+        let heads = to_hashes(&a.heads(&id).unwrap());
+        receipts.push(Receipt::issue(&server, &id, &heads, "2026-12-02T14:02:00Z", "a"));
+        acks.push(DocHeads { id, case_id: String::new(), heads });
+    }
+    receipts[1].received_at = "2026-12-02T15:00:00Z".into();
+    let ids: Vec<String> = acks.iter().map(|d| d.id.clone()).collect();
+    let plan = ExchangePlan {
+        acks,
+        receipts: receipts.clone(),
+        server_key: Some(server.public()),
+        verify: true,
+        ..ExchangePlan::default()
+    };
+    a.apply_exchange(&plan).unwrap();
+    assert_eq!(a.verify_receipt(&ids[0]).unwrap().unwrap().receipt, receipts[0]);
+    assert!(a.verify_receipt(&ids[1]).unwrap().is_none(), "the altered receipt was not kept");
+    assert_eq!(a.verify_receipt(&ids[2]).unwrap().unwrap().receipt, receipts[2]);
+}
+
 #[test]
 fn a_receipt_altered_on_the_device_fails_verification() {
     let dir = tempfile::tempdir().unwrap();

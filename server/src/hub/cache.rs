@@ -11,13 +11,16 @@
 //! while a push works on it and put back only after the push's changes are committed, so memory
 //! never runs ahead of storage.
 //!
+//! Each entry also keeps what the hub derived from the document at those heads (the hub keeps
+//! its projection's facts, so that a push that only edits text need not hydrate the record
+//! again: `hub::text_edits`).
+//!
 //! **Bounded by memory.** Automerge does not report a document's size in memory, so each entry
 //! is charged an estimate, `MEMORY_PER_STORED_BYTE` times the bytes of its stored changes; the
 //! least recently used entries go once the estimates exceed the cap.
 
 use std::sync::Mutex;
 
-use automerge::AutoCommit;
 use lru::LruCache;
 
 use crate::storage::Hash;
@@ -30,34 +33,34 @@ pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
 pub const MEMORY_PER_STORED_BYTE: usize = 24;
 
 #[derive(Debug)]
-struct Entry {
+struct Entry<V> {
     heads: Vec<Hash>,
-    doc: AutoCommit,
+    doc: V,
     /// Bytes of its stored changes, and the memory it is charged.
     stored_bytes: usize,
     cost: usize,
 }
 
 #[derive(Debug)]
-struct Inner {
-    lru: LruCache<String, Entry>,
+struct Inner<V> {
+    lru: LruCache<String, Entry<V>>,
     bytes: usize,
 }
 
 #[derive(Debug)]
-pub(super) struct DocCache {
-    inner: Mutex<Inner>,
+pub(super) struct DocCache<V> {
+    inner: Mutex<Inner<V>>,
     cap: usize,
 }
 
-impl DocCache {
+impl<V> DocCache<V> {
     pub(super) fn new(cap: usize) -> Self {
         Self { inner: Mutex::new(Inner { lru: LruCache::unbounded(), bytes: 0 }), cap }
     }
 
     /// Takes the document (and the bytes of its stored changes) out if it is cached at exactly
     /// `heads` (sorted, as storage keeps them); an entry at other heads is stale and dropped.
-    pub(super) fn take(&self, id: &str, heads: &[Hash]) -> Option<(AutoCommit, usize)> {
+    pub(super) fn take(&self, id: &str, heads: &[Hash]) -> Option<(V, usize)> {
         let mut inner = self.inner.lock().ok()?;
         let entry = inner.lru.pop(id)?;
         inner.bytes -= entry.cost;
@@ -67,7 +70,7 @@ impl DocCache {
     /// Keeps `doc` at `heads` (sorted), charged `stored_bytes` of stored changes; evicts the
     /// least recently used documents beyond the cap. A document larger than the whole cap is not
     /// kept.
-    pub(super) fn put(&self, id: String, heads: Vec<Hash>, doc: AutoCommit, stored_bytes: usize) {
+    pub(super) fn put(&self, id: String, heads: Vec<Hash>, doc: V, stored_bytes: usize) {
         let cost = stored_bytes.saturating_mul(MEMORY_PER_STORED_BYTE).max(1);
         if cost > self.cap {
             return;
@@ -96,7 +99,7 @@ impl DocCache {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use automerge::transaction::Transactable;
-    use automerge::ROOT;
+    use automerge::{AutoCommit, ROOT};
 
     use super::*;
 
@@ -110,7 +113,7 @@ mod tests {
 
     #[test]
     fn an_entry_is_used_only_at_the_heads_it_was_cached_at() {
-        let cache = DocCache::new(1 << 20);
+        let cache = DocCache::<AutoCommit>::new(1 << 20);
         let (d, heads) = doc("a");
         cache.put("d1".into(), heads.clone(), d, 10);
         assert!(cache.take("d1", &[Hash([7; 32])]).is_none(), "other heads: stale");
@@ -127,7 +130,7 @@ mod tests {
     #[test]
     fn the_estimated_memory_stays_under_the_cap() {
         let per_doc = 100 * MEMORY_PER_STORED_BYTE;
-        let cache = DocCache::new(3 * per_doc);
+        let cache = DocCache::<AutoCommit>::new(3 * per_doc);
         let mut all = Vec::new();
         for i in 0..5 {
             let (d, heads) = doc(&i.to_string());

@@ -24,6 +24,7 @@ mod push;
 pub use push::bench;
 mod repair;
 pub mod signing;
+mod text_edits;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -69,7 +70,7 @@ pub struct Hub {
     /// Where every piece of Automerge work runs (never on the async worker threads).
     pool: pool::Pool,
     /// Hot documents, used only at the heads storage holds (`cache`).
-    cache: Arc<cache::DocCache>,
+    cache: Arc<cache::DocCache<push::HotDoc>>,
     /// The server's signing key (issue #16): receipts, key events, and the changes the server
     /// makes on someone's behalf. `with_signing_key` sets the deployment's (its key file).
     key: Arc<KeyPair>,

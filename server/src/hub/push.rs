@@ -6,6 +6,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use futures_util::stream::{FuturesOrdered, StreamExt};
+
 use automerge::{AutoCommit, ChangeHash};
 use fieldbook_core::document::authorship::{parse_actor, same_worker};
 use fieldbook_core::document::RecordDoc;
@@ -16,6 +18,7 @@ use fieldbook_core::records::{id_fits, IdMisfit, RecordKind};
 
 use super::{doc_from_changes, stored_changes, Hub, HubError, Job};
 use crate::auth::{Identity, Role};
+use crate::oversight::projection::DocFacts;
 use crate::storage::signing::KeyRegistration;
 use crate::storage::{DocInfo, HeadsMove, NewChanges, Storage};
 
@@ -37,28 +40,67 @@ pub(super) async fn apply(
     visible: &[String],
     push: Vec<PushDoc>,
 ) -> Result<Pushed, HubError> {
-    let storage = hub.storage.as_ref();
     let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut cases = Cases { who, visible: visible.iter().cloned().collect(), ever: HashMap::new() };
-    let mut out = Pushed::default();
-    let mut batch = Vec::new();
-    // Documents to keep hot once the batch is committed, and their projections' facts.
-    let mut hot = Vec::new();
-    let mut facts = HashMap::new();
-    for doc in push {
-        let (input, found) = gather(hub, &mut cases, doc).await?;
-        let worker = who.subject.clone();
-        let loaded = found.doc;
-        let (input, decided) = hub
-            .pool
-            .run(Job::Push, move || {
+    let mut keys = Keys::default();
+    let mut taken = Taken::default();
+    // The decisions run on the pool side by side (as many as it has permits): storage is read
+    // for the next document while the pool decides the ones before it, and the decisions are
+    // taken in push order. At most `pool.size()` documents are read and undecided at once, so
+    // what is held stays bounded by the pool, not by the size of the push.
+    let mut deciding = FuturesOrdered::new();
+    let mut push = push.into_iter();
+    loop {
+        if let Some(doc) = push.next() {
+            let (input, found) = gather(hub, &mut cases, &mut keys, doc).await?;
+            let worker = who.subject.clone();
+            let Found { doc: loaded, state } = found;
+            deciding.push_back(hub.pool.run(Job::Push, move || {
                 let decided = decide_loaded(&worker, &input, loaded)
                     .map(|(decision, merged)| (decision, merged.map(Merged::finish)));
-                (input, decided)
-            })
-            .await?;
-        let doc = input.push;
-        let (decision, merged) = decided?;
+                (input.push, decided, state)
+            }));
+            if deciding.len() < hub.pool.size() {
+                continue;
+            }
+        }
+        let Some(result) = deciding.next().await else { break };
+        let (doc, decided, state) = result?;
+        taken.take(hub, (who, device, &received_at), doc, decided?, state).await?;
+    }
+    let Taken { out, batch, hot, known } = taken;
+    // All accepted documents are committed together: an acknowledgement is only sent for what
+    // is durably stored.
+    if !batch.is_empty() {
+        crate::oversight::projection::append_and_project_known(hub, batch, known).await?;
+    }
+    // Only now, with their changes committed, do the documents go back to the cache.
+    for (id, heads, doc, bytes) in hot {
+        hub.cache.put(id, heads, doc, bytes);
+    }
+    Ok(out)
+}
+
+/// What the push half collects from the decisions, taken one by one in push order: the answer,
+/// the changes to commit, and the documents to keep hot with their projections' facts.
+#[derive(Default)]
+struct Taken {
+    out: Pushed,
+    batch: Vec<NewChanges>,
+    hot: Vec<(String, Vec<Hash>, HotDoc, usize)>,
+    known: crate::oversight::projection::Known,
+}
+
+impl Taken {
+    async fn take(
+        &mut self,
+        hub: &Hub,
+        (who, device, received_at): (&Identity, &str, &str),
+        doc: PushDoc,
+        (decision, merged): (Decision, Option<Merged>),
+        state: StoredState,
+    ) -> Result<(), HubError> {
+        let out = &mut self.out;
         match decision {
             Decision::Accept { changes, ack } => {
                 out.hashes.extend(doc.heads.iter().copied());
@@ -66,14 +108,17 @@ pub(super) async fn apply(
                 let new_bytes: usize = changes.iter().map(|(_, b)| b.len()).sum();
                 let mut heads = None;
                 if let Some(m) = merged {
-                    if found.heads.is_none() && found.count > 0 {
+                    if state.heads.is_none() && state.count > 0 {
                         // Stored before heads were kept (or after concurrent appends): record
                         // the heads of what was loaded, so that the append below moves them.
-                        storage.put_heads(&doc.id, m.before.clone(), found.count).await?;
+                        hub.storage.put_heads(&doc.id, m.before.clone(), state.count).await?;
                     }
                     heads = Some(HeadsMove { before: m.before, after: m.after.clone() });
-                    facts.insert(doc.id.clone(), m.facts);
-                    hot.push((doc.id.clone(), m.after, m.doc, found.bytes + new_bytes));
+                    self.known.facts.insert(doc.id.clone(), m.hot.facts.clone());
+                    if m.heads_only {
+                        self.known.heads_only.insert(doc.id.clone());
+                    }
+                    self.hot.push((doc.id.clone(), m.after, m.hot, state.bytes + new_bytes));
                 }
                 if !changes.is_empty() {
                     let new: HashSet<&Hash> = changes.iter().map(|(h, _)| h).collect();
@@ -85,14 +130,14 @@ pub(super) async fn apply(
                         .map(|s| (s.hash, s.to_bytes()))
                         .collect();
                     let info = DocInfo { id: doc.id.clone(), case_id: doc.case_id, kind: doc.kind };
-                    batch.push(NewChanges { doc: info, changes, heads, signatures });
+                    self.batch.push(NewChanges { doc: info, changes, heads, signatures });
                 }
                 if ack {
                     out.receipts.push(Receipt::issue(
                         &hub.key,
                         &doc.id,
                         &doc.heads,
-                        &received_at,
+                        received_at,
                         device,
                     ));
                     out.acks.push(DocHeads {
@@ -108,35 +153,46 @@ pub(super) async fn apply(
                 out.rejected.push(Rejection { id: doc.id, reason });
             }
         }
+        Ok(())
     }
-    // All accepted documents are committed together: an acknowledgement is only sent for what
-    // is durably stored.
-    if !batch.is_empty() {
-        crate::oversight::projection::append_and_project_known(hub, batch, facts).await?;
-    }
-    // Only now, with their changes committed, do the documents go back to the cache.
-    for (id, heads, doc, bytes) in hot {
-        hub.cache.put(id, heads, doc, bytes);
-    }
-    Ok(out)
 }
 
 /// A pushed document merged with what was stored, ready to be kept hot: its heads before and
-/// after (sorted, as storage keeps them), the facts its projection needs, and the document.
+/// after (sorted, as storage keeps them), and the document with its projection's facts.
 struct Merged {
     before: Vec<Hash>,
     after: Vec<Hash>,
-    facts: crate::oversight::projection::DocFacts,
+    hot: HotDoc,
+    /// Its facts moved only in their heads (a text edit).
+    heads_only: bool,
+}
+
+/// A stored document as the hub keeps it hot (`cache`): loaded, with the facts of its
+/// projection derived at the same heads.
+#[derive(Debug)]
+pub(super) struct HotDoc {
     doc: AutoCommit,
+    facts: DocFacts,
 }
 
 impl Merged {
     /// Automerge work: in the pool.
     fn finish(merged: Loaded) -> Self {
-        let Loaded { before, mut record } = merged;
-        let facts = crate::oversight::projection::doc_facts(&mut record);
-        let after = sorted(&record.heads());
-        Self { before: sorted(&before), after, facts, doc: record.into_doc() }
+        let Loaded { before, checked } = merged;
+        let before = sorted(&before);
+        match checked {
+            Checked::Hydrated(mut record) => {
+                let facts = crate::oversight::projection::doc_facts(&mut record);
+                let after = sorted(&record.heads());
+                let hot = HotDoc { facts, doc: record.into_doc() };
+                Self { before, after, hot, heads_only: false }
+            }
+            Checked::TextEdited(HotDoc { mut doc, facts }) => {
+                let after = sorted(&doc.get_heads());
+                let facts = crate::oversight::projection::at_heads(facts, &after);
+                Self { before, after, hot: HotDoc { doc, facts }, heads_only: true }
+            }
+        }
     }
 }
 
@@ -203,7 +259,13 @@ pub(super) enum Stored {
 #[derive(Debug, Default)]
 struct Found {
     /// The document loaded at exactly the stored heads (then `Stored::Here` has no changes).
-    doc: Option<AutoCommit>,
+    doc: Option<HotDoc>,
+    state: StoredState,
+}
+
+/// The stored heads and size of a pushed document, kept beside its decision.
+#[derive(Debug, Default)]
+struct StoredState {
     /// The stored heads (`None`: unknown, or no document).
     heads: Option<Vec<Hash>>,
     /// Stored changes, and their bytes.
@@ -211,9 +273,43 @@ struct Found {
     bytes: usize,
 }
 
+/// The registrations of device keys read in one exchange: a device signs all its changes with
+/// one key, so a push of a hundred documents asks storage once, not a hundred times.
+#[derive(Debug, Default)]
+struct Keys(HashMap<[u8; 32], Option<KeyRegistration>>);
+
+impl Keys {
+    async fn named(
+        &mut self,
+        storage: &dyn Storage,
+        push: &PushDoc,
+    ) -> Result<HashMap<[u8; 32], KeyRegistration>, HubError> {
+        let mut named = HashMap::new();
+        for sig in &push.signatures {
+            let key = sig.key.0;
+            if named.contains_key(&key) {
+                continue;
+            }
+            let reg = match self.0.get(&key) {
+                Some(known) => known.clone(),
+                None => {
+                    let reg = storage.device_key(key).await?;
+                    self.0.insert(key, reg.clone());
+                    reg
+                }
+            };
+            if let Some(reg) = reg {
+                named.insert(key, reg);
+            }
+        }
+        Ok(named)
+    }
+}
+
 async fn gather(
     hub: &Hub,
     cases: &mut Cases<'_>,
+    keys: &mut Keys,
     push: PushDoc,
 ) -> Result<(PushInput, Found), HubError> {
     let storage = hub.storage.as_ref();
@@ -225,13 +321,7 @@ async fn gather(
         let input = PushInput { push, case_allowed, stored, keys: HashMap::new(), server_key };
         return Ok((input, Found::default()));
     }
-    let named: HashSet<[u8; 32]> = push.signatures.iter().map(|s| s.key.0).collect();
-    let mut keys = HashMap::new();
-    for key in named {
-        if let Some(reg) = storage.device_key(key).await? {
-            keys.insert(key, reg);
-        }
-    }
+    let keys = keys.named(storage, &push).await?;
     let mut found = Found::default();
     let stored = match storage.doc_state(&push.id).await? {
         None => Stored::Absent { hidden: false },
@@ -239,21 +329,21 @@ async fn gather(
             let info = state.info;
             if cases.may_write(storage, &info.case_id).await? {
                 let same = info.case_id == push.case_id && info.kind == push.kind;
-                found.count = state.changes;
+                found.state.count = state.changes;
                 let hot = match (&state.heads, same) {
                     (Some(heads), true) => hub.cache.take(&push.id, heads),
                     _ => None,
                 };
-                found.heads = state.heads;
+                found.state.heads = state.heads;
                 let changes = match hot {
                     Some((doc, bytes)) => {
                         found.doc = Some(doc);
-                        found.bytes = bytes;
+                        found.state.bytes = bytes;
                         Vec::new()
                     }
                     None if same => {
                         let changes = stored_changes(storage, &push.id).await?;
-                        found.bytes = changes.len();
+                        found.state.bytes = changes.len();
                         changes
                     }
                     None => Vec::new(),
@@ -292,7 +382,15 @@ pub(super) fn decide(worker: &str, input: &PushInput) -> Result<Decision, HubErr
 /// A record document accepted by `decide_loaded`, and its heads before the push.
 pub(super) struct Loaded {
     before: Vec<ChangeHash>,
-    record: RecordDoc,
+    checked: Checked,
+}
+
+/// How an accepted record was checked.
+pub(super) enum Checked {
+    /// Hydrated whole (its facts are derived again).
+    Hydrated(RecordDoc),
+    /// The hot copy, changed only by text edits (`text_edits`): its facts stand but for heads.
+    TextEdited(HotDoc),
 }
 
 /// `decide`, given the stored document already loaded (`loaded`: the hot copy at the stored
@@ -301,7 +399,7 @@ pub(super) struct Loaded {
 fn decide_loaded(
     worker: &str,
     input: &PushInput,
-    loaded: Option<AutoCommit>,
+    loaded: Option<HotDoc>,
 ) -> Result<(Decision, Option<Loaded>), HubError> {
     use RejectReason::*;
     let refuse = |reason| Ok((Decision::Refuse(reason), None));
@@ -322,10 +420,10 @@ fn decide_loaded(
         Stored::Here { changes, .. } => (Some(changes), false),
         Stored::Absent { hidden } => (None, *hidden),
     };
-    let mut doc = match (loaded, stored) {
-        (Some(doc), Some(_)) => doc,
-        (None, Some(changes)) => doc_from_changes(&push.id, changes)?,
-        (_, None) => AutoCommit::new(),
+    let (mut doc, facts) = match (loaded, stored) {
+        (Some(hot), Some(_)) => (hot.doc, Some(hot.facts)),
+        (None, Some(changes)) => (doc_from_changes(&push.id, changes)?, None),
+        (_, None) => (AutoCommit::new(), None),
     };
     let before = doc.get_heads();
     // The pushed changes parsed one by one, and which of them the stored document lacks: exactly
@@ -363,6 +461,10 @@ fn decide_loaded(
             return refuse(ReadOnly);
         }
     }
+    // Decided on the document as stored, before the changes are applied to it.
+    let text_edited = push.kind != RecordKind::CaseSummary
+        && facts.is_some()
+        && super::text_edits::only_edit_text(&doc, &new);
     if fieldbook_core::document::load_incremental_checked(&mut doc, &push.changes).is_err() {
         return refuse(Malformed);
     }
@@ -396,15 +498,24 @@ fn decide_loaded(
     let ack = holds_all(&mut doc, &push.heads);
     let changes: Vec<_> =
         new.iter().map(|c| (Hash::from(c.hash()), c.raw_bytes().to_vec())).collect();
-    let record = match RecordDoc::from_doc(doc) {
-        Ok(record) => record,
-        Err(_) => return refuse(Malformed),
+    let checked = match facts {
+        Some(facts) if text_edited => Checked::TextEdited(HotDoc { doc, facts }),
+        _ => match RecordDoc::from_doc(doc) {
+            Ok(record) => Checked::Hydrated(record),
+            Err(_) => return refuse(Malformed),
+        },
     };
-    let meta = record.meta();
-    if meta.id != push.id || meta.kind != push.kind {
+    let (id, kind, case_id) = match &checked {
+        Checked::Hydrated(record) => {
+            let meta = record.meta();
+            (&meta.id, meta.kind, &meta.case_id)
+        }
+        Checked::TextEdited(hot) => (&hot.facts.id, hot.facts.kind, &hot.facts.case_id),
+    };
+    if *id != push.id || kind != push.kind {
         return refuse(Malformed);
     }
-    if meta.case_id != push.case_id {
+    if *case_id != push.case_id {
         return refuse(CaseMismatch);
     }
     if hidden {
@@ -413,7 +524,7 @@ fn decide_loaded(
         // "Record ids").
         return refuse(CaseMismatch);
     }
-    Ok((Decision::Accept { changes, ack }, Some(Loaded { before, record })))
+    Ok((Decision::Accept { changes, ack }, Some(Loaded { before, checked })))
 }
 
 /// Whether the document holds the change: its metadata only (`get_change_by_hash` rebuilds

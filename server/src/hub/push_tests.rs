@@ -428,3 +428,82 @@ fn a_change_the_server_wrote_for_a_manager_may_be_relayed_back() {
     let unnamed = push(None, &mut doc);
     assert_eq!(refused(decide("amara", &input(unnamed, stored()))), RejectReason::WrongAuthor);
 }
+
+/// A stored visit with some observations, the push of `edit` made to it, and the hub's hot copy
+/// of the stored document (loaded, with the facts derived from it).
+fn hot_push(edit: impl FnOnce(&mut RecordDoc)) -> (PushInput, HotDoc, RecordDoc) {
+    let id = new_record_id();
+    let mut doc = visit_doc("amara", &id, "case-a");
+    let mut v = Visit::new(VisitKind::ChildProtection, Utc::now());
+    v.observations = "The child was settled.".into();
+    doc.update_body(&Author::new("amara", "tab"), &RecordBody::Visit(v), Utc::now()).unwrap();
+    let stored = doc.save_after(&[]);
+    let mut hot = RecordDoc::from_doc(doc_from_changes(&id, &stored).unwrap()).unwrap();
+    let facts = crate::oversight::projection::doc_facts(&mut hot);
+    let hot = HotDoc { doc: hot.into_doc(), facts };
+    let before = doc.heads();
+    edit(&mut doc);
+    let push = PushDoc {
+        id: id.clone(),
+        kind: RecordKind::Visit,
+        case_id: "case-a".into(),
+        heads: to_hashes(&doc.heads()),
+        changes: doc.save_after(&before),
+        signatures: signed(&mut doc, &before),
+        listing: None,
+    };
+    let info = DocInfo { id, case_id: "case-a".into(), kind: RecordKind::Visit };
+    (input(push, Stored::Here { info, changes: Vec::new() }), hot, doc)
+}
+
+fn accepted(decided: Result<(Decision, Option<Loaded>), HubError>) -> Merged {
+    match decided.unwrap() {
+        (Decision::Accept { ack: true, .. }, Some(loaded)) => Merged::finish(loaded),
+        (other, _) => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn typing_into_a_hot_document_keeps_its_facts_but_for_the_heads() {
+    let (input, hot, mut device) = hot_push(|doc| {
+        let mut v = match doc.body() {
+            RecordBody::Visit(v) => v.clone(),
+            other => panic!("{other:?}"),
+        };
+        v.observations.push_str(" She showed me her room.");
+        doc.update_body(&Author::new("amara", "tab"), &RecordBody::Visit(v), Utc::now()).unwrap();
+    });
+    let loaded = decide_loaded("amara", &input, Some(hot)).unwrap().1.unwrap();
+    assert!(matches!(loaded.checked, Checked::TextEdited(_)), "the device's own edit path");
+    let merged = Merged::finish(loaded);
+    // The facts derived from the whole merged record are the ones carried forward.
+    let mut whole = RecordDoc::from_doc(merged.hot.doc.clone()).unwrap();
+    assert_eq!(merged.hot.facts, crate::oversight::projection::doc_facts(&mut whole));
+    assert_eq!(merged.hot.facts, crate::oversight::projection::doc_facts(&mut device));
+    assert_eq!(merged.after, sorted(&device.heads()));
+}
+
+#[test]
+fn other_changes_to_a_hot_document_are_hydrated_and_checked_as_before() {
+    // A scalar field set: the facts are derived again, and they moved.
+    let (input, hot, mut device) = hot_push(|doc| {
+        let mut v = match doc.body() {
+            RecordBody::Visit(v) => v.clone(),
+            other => panic!("{other:?}"),
+        };
+        v.child_seen = Some(true);
+        doc.update_body(&Author::new("amara", "tab"), &RecordBody::Visit(v), Utc::now()).unwrap();
+    });
+    let before = hot.facts.clone();
+    let merged = accepted(decide_loaded("amara", &input, Some(hot)));
+    assert_eq!(merged.hot.facts, crate::oversight::projection::doc_facts(&mut device));
+    assert_ne!(merged.hot.facts.child_seen, before.child_seen);
+    // The record moved to another case by its own change: refused, hot copy or not.
+    let (input, hot, _) = hot_push(|doc| {
+        let mut meta = doc.meta().clone();
+        meta.case_id = "case-b".into();
+        doc.update_meta(&Author::new("amara", "tab"), meta, "moved", Utc::now()).unwrap();
+    });
+    let (decision, _) = decide_loaded("amara", &input, Some(hot)).unwrap();
+    assert_eq!(decision, Decision::Refuse(RejectReason::CaseMismatch));
+}

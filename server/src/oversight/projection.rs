@@ -11,7 +11,7 @@
 //! the core's rules (`rules::timescales::open_items`) are the tablets' due items. A case's
 //! projection is derived from its records' projections only: its summary and its due items.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -127,6 +127,12 @@ pub fn doc_facts(doc: &mut RecordDoc) -> DocFacts {
         created_at: Some(meta.created_at),
         heads,
     }
+}
+
+/// `facts` moved to other heads (sorted, as storage keeps them), written as `doc_facts` writes
+/// them: for a document changed only where its facts do not look (`hub::text_edits`).
+pub fn at_heads(facts: DocFacts, heads: &[crate::storage::Hash]) -> DocFacts {
+    DocFacts { heads: heads.iter().map(|h| hex::encode(h.0)).collect(), ..facts }
 }
 
 /// The device's list row of a record, from its facts, at the heads they were derived at; `None`
@@ -248,7 +254,16 @@ pub fn parse_cases(rows: &[ProjectedCase]) -> Result<Vec<CaseView>, HubError> {
 /// a projection that cannot be derived is logged (by document id) and left for
 /// `rebuild-projections`, never a reason to refuse what a device pushed.
 pub(crate) async fn append_and_project(hub: &Hub, batch: Vec<NewChanges>) -> Result<u64, HubError> {
-    append_and_project_known(hub, batch, HashMap::new()).await
+    append_and_project_known(hub, batch, Known::default()).await
+}
+
+/// What the push path already holds of the documents it commits: their facts, and which of them
+/// moved only in their heads (a text edit, `hub::text_edits`). The case rows do not read heads,
+/// so a case whose every refreshed document is among those is not derived again.
+#[derive(Debug, Default)]
+pub(crate) struct Known {
+    pub facts: HashMap<String, DocFacts>,
+    pub heads_only: HashSet<String>,
 }
 
 /// `append_and_project`, with the facts of documents the caller already holds merged (the push
@@ -256,7 +271,7 @@ pub(crate) async fn append_and_project(hub: &Hub, batch: Vec<NewChanges>) -> Res
 pub(crate) async fn append_and_project_known(
     hub: &Hub,
     batch: Vec<NewChanges>,
-    known: HashMap<String, DocFacts>,
+    known: Known,
 ) -> Result<u64, HubError> {
     let docs: Vec<DocInfo> = batch.iter().map(|b| b.doc.clone()).collect();
     let head = hub.storage().append(batch).await?;
@@ -280,15 +295,12 @@ async fn derive(hub: &Hub, info: &DocInfo) -> Result<DocFacts, HubError> {
 
 /// Re-derives the projections of `docs` and of every case they belong to.
 pub async fn refresh(hub: &Hub, docs: &[DocInfo]) -> Result<(), HubError> {
-    refresh_known(hub, docs, HashMap::new()).await
+    refresh_known(hub, docs, Known::default()).await
 }
 
 /// `refresh`, taking the facts of the documents in `known` as given.
-async fn refresh_known(
-    hub: &Hub,
-    docs: &[DocInfo],
-    mut known: HashMap<String, DocFacts>,
-) -> Result<(), HubError> {
+async fn refresh_known(hub: &Hub, docs: &[DocInfo], known: Known) -> Result<(), HubError> {
+    let Known { facts: mut known, heads_only } = known;
     let mut rows = Vec::with_capacity(docs.len());
     for info in docs {
         let facts = match known.remove(&info.id) {
@@ -299,7 +311,8 @@ async fn refresh_known(
     }
     let storage = hub.storage().as_ref();
     storage.put_projections(rows, Vec::new()).await?;
-    let cases: BTreeSet<&str> = docs.iter().map(|d| d.case_id.as_str()).collect();
+    let cases: BTreeSet<&str> =
+        docs.iter().filter(|d| !heads_only.contains(&d.id)).map(|d| d.case_id.as_str()).collect();
     refresh_cases(storage, cases).await
 }
 
