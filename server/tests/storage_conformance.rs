@@ -492,6 +492,18 @@ async fn signatures_keys_and_key_events(b: &dyn Backend) {
     let sigs = s.doc_signatures("d1").await.unwrap();
     assert_eq!(sigs, vec![(hash(1), b"sig-1".to_vec()), (hash(3), b"sig-3".to_vec())]);
     assert!(s.doc_signatures("d2").await.unwrap().is_empty());
+    // Many documents at once: each its own, in append order; one without signatures is absent.
+    let mut other = changes("d3", "c1", &[7, 8]);
+    other.signatures = vec![(hash(8), b"sig-8".to_vec())];
+    s.append(vec![other]).await.unwrap();
+    let ids: Vec<String> = ["d1", "d2", "d3", "d1"].map(String::from).into();
+    let many = s.docs_signatures(&ids).await.unwrap();
+    assert_eq!(many.len(), 2, "{many:?}");
+    assert_eq!(many["d1"], sigs);
+    assert_eq!(many["d3"], vec![(hash(8), b"sig-8".to_vec())]);
+    // More ids than one query takes.
+    let lots: Vec<String> = (0..1200).map(|i| format!("x{i}")).chain(["d3".into()]).collect();
+    assert_eq!(s.docs_signatures(&lots).await.unwrap().len(), 1);
 
     let reg = |key: u8, worker: &str| KeyRegistration {
         key: [key; 32],

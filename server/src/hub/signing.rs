@@ -98,9 +98,11 @@ pub(super) async fn attach(
     wanted: &Wanted,
 ) -> Result<Vec<KeyRecord>, HubError> {
     let mut keys = BTreeSet::new();
+    let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
+    let mut stored = storage.docs_signatures(&ids).await?;
     for doc in docs.iter_mut() {
         let want = wanted.get(&doc.id).and_then(Option::as_ref);
-        for (hash, bytes) in storage.doc_signatures(&doc.id).await? {
+        for (hash, bytes) in stored.remove(&doc.id).unwrap_or_default() {
             if want.is_some_and(|w: &HashSet<Hash>| !w.contains(&hash)) {
                 continue;
             }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::postgres::PostgresStorage;
-use super::signing::{KeyRegistration, SigningStorage};
+use super::signing::{KeyRegistration, SignaturesByDoc, SigningStorage};
 use super::{Hash, Result, StorageError};
 
 /// The class of the per-worker registration locks (`pg_advisory_xact_lock(class, worker)`).
@@ -118,6 +118,27 @@ impl SigningStorage for PostgresStorage {
         let client = self.client().await?;
         let rows = client.query("SELECT data FROM key_events ORDER BY id", &[]).await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    async fn docs_signatures(&self, doc_ids: &[String]) -> Result<SignaturesByDoc> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT doc_id, hash, signature FROM changes
+                 WHERE doc_id = ANY($1) AND signature IS NOT NULL ORDER BY seq",
+                &[&doc_ids],
+            )
+            .await?;
+        let mut out = SignaturesByDoc::new();
+        for r in &rows {
+            let hash: Vec<u8> = r.try_get(1)?;
+            let hash: Hash = hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| StorageError::Corrupt("hash is not 32 bytes".into()))?;
+            out.entry(r.try_get(0)?).or_default().push((hash, r.try_get(2)?));
+        }
+        Ok(out)
     }
 
     async fn doc_signatures(&self, doc_id: &str) -> Result<Vec<(Hash, Vec<u8>)>> {

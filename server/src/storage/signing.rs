@@ -63,4 +63,20 @@ pub trait SigningStorage {
     /// The stored signatures of a document's changes (hash, encoded `ChangeSignature`), in the
     /// order the changes were appended; changes stored without one are left out.
     async fn doc_signatures(&self, doc_id: &str) -> Result<Vec<(Hash, Vec<u8>)>>;
+
+    /// `doc_signatures` of many documents, by id (a document without any is absent): one query
+    /// per page of the feed on the backends, instead of one per document sent.
+    async fn docs_signatures(&self, doc_ids: &[String]) -> Result<SignaturesByDoc> {
+        let mut out = SignaturesByDoc::new();
+        for id in doc_ids {
+            let sigs = self.doc_signatures(id).await?;
+            if !sigs.is_empty() {
+                out.insert(id.clone(), sigs);
+            }
+        }
+        Ok(out)
+    }
 }
+
+/// Stored signatures per document id, each document's in append order.
+pub type SignaturesByDoc = std::collections::HashMap<String, Vec<(Hash, Vec<u8>)>>;

@@ -3,9 +3,12 @@
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::signing::{KeyRegistration, SigningStorage};
+use super::signing::{KeyRegistration, SignaturesByDoc, SigningStorage};
 use super::sqlite::SqliteStorage;
 use super::{Hash, Result, StorageError};
+
+/// Document ids per query of `docs_signatures`.
+const SIGNATURE_IDS_PER_QUERY: usize = 500;
 
 const COLUMNS: &str =
     "key, worker, device, registered_at, token, revoked_at, revoked_by FROM device_keys";
@@ -123,6 +126,34 @@ impl SigningStorage for SqliteStorage {
             let mut stmt = c.prepare_cached("SELECT data FROM key_events ORDER BY id")?;
             let rows = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
             Ok(rows)
+        })
+        .await
+    }
+
+    async fn docs_signatures(&self, doc_ids: &[String]) -> Result<SignaturesByDoc> {
+        let doc_ids = doc_ids.to_vec();
+        self.with(move |c| {
+            let mut out = SignaturesByDoc::new();
+            // Bounded lists of parameters (SQLite allows 32,766), each its own prepared statement.
+            for ids in doc_ids.chunks(SIGNATURE_IDS_PER_QUERY) {
+                let marks = vec!["?"; ids.len()].join(", ");
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT doc_id, hash, signature FROM changes
+                     WHERE doc_id IN ({marks}) AND signature IS NOT NULL ORDER BY seq"
+                ))?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(ids), |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
+                })?;
+                for row in rows {
+                    let (doc, hash, sig) = row?;
+                    let hash: Hash = hash
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| StorageError::Corrupt("hash is not 32 bytes".into()))?;
+                    out.entry(doc).or_default().push((hash, sig));
+                }
+            }
+            Ok(out)
         })
         .await
     }
