@@ -46,13 +46,23 @@ fn signed(doc: &mut RecordDoc, before: &[automerge::ChangeHash]) -> Vec<ChangeSi
 }
 
 fn push_of(doc: &mut RecordDoc, kind: RecordKind, case: &str) -> PushDoc {
+    push_after(doc, kind, case, &[])
+}
+
+/// The push of a document's changes after `before`, each signed by its author's key.
+fn push_after(
+    doc: &mut RecordDoc,
+    kind: RecordKind,
+    case: &str,
+    before: &[automerge::ChangeHash],
+) -> PushDoc {
     PushDoc {
         id: doc.id().to_string(),
         kind,
         case_id: case.into(),
         heads: to_hashes(&doc.heads()),
-        changes: doc.save_after(&[]),
-        signatures: signed(doc, &[]),
+        changes: doc.save_after(before),
+        signatures: signed(doc, before),
         listing: None,
     }
 }
@@ -208,15 +218,7 @@ fn new_changes_to_a_stored_document_are_the_only_ones_staged() {
     let mut v = Visit::new(VisitKind::ChildProtection, Utc::now());
     v.location = "Family home".into();
     doc.update_body(&Author::new("amara", "tab"), &RecordBody::Visit(v), Utc::now()).unwrap();
-    let push = PushDoc {
-        id: id.clone(),
-        kind: RecordKind::Visit,
-        case_id: "case-a".into(),
-        heads: to_hashes(&doc.heads()),
-        changes: doc.save_after(&before),
-        signatures: signed(&mut doc, &before),
-        listing: None,
-    };
+    let push = push_after(&mut doc, RecordKind::Visit, "case-a", &before);
     let info = DocInfo { id, case_id: "case-a".into(), kind: RecordKind::Visit };
     match decide("amara", &input(push, Stored::Here { info, changes: stored })).unwrap() {
         Decision::Accept { changes, ack } => {
@@ -238,15 +240,7 @@ fn changes_building_on_changes_the_server_lost_are_left_pending_not_refused() {
     let mut v = Visit::new(VisitKind::ChildProtection, Utc::now());
     v.location = "Family home".into();
     doc.update_body(&Author::new("amara", "tab"), &RecordBody::Visit(v), Utc::now()).unwrap();
-    let push = PushDoc {
-        id: id.clone(),
-        kind: RecordKind::Visit,
-        case_id: "case-a".into(),
-        heads: to_hashes(&doc.heads()),
-        changes: doc.save_after(&acknowledged),
-        signatures: signed(&mut doc, &acknowledged),
-        listing: None,
-    };
+    let push = push_after(&mut doc, RecordKind::Visit, "case-a", &acknowledged);
     for stored in [absent(), Stored::Absent { hidden: true }] {
         assert_eq!(
             decide("amara", &input(push.clone(), stored)).unwrap(),
@@ -307,15 +301,7 @@ fn a_relayed_change_is_accepted_with_its_authors_signature_only() {
     let mut v = Visit::new(VisitKind::ChildProtection, Utc::now());
     v.location = "School".into();
     doc.update_body(&Author::new("ben", "tab"), &RecordBody::Visit(v), Utc::now()).unwrap();
-    let relayed = PushDoc {
-        id: id.clone(),
-        kind: RecordKind::Visit,
-        case_id: "case-a".into(),
-        heads: to_hashes(&doc.heads()),
-        changes: doc.save_after(&before),
-        signatures: signed(&mut doc, &before),
-        listing: None,
-    };
+    let relayed = push_after(&mut doc, RecordKind::Visit, "case-a", &before);
     let info = DocInfo { id, case_id: "case-a".into(), kind: RecordKind::Visit };
     let stored = || Stored::Here { info: info.clone(), changes: amaras.clone() };
     assert!(matches!(
@@ -443,15 +429,7 @@ fn hot_push(edit: impl FnOnce(&mut RecordDoc)) -> (PushInput, HotDoc, RecordDoc)
     let hot = HotDoc { doc: hot.into_doc(), facts };
     let before = doc.heads();
     edit(&mut doc);
-    let push = PushDoc {
-        id: id.clone(),
-        kind: RecordKind::Visit,
-        case_id: "case-a".into(),
-        heads: to_hashes(&doc.heads()),
-        changes: doc.save_after(&before),
-        signatures: signed(&mut doc, &before),
-        listing: None,
-    };
+    let push = push_after(&mut doc, RecordKind::Visit, "case-a", &before);
     let info = DocInfo { id, case_id: "case-a".into(), kind: RecordKind::Visit };
     (input(push, Stored::Here { info, changes: Vec::new() }), hot, doc)
 }
