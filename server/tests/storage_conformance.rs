@@ -434,6 +434,59 @@ async fn oversight_projections_by_scope_and_status(b: &dyn Backend) {
     assert!(s.projected_cases(&ProjectionScope::All).await.unwrap().is_empty());
 }
 
+/// An append that carries its documents' projection rows writes both in one transaction: after
+/// it, the changes and the rows are there together, a later one replaces the rows, and one that
+/// fails (PostgreSQL refuses a NUL in text; SQLite stores it) leaves neither its changes nor its
+/// rows behind.
+async fn appends_carry_their_projection_rows(b: &dyn Backend) {
+    let s = b.open().await;
+    let head = s
+        .append_projected(
+            vec![changes("d1", "c1", &[1]), changes("d2", "c1", &[2, 3])],
+            vec![
+                projected("d1", "c1", RecordStatus::Draft, "one"),
+                projected("d2", "c1", RecordStatus::Draft, "two"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(head, 3);
+    assert_eq!(s.doc_changes("d2").await.unwrap().len(), 2);
+    s.append_projected(
+        vec![changes("d1", "c1", &[4])],
+        vec![projected("d1", "c1", RecordStatus::Submitted, "one, submitted")],
+    )
+    .await
+    .unwrap();
+    let rows = s.projected_docs(&ProjectionScope::Case("c1".into()), None).await.unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            projected("d1", "c1", RecordStatus::Submitted, "one, submitted"),
+            projected("d2", "c1", RecordStatus::Draft, "two"),
+        ]
+    );
+    // Without rows it is `append`.
+    assert_eq!(s.append_projected(vec![changes("d3", "c1", &[5])], vec![]).await.unwrap(), 5);
+    let outcome = s
+        .append_projected(
+            vec![changes("d4", "c1", &[6])],
+            vec![projected("d4", "c1", RecordStatus::Draft, "nul \0 byte")],
+        )
+        .await;
+    let stored = s.doc_changes("d4").await.unwrap().len();
+    let listed = s
+        .projected_docs(&ProjectionScope::Case("c1".into()), None)
+        .await
+        .unwrap()
+        .iter()
+        .any(|r| r.id == "d4");
+    match outcome {
+        Ok(_) => assert!(stored == 1 && listed, "committed: both the change and the row"),
+        Err(_) => assert!(stored == 0 && !listed, "refused: neither the change nor the row"),
+    }
+}
+
 /// Heads per document: moved by each append as a compare-and-set, unknown after an append that
 /// did not start from them (another writer in between), recorded again only against the number
 /// of changes they were computed from.
@@ -628,6 +681,7 @@ conformance!(
     concurrent_writers_never_make_a_reader_skip,
     attachments_resume_dedupe_and_link_per_case,
     oversight_projections_by_scope_and_status,
+    appends_carry_their_projection_rows,
     heads_move_by_compare_and_set,
     signatures_keys_and_key_events,
     key_cap_holds_under_simultaneous_registrations,

@@ -56,6 +56,13 @@ impl Storage for Counting {
     async fn append(&self, batch: Vec<NewChanges>) -> Result<u64> {
         self.inner.append(batch).await
     }
+    async fn append_projected(
+        &self,
+        batch: Vec<NewChanges>,
+        docs: Vec<ProjectedDoc>,
+    ) -> Result<u64> {
+        self.inner.append_projected(batch, docs).await
+    }
     async fn feed(
         &self,
         cursor: u64,

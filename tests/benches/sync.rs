@@ -10,7 +10,7 @@
 //!
 //! Run: `cargo bench -p fieldbook-tests --bench sync` (prints Markdown for docs/benchmarks.md).
 //! `FIELDBOOK_BENCH_QUICK=1` shrinks every size so CI only checks that it runs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -127,6 +127,13 @@ impl Server {
     }
 
     async fn start_on(workers: usize, backend: Backing) -> Self {
+        Self::start_with(workers, backend, false).await
+    }
+
+    /// `start_on`; with `own_threads`, the server (its storage, HTTP and pool) runs on a runtime
+    /// of its own (`server_runtime`), as a separate process would, so that a device's blocking
+    /// store work (a durable commit) never holds a thread the server's requests need.
+    async fn start_with(workers: usize, backend: Backing, own_threads: bool) -> Self {
         let scratch = Scratch::new();
         let mut tokens: Vec<serde_json::Value> = (0..workers)
             .map(|i| {
@@ -145,21 +152,22 @@ impl Server {
         // Encrypted with a key file, as the binaries open it; FIELDBOOK_BENCH_SERVER_PLAINTEXT=1
         // measures the same server without SQLCipher (docs/benchmarks.md).
         let db = scratch.path("server.db");
-        let storage: Arc<dyn Storage> = if backend == Backing::Postgres {
-            let url = std::env::var("FIELDBOOK_TEST_POSTGRES_URL").unwrap();
-            let schema = format!("bench_sync_{}_{workers}", std::process::id());
-            Arc::new(PostgresStorage::connect_with_schema(&url, Some(&schema)).await.unwrap())
-        } else if std::env::var_os("FIELDBOOK_BENCH_SERVER_PLAINTEXT").is_some() {
-            Arc::new(SqliteStorage::open(&db, None).unwrap())
-        } else {
-            open_storage(&Backend::sqlite(db)).await.unwrap()
+        let start = async move {
+            let storage: Arc<dyn Storage> = if backend == Backing::Postgres {
+                let url = std::env::var("FIELDBOOK_TEST_POSTGRES_URL").unwrap();
+                let schema = format!("bench_sync_{}_{workers}", std::process::id());
+                Arc::new(PostgresStorage::connect_with_schema(&url, Some(&schema)).await.unwrap())
+            } else if std::env::var_os("FIELDBOOK_BENCH_SERVER_PLAINTEXT").is_some() {
+                Arc::new(SqliteStorage::open(&db, None).unwrap())
+            } else {
+                open_storage(&Backend::sqlite(db)).await.unwrap()
+            };
+            RunningServer::start("127.0.0.1:0".parse().unwrap(), app_state(storage, &auth).unwrap())
+                .await
+                .unwrap()
         };
-        let server = RunningServer::start(
-            "127.0.0.1:0".parse().unwrap(),
-            app_state(storage, &auth).unwrap(),
-        )
-        .await
-        .unwrap();
+        let server =
+            if own_threads { server_runtime().spawn(start).await.unwrap() } else { start.await };
         let url = server.url();
         Self { _server: server, url, http: reqwest::Client::new(), scratch }
     }
@@ -201,6 +209,20 @@ impl Server {
             .with_max_exchanges(1000);
         Device { store, case: String::new(), client, requests, bytes }
     }
+}
+
+/// The runtime of a server started with its own threads: two workers, as many as the machine
+/// has cores, kept for the whole run (a runtime may not be dropped inside another).
+fn server_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("bench-server")
+            .enable_all()
+            .build()
+            .unwrap()
+    })
 }
 
 /// Appends a sentence to a visit's observations: a small edit of a large record.
@@ -503,18 +525,59 @@ async fn caseload_download_benchmark(sz: &Sizes, server: &Server, dev: &mut Stor
 }
 
 /// CPU time (user + system) this process has used, from `/proc/self/stat` (clock ticks).
+/// With `FIELDBOOK_BENCH_MARKS` set, prints on stderr when a timed round starts or ends, in
+/// seconds since boot (`/proc/uptime`): a profile recorded with `perf record -k
+/// CLOCK_MONOTONIC` is cut at these times (docs/benchmarks.md).
+fn mark(what: &str, round: usize) {
+    if std::env::var_os("FIELDBOOK_BENCH_MARKS").is_some() {
+        let uptime = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
+        let at = uptime.split_whitespace().next().unwrap_or("?");
+        eprintln!("mark {what} {round} {at}");
+    }
+}
+
+/// CPU ticks of each thread named `bench-server` (the workers and blocking threads of
+/// `server_runtime`) or `fieldbook-sqlite` (the embedded backend's connection), by thread id: the server's share of `process_cpu` when it runs on threads
+/// of its own. Compared thread by thread (`server_cpu_since`), so a blocking thread that exits
+/// (after 10 s idle) takes only what it did since, not its whole history, out of the sum.
+fn server_threads() -> std::collections::HashMap<String, u64> {
+    let mut out = std::collections::HashMap::new();
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        // The embedded backend's connection thread (`fieldbook-sqlite`) is the server's too.
+        if head.ends_with("(bench-server") || head.ends_with("(fieldbook-sqlit") {
+            out.insert(task.file_name().to_string_lossy().into_owned(), stat_ticks(rest));
+        }
+    }
+    out
+}
+
+/// The server threads' CPU since `before` (`server_threads`).
+fn server_cpu_since(before: &std::collections::HashMap<String, u64>) -> Duration {
+    let ticks: u64 = server_threads()
+        .iter()
+        .map(|(tid, now)| now.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// utime + stime (fields 14 and 15) of a `stat` line, given what follows the command name.
+fn stat_ticks(rest: &str) -> u64 {
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(14) + field(15)
+}
+
 fn process_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // The fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    // utime and stime are fields 14 and 15 of the line; the rest starts at field 3.
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    Duration::from_millis((field(14) + field(15)) * 10)
+    Duration::from_millis(stat_ticks(rest) * 10)
 }
 
 async fn throughput_benchmark(sz: &Sizes, backend: Backing) {
-    let server = Server::start_on(sz.devices, backend).await;
+    let server = Server::start_with(sz.devices, backend, true).await;
     let mut devices = Vec::with_capacity(sz.devices);
     for i in 0..sz.devices {
         let worker = format!("w{i}");
@@ -536,20 +599,28 @@ async fn throughput_benchmark(sz: &Sizes, backend: Backing) {
         devices: Vec<Device>,
         rounds: usize,
         with_edit: bool,
-    ) -> (Vec<Device>, Vec<Duration>, Duration) {
+    ) -> (Vec<Device>, Vec<Duration>, Duration, (Duration, Duration)) {
         let mut devices = devices;
         let mut latencies = Vec::new();
         let mut wall = Duration::ZERO;
+        let (mut cpu, mut server) = (Duration::ZERO, Duration::ZERO);
         for round in 0..rounds {
-            let start = Instant::now();
+            // Every device edits first, then all sync at once: the round times the syncs, not
+            // the edits (the autosave benchmark times those), which would otherwise run on the
+            // same two threads as the other devices' syncs.
+            if with_edit {
+                for d in &mut devices {
+                    let id = d.store.case_records(&d.case).unwrap()[0].id.clone();
+                    edit(&mut d.store, &id, round);
+                }
+            }
+            mark(if with_edit { "pushes" } else { "idle" }, round);
+            let (start, cpu_before, server_before) =
+                (Instant::now(), process_cpu(), server_threads());
             let tasks: Vec<_> = devices
                 .into_iter()
                 .map(|mut d| {
                     tokio::spawn(async move {
-                        if with_edit {
-                            let id = d.store.case_records(&d.case).unwrap()[0].id.clone();
-                            edit(&mut d.store, &id, round);
-                        }
                         let t = Instant::now();
                         let report = d.client.sync(&mut d.store).await;
                         assert!(report.failure.is_none(), "{report:?}");
@@ -564,29 +635,33 @@ async fn throughput_benchmark(sz: &Sizes, backend: Backing) {
                 back.push(d);
             }
             wall += start.elapsed();
+            cpu += process_cpu() - cpu_before;
+            server += server_cpu_since(&server_before);
+            mark("end", round);
             devices = back;
         }
         latencies.sort();
-        (devices, latencies, wall)
+        (devices, latencies, wall, (cpu, server))
     }
     let bytes_of = |devices: &[Device]| devices.iter().map(|d| d.counters().1).sum::<u64>();
     let loads_of = |devices: &[Device]| {
         devices.iter().map(|d| d.store.documents_loaded()).sum::<u64>() + documents_loaded()
     };
-    let (idle_bytes, idle_loads, idle_cpu) =
-        (bytes_of(&devices), loads_of(&devices), process_cpu());
-    let (devices, idle, idle_wall) = rounds(devices, sz.rounds, false).await;
-    let idle_cpu = process_cpu() - idle_cpu;
+    let (idle_bytes, idle_loads) = (bytes_of(&devices), loads_of(&devices));
+    let (devices, idle, idle_wall, (idle_cpu, idle_server)) =
+        rounds(devices, sz.rounds, false).await;
     let idle_bytes = (bytes_of(&devices) - idle_bytes) as f64 / idle.len() as f64;
     let idle_loads = loads_of(&devices) - idle_loads;
     let busy_loads = documents_loaded();
-    let (_devices, busy, busy_wall) = rounds(devices, sz.rounds, true).await;
+    let (_devices, busy, busy_wall, (busy_cpu, busy_server)) =
+        rounds(devices, sz.rounds, true).await;
     let busy_loads = documents_loaded() - busy_loads;
     let rate = |lat: &[Duration], wall: Duration| lat.len() as f64 / wall.as_secs_f64();
+    let per_sync = |cpu: Duration, n: usize| cpu.as_secs_f64() * 1e3 / n as f64;
     let (busy_rate, idle_rate) = (rate(&busy, busy_wall), rate(&idle, idle_wall));
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("### {} devices syncing concurrently ({})\n", sz.devices, backend.name());
-    println!("{} rounds in which every device syncs at once; clients and server share the machine's 2 cores. Baseline: the same devices syncing with nothing to exchange.\n", sz.rounds);
+    println!("{} rounds in which every device syncs at once (each pushing the record it edited before the round began); clients and server share the machine's 2 cores, the server on threads of its own. Baseline: the same devices syncing with nothing to exchange.\n", sz.rounds);
     println!("| | one edited record pushed | idle sync (baseline) | ratio |");
     println!("|---|---:|---:|---:|");
     println!(
@@ -600,11 +675,15 @@ async fn throughput_benchmark(sz: &Sizes, backend: Backing) {
     println!();
     println!(
         "Idle syncs: {idle_bytes:.0} bytes of bodies per sync (both ways), {idle_loads} documents \
-         loaded in all ({} syncs, server and devices), process CPU (clients and server) {:.2} ms \
-         per idle sync. Pushes: {busy_loads} documents loaded by the server for {} pushed.",
+         loaded in all ({} syncs, server and devices), CPU per idle sync {:.2} ms (clients and \
+         server; the server's threads {:.2} ms). Pushes: {busy_loads} documents loaded by the \
+         server for {} pushed, CPU per pushed sync {:.2} ms (the server's threads {:.2} ms).",
         idle.len(),
-        idle_cpu.as_secs_f64() * 1e3 / idle.len() as f64,
-        busy.len()
+        per_sync(idle_cpu, idle.len()),
+        per_sync(idle_server, idle.len()),
+        busy.len(),
+        per_sync(busy_cpu, busy.len()),
+        per_sync(busy_server, busy.len()),
     );
     println!();
 }
@@ -615,9 +694,13 @@ fn main() {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
-        // FIELDBOOK_BENCH_ONLY=device: the one-device part alone (what the profile runs).
-        device_sync_benchmark(&sz).await;
-        if std::env::var("FIELDBOOK_BENCH_ONLY").as_deref() != Ok("device") {
+        // FIELDBOOK_BENCH_ONLY=device: the one-device part alone (what the profile runs);
+        // FIELDBOOK_BENCH_ONLY=devices: the many-device part alone.
+        let only = std::env::var("FIELDBOOK_BENCH_ONLY").unwrap_or_default();
+        if only != "devices" {
+            device_sync_benchmark(&sz).await;
+        }
+        if only != "device" {
             for backend in backends() {
                 throughput_benchmark(&sz, backend).await;
             }

@@ -9,6 +9,9 @@ use super::{schema, Store, StoreKey};
 use crate::document::Author;
 use crate::error::{Error, Result};
 
+/// Prepared statements kept on the store's connection (`with_connection`).
+const STATEMENT_CACHE: usize = 128;
+
 impl Store {
     /// Opens (or creates) the store at `path` with the app's 32-byte key, for `worker` on `device`.
     ///
@@ -52,6 +55,9 @@ impl Store {
         worker: &str,
         device: &str,
     ) -> Result<Self> {
+        // Room for every statement the store prepares with `prepare_cached` (rusqlite keeps 16
+        // by default, fewer than one sync uses, so they would be parsed again each time).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // The worker id is normalised (`Author::new`): an id of white space only is empty.
         if worker.trim().is_empty() || device.is_empty() {
             return Err(Error::InvalidInput {

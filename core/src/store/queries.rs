@@ -156,7 +156,8 @@ impl Store {
     pub fn heads(&self, id: &str) -> Result<Vec<ChangeHash>> {
         let heads: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT heads FROM documents WHERE id = ?1", [id], |r| r.get(0))
+            .prepare_cached("SELECT heads FROM documents WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
             .optional()?;
         decode_heads(&heads.ok_or_else(|| Error::NotFound { id: id.into() })?)
     }

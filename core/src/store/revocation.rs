@@ -32,7 +32,9 @@ pub(super) fn revoke(tx: &Transaction<'_>, case_id: &str) -> Result<()> {
 /// response (`refused`). A revoked case that is listed again (allocated back) is no longer
 /// revoked; one with no document left is forgotten. Returns the ids removed.
 pub(super) fn sweep(tx: &Transaction<'_>, refused: &HashSet<&str>) -> Result<Vec<String>> {
-    tx.execute("DELETE FROM revoked_cases WHERE case_id IN (SELECT case_id FROM cases)", [])?;
+    // Statements cached: this runs in every exchange.
+    tx.prepare_cached("DELETE FROM revoked_cases WHERE case_id IN (SELECT case_id FROM cases)")?
+        .execute([])?;
     let candidates: Vec<(String, String, bool)> = {
         let mut stmt = tx.prepare_cached(
             "SELECT d.id, d.kind, d.acked_heads IS NOT NULL AND d.acked_heads = d.heads
@@ -48,10 +50,10 @@ pub(super) fn sweep(tx: &Transaction<'_>, refused: &HashSet<&str>) -> Result<Vec
             removed.push(id);
         }
     }
-    tx.execute(
+    tx.prepare_cached(
         "DELETE FROM revoked_cases WHERE case_id NOT IN (SELECT case_id FROM documents)",
-        [],
-    )?;
+    )?
+    .execute([])?;
     Ok(removed)
 }
 

@@ -348,19 +348,21 @@ impl Store {
 
     /// How many records have changes not yet received by the server.
     pub fn pending_count(&self) -> Result<usize> {
-        let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM documents WHERE acked_heads IS NULL OR acked_heads != heads",
-            [],
-            |r| r.get(0),
-        )?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM documents WHERE acked_heads IS NULL OR acked_heads != heads",
+            )?
+            .query_row([], |r| r.get(0))?;
         Ok(n as usize)
     }
 
     /// How many records have conflicted fields to resolve.
     pub fn conflicted_count(&self) -> Result<usize> {
-        let n: i64 =
-            self.conn
-                .query_row("SELECT count(*) FROM records WHERE conflicts > 0", [], |r| r.get(0))?;
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM records WHERE conflicts > 0")?
+            .query_row([], |r| r.get(0))?;
         Ok(n as usize)
     }
 

@@ -17,6 +17,7 @@
 pub mod attachments;
 mod cache;
 mod cases;
+mod commit;
 mod feed;
 pub(crate) mod pool;
 mod push;
@@ -76,6 +77,8 @@ pub struct Hub {
     key: Arc<KeyPair>,
     /// The most device keys one worker may register (`with_max_keys_per_worker`).
     max_keys_per_worker: usize,
+    /// Where the appends of concurrent pushes meet to share a commit (`commit`).
+    commit: Arc<commit::GroupCommit>,
 }
 
 /// The default cap on one worker's device keys (a few tablets, each rotated a few times).
@@ -92,6 +95,7 @@ impl Hub {
             cache: Arc::new(cache::DocCache::new(DEFAULT_CACHE_BYTES)),
             key: Arc::new(key),
             max_keys_per_worker: DEFAULT_MAX_KEYS_PER_WORKER,
+            commit: Arc::new(commit::GroupCommit::default()),
         }
     }
 
@@ -138,6 +142,16 @@ impl Hub {
 
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage
+    }
+
+    /// `Storage::append_projected`, sharing its transaction with the appends of other requests
+    /// waiting at the same moment (`commit`).
+    pub(crate) async fn append_grouped(
+        &self,
+        batch: Vec<crate::storage::NewChanges>,
+        rows: Vec<crate::storage::ProjectedDoc>,
+    ) -> Result<u64, StorageError> {
+        self.commit.append(&self.storage, batch, rows).await
     }
 
     /// Runs Automerge work of the oversight projections and pages on the hub's pool.

@@ -268,17 +268,42 @@ pub(crate) struct Known {
 
 /// `append_and_project`, with the facts of documents the caller already holds merged (the push
 /// path: the document it validated is the one committed), so that only the others are loaded.
+/// The rows of those it holds are written in the append's own transaction, which it shares with
+/// concurrent pushes (`Hub::append_grouped`); the rest, and the cases, after it.
 pub(crate) async fn append_and_project_known(
     hub: &Hub,
     batch: Vec<NewChanges>,
     known: Known,
 ) -> Result<u64, HubError> {
     let docs: Vec<DocInfo> = batch.iter().map(|b| b.doc.clone()).collect();
-    let head = hub.storage().append(batch).await?;
-    if let Err(e) = refresh_known(hub, &docs, known).await {
+    let (rows, carried) = carried_rows(&docs, &known);
+    let head = hub.append_grouped(batch, rows).await?;
+    if let Err(e) = refresh_known(hub, &docs, known, &carried).await {
         tracing::error!(error = %e, docs = docs.len(), "oversight projections not refreshed");
     }
     Ok(head)
+}
+
+/// The rows of the documents whose facts are known, one per id (a push that names a document
+/// twice committed both, and the facts known are of the last), and the ids they cover.
+fn carried_rows(docs: &[DocInfo], known: &Known) -> (Vec<ProjectedDoc>, HashSet<String>) {
+    let mut rows = Vec::new();
+    let mut carried = HashSet::new();
+    for info in docs {
+        if carried.contains(&info.id) {
+            continue;
+        }
+        let Some(facts) = known.facts.get(&info.id) else { continue };
+        match to_row(facts) {
+            Ok(row) => {
+                carried.insert(info.id.clone());
+                rows.push(row);
+            }
+            // Left to the refresh after the commit, which logs it.
+            Err(_) => continue,
+        }
+    }
+    (rows, carried)
 }
 
 /// Derives one document's facts from its stored changes (in the pool).
@@ -295,14 +320,20 @@ async fn derive(hub: &Hub, info: &DocInfo) -> Result<DocFacts, HubError> {
 
 /// Re-derives the projections of `docs` and of every case they belong to.
 pub async fn refresh(hub: &Hub, docs: &[DocInfo]) -> Result<(), HubError> {
-    refresh_known(hub, docs, Known::default()).await
+    refresh_known(hub, docs, Known::default(), &HashSet::new()).await
 }
 
-/// `refresh`, taking the facts of the documents in `known` as given.
-async fn refresh_known(hub: &Hub, docs: &[DocInfo], known: Known) -> Result<(), HubError> {
+/// `refresh`, taking the facts of the documents in `known` as given, and leaving out the rows of
+/// `carried` (written already, with their changes).
+async fn refresh_known(
+    hub: &Hub,
+    docs: &[DocInfo],
+    known: Known,
+    carried: &HashSet<String>,
+) -> Result<(), HubError> {
     let Known { facts: mut known, heads_only } = known;
     let mut rows = Vec::with_capacity(docs.len());
-    for info in docs {
+    for info in docs.iter().filter(|d| !carried.contains(&d.id)) {
         let facts = match known.remove(&info.id) {
             Some(facts) => facts,
             None => derive(hub, info).await?,
@@ -310,7 +341,9 @@ async fn refresh_known(hub: &Hub, docs: &[DocInfo], known: Known) -> Result<(), 
         rows.push(to_row(&facts)?);
     }
     let storage = hub.storage().as_ref();
-    storage.put_projections(rows, Vec::new()).await?;
+    if !rows.is_empty() {
+        storage.put_projections(rows, Vec::new()).await?;
+    }
     let cases: BTreeSet<&str> =
         docs.iter().filter(|d| !heads_only.contains(&d.id)).map(|d| d.case_id.as_str()).collect();
     refresh_cases(storage, cases).await
@@ -329,7 +362,9 @@ async fn refresh_cases(
             out.push(ProjectedCase { case_id: case.to_string(), data, allocation: None });
         }
     }
-    storage.put_projections(Vec::new(), out).await?;
+    if !out.is_empty() {
+        storage.put_projections(Vec::new(), out).await?;
+    }
     Ok(())
 }
 

@@ -26,6 +26,7 @@ mod sqlite_projection;
 pub mod sqlite_schema;
 mod sqlite_signing;
 mod sqlite_tags;
+mod sqlite_thread;
 
 use std::path::PathBuf;
 
@@ -245,6 +246,22 @@ pub trait Storage:
     /// next sequence number. Returns the highest sequence number assigned (or the
     /// current head if nothing was new).
     async fn append(&self, batch: Vec<NewChanges>) -> Result<u64>;
+
+    /// `append`, with the oversight projections `docs` of appended documents written (created
+    /// or replaced) in the same transaction: one durable commit for a push and its rows
+    /// (`hub::commit`). The ids of `docs` are distinct. Both backends override this default,
+    /// which writes the rows in a second transaction after the first.
+    async fn append_projected(
+        &self,
+        batch: Vec<NewChanges>,
+        docs: Vec<ProjectedDoc>,
+    ) -> Result<u64> {
+        let head = self.append(batch).await?;
+        if !docs.is_empty() {
+            self.put_projections(docs, Vec::new()).await?;
+        }
+        Ok(head)
+    }
 
     /// Changes with `seq > cursor` to documents of `cases`, in sequence order, stopping once
     /// their bytes reach `budget` (always at least one change when any is available) or after

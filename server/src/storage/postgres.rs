@@ -66,6 +66,13 @@ const INSERT_CHANGES: &str = "WITH batch AS (
      )
      SELECT max(seq) FROM numbered";
 
+/// The oversight rows of the appended documents (`append_projected`), in the append's
+/// transaction. The ids are distinct (an upsert may not touch a row twice).
+const UPSERT_DOC_ROWS: &str = "INSERT INTO oversight_docs (id, case_id, kind, status, data)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+     ON CONFLICT (id) DO UPDATE SET case_id = excluded.case_id, kind = excluded.kind,
+         status = excluded.status, data = excluded.data";
+
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: Pool,
@@ -135,6 +142,20 @@ impl PostgresStorage {
         batch: Vec<NewChanges>,
         before_commit: impl std::future::Future<Output = ()> + Send,
     ) -> Result<u64> {
+        self.append_with_rows(batch, &[], before_commit).await
+    }
+
+    async fn append_with_rows(
+        &self,
+        batch: Vec<NewChanges>,
+        rows: &[ProjectedDoc],
+        before_commit: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<u64> {
+        let row_ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let row_cases: Vec<&str> = rows.iter().map(|r| r.case_id.as_str()).collect();
+        let row_kinds: Vec<&str> = rows.iter().map(|r| r.kind.code()).collect();
+        let row_statuses: Vec<&str> = rows.iter().map(|r| r.status.code()).collect();
+        let row_data: Vec<&str> = rows.iter().map(|r| r.data.as_str()).collect();
         let mut ids = Vec::with_capacity(batch.len());
         let mut cases = Vec::with_capacity(batch.len());
         let mut kinds = Vec::with_capacity(batch.len());
@@ -181,11 +202,22 @@ impl PostgresStorage {
             [&doc_ids, &hashes, &bytes, &signatures];
         let change_params = if signed { &signed_params[..] } else { &signed_params[..3] };
         let heads_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ids, &before, &after];
-        let (_, _, row, _) = tokio::try_join!(
+        let row_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&row_ids, &row_cases, &row_kinds, &row_statuses, &row_data];
+        // Polled after the others, so sent after the lock like them.
+        let upsert_rows = async {
+            if rows.is_empty() {
+                return Ok(0);
+            }
+            let upsert = tx.prepare_cached(UPSERT_DOC_ROWS).await?;
+            tx.execute(&upsert, &row_params).await
+        };
+        let (_, _, row, _, _) = tokio::try_join!(
             tx.execute(&lock, &[&WRITE_LOCK]),
             tx.execute(&docs, &doc_params),
             tx.query_one(&numbered, change_params),
             tx.execute(&heads, &heads_params),
+            upsert_rows,
         )?;
         // The last number taken is the head: under the lock nothing numbered later is committed.
         let head = match row.try_get::<_, Option<i64>>(0)? {
@@ -317,6 +349,14 @@ impl Storage for PostgresStorage {
 
     async fn append(&self, batch: Vec<NewChanges>) -> Result<u64> {
         self.append_pausing(batch, std::future::ready(())).await
+    }
+
+    async fn append_projected(
+        &self,
+        batch: Vec<NewChanges>,
+        docs: Vec<ProjectedDoc>,
+    ) -> Result<u64> {
+        self.append_with_rows(batch, &docs, std::future::ready(())).await
     }
 
     async fn feed(

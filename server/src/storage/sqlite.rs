@@ -1,17 +1,17 @@
-//! The embedded default: SQLite through rusqlite, on tokio's blocking pool. One connection
-//! behind a mutex: SQLite serialises writers anyway, and a single connection keeps the shared
-//! sequence trivially ordered. `synchronous = FULL`: an acknowledged push survives a server kill
+//! The embedded default: SQLite through rusqlite. One connection, owned by a thread of its own
+//! that runs the storage's work in order (`sqlite_thread`): SQLite serialises writers anyway, and
+//! a single connection keeps the shared sequence trivially ordered. `synchronous = FULL`: an acknowledged push survives a server kill
 //! or a power cut. The file is encrypted with SQLCipher when opened with a key (the server always
 //! does: `sqlite_file`); the schema and its migrations are in `sqlite_schema`.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use fieldbook_core::records::{RecordKind, RecordStatus};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::key::SqliteKey;
+use super::sqlite_thread::ConnectionThread;
 use super::{
     decode_heads, encode_heads, Allocation, AllocationChange, AllocationEvent, Audience, DocInfo,
     DocState, Hash, NewChanges, ProjectedCase, ProjectedDoc, ProjectionScope, ProjectionVisitor,
@@ -20,9 +20,12 @@ use super::{
 use super::{sqlite_projection, sqlite_schema, sqlite_tags, FeedTag};
 use fieldbook_core::store::keying::{is_key_step_failure, retry_key_step};
 
+/// Prepared statements kept on the connection (`init`).
+const STATEMENT_CACHE: usize = 256;
+
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
-    conn: Arc<Mutex<Connection>>,
+    conn: ConnectionThread,
     /// The schema keeps heads per document (always, except the upgrade tests' old versions).
     keeps_heads: bool,
     /// The schema tags the feed as a chain (always, except the upgrade tests' old versions).
@@ -57,6 +60,9 @@ impl SqliteStorage {
     }
 
     fn init(mut conn: Connection, key: Option<&SqliteKey>, version: i64) -> Result<Self> {
+        // Room for every statement the storage prepares with `prepare_cached`: one connection
+        // serves them all, and rusqlite's default of 16 is fewer than one sync uses.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         if let Some(key) = key {
             conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.literal().as_str()))?;
         }
@@ -84,7 +90,7 @@ impl SqliteStorage {
         let version = sqlite_schema::version(&conn)?;
         let keeps_heads = version >= sqlite_schema::HEADS_VERSION;
         let chained_tags = version >= sqlite_schema::FEED_TAGS_VERSION;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), keeps_heads, chained_tags })
+        Ok(Self { conn: ConnectionThread::start(conn)?, keeps_heads, chained_tags })
     }
 
     /// The schema version of the open database.
@@ -92,19 +98,12 @@ impl SqliteStorage {
         self.with(|c| sqlite_schema::version(c)).await
     }
 
-    /// Runs `f` on the blocking pool with the connection.
+    /// Runs `f` with the connection, on its thread.
     pub(super) async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard =
-                conn.lock().map_err(|_| StorageError::Task("connection lock poisoned".into()))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StorageError::Task(e.to_string()))?
+        self.conn.run(f).await
     }
 }
 
@@ -115,11 +114,9 @@ fn kind_of(s: &str) -> rusqlite::Result<RecordKind> {
 }
 
 fn next_seq(tx: &rusqlite::Transaction<'_>) -> Result<u64> {
-    let v: i64 = tx.query_row(
-        "UPDATE counter SET value = value + 1 WHERE id = 1 RETURNING value",
-        [],
-        |r| r.get(0),
-    )?;
+    let v: i64 = tx
+        .prepare_cached("UPDATE counter SET value = value + 1 WHERE id = 1 RETURNING value")?
+        .query_row([], |r| r.get(0))?;
     Ok(v as u64)
 }
 
@@ -231,10 +228,20 @@ impl Storage for SqliteStorage {
     }
 
     async fn append(&self, batch: Vec<NewChanges>) -> Result<u64> {
+        self.append_projected(batch, Vec::new()).await
+    }
+
+    async fn append_projected(
+        &self,
+        batch: Vec<NewChanges>,
+        docs: Vec<ProjectedDoc>,
+    ) -> Result<u64> {
         let keeps_heads = self.keeps_heads;
         let chained_tags = self.chained_tags;
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // The rows first: they are plain upserts, and the same commit makes them durable.
+            sqlite_projection::write(&tx, &docs, &[])?;
             for doc in &batch {
                 let sigs: std::collections::HashMap<&Hash, &Vec<u8>> =
                     doc.signatures.iter().map(|(h, s)| (h, s)).collect();
@@ -267,11 +274,8 @@ impl Storage for SqliteStorage {
                 }
                 for (hash, bytes) in &doc.changes {
                     let exists = tx
-                        .query_row(
-                            "SELECT 1 FROM changes WHERE doc_id = ?1 AND hash = ?2",
-                            params![doc.doc.id, hash.0.as_slice()],
-                            |_| Ok(()),
-                        )
+                        .prepare_cached("SELECT 1 FROM changes WHERE doc_id = ?1 AND hash = ?2")?
+                        .query_row(params![doc.doc.id, hash.0.as_slice()], |_| Ok(()))
                         .optional()?
                         .is_some();
                     if !exists {
@@ -280,16 +284,29 @@ impl Storage for SqliteStorage {
                         // then also writes a database of a schema before version 5 (the
                         // migration tests seed every earlier schema through `append`).
                         match sigs.get(hash) {
-                            Some(sig) => tx.execute(
-                                "INSERT INTO changes (seq, doc_id, hash, bytes, signature)
-                                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                                params![seq as i64, doc.doc.id, hash.0.as_slice(), bytes, sig],
-                            )?,
-                            None => tx.execute(
-                                "INSERT INTO changes (seq, doc_id, hash, bytes)
-                                 VALUES (?1, ?2, ?3, ?4)",
-                                params![seq as i64, doc.doc.id, hash.0.as_slice(), bytes],
-                            )?,
+                            Some(sig) => tx
+                                .prepare_cached(
+                                    "INSERT INTO changes (seq, doc_id, hash, bytes, signature)
+                                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                                )?
+                                .execute(params![
+                                    seq as i64,
+                                    doc.doc.id,
+                                    hash.0.as_slice(),
+                                    bytes,
+                                    sig
+                                ])?,
+                            None => tx
+                                .prepare_cached(
+                                    "INSERT INTO changes (seq, doc_id, hash, bytes)
+                                     VALUES (?1, ?2, ?3, ?4)",
+                                )?
+                                .execute(params![
+                                    seq as i64,
+                                    doc.doc.id,
+                                    hash.0.as_slice(),
+                                    bytes
+                                ])?,
                         };
                     }
                 }
@@ -297,8 +314,9 @@ impl Storage for SqliteStorage {
             if chained_tags {
                 sqlite_tags::tag_new_entries(&tx, false)?;
             }
-            let head: i64 =
-                tx.query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get(0))?;
+            let head: i64 = tx
+                .prepare_cached("SELECT value FROM counter WHERE id = 1")?
+                .query_row([], |r| r.get(0))?;
             tx.commit()?;
             Ok(head as u64)
         })
@@ -344,8 +362,8 @@ impl Storage for SqliteStorage {
 
     async fn head(&self) -> Result<u64> {
         self.with(|c| {
-            Ok(c.query_row("SELECT value FROM counter WHERE id = 1", [], |r| r.get::<_, i64>(0))?
-                as u64)
+            Ok(c.prepare_cached("SELECT value FROM counter WHERE id = 1")?
+                .query_row([], |r| r.get::<_, i64>(0))? as u64)
         })
         .await
     }

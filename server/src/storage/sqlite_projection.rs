@@ -19,21 +19,32 @@ pub(super) fn put(
     cases: &[ProjectedCase],
 ) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    write(&tx, docs, cases)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Writes the rows on `conn` inside the caller's transaction (`put`, and the append that
+/// carries its documents' rows: `SqliteStorage::append_projected`).
+pub(super) fn write(
+    conn: &Connection,
+    docs: &[ProjectedDoc],
+    cases: &[ProjectedCase],
+) -> Result<()> {
     for d in docs {
-        tx.execute(
+        conn.prepare_cached(
             "INSERT INTO oversight_docs (id, case_id, kind, status, data) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(id) DO UPDATE SET case_id = ?2, kind = ?3, status = ?4, data = ?5",
-            params![d.id, d.case_id, d.kind.code(), d.status.code(), d.data],
-        )?;
+        )?
+        .execute(params![d.id, d.case_id, d.kind.code(), d.status.code(), d.data])?;
     }
     for c in cases {
-        tx.execute(
+        conn.execute(
             "INSERT INTO oversight_cases (case_id, data) VALUES (?1, ?2)
              ON CONFLICT(case_id) DO UPDATE SET data = ?2",
             params![c.case_id, c.data],
         )?;
     }
-    tx.commit()?;
     Ok(())
 }
 

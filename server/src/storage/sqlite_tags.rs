@@ -32,9 +32,8 @@ fn entries_after(c: &Connection, after: i64) -> Result<Vec<(i64, FeedEntry)>> {
 /// entry's tag before the chain (the schema 6 migration, for cursors devices already hold).
 pub(super) fn tag_new_entries(c: &Connection, legacy: bool) -> Result<()> {
     let last: Option<(i64, Vec<u8>)> = c
-        .query_row("SELECT seq, tag FROM feed_tags ORDER BY seq DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .prepare_cached("SELECT seq, tag FROM feed_tags ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (after, mut previous) = last.unwrap_or((0, CHAIN_START.to_vec()));
     let mut insert =
@@ -53,9 +52,8 @@ pub(super) fn tag_new_entries(c: &Connection, legacy: bool) -> Result<()> {
 pub(super) fn seq_tag(c: &Connection, seq: u64, chained: bool) -> Result<Option<FeedTag>> {
     if chained {
         let row: Option<(Vec<u8>, Option<i64>)> = c
-            .query_row("SELECT tag, legacy FROM feed_tags WHERE seq = ?1", [seq as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .prepare_cached("SELECT tag, legacy FROM feed_tags WHERE seq = ?1")?
+            .query_row([seq as i64], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         return Ok(row.map(|(tag, legacy)| FeedTag {
             chained: wire_tag(&tag),
