@@ -118,14 +118,13 @@ fn take_group(queue: &mut Vec<Waiting>) -> Vec<Waiting> {
     let mut group = Vec::new();
     let mut rest = Vec::new();
     for waiting in queue.drain(..) {
-        let clashes = waiting.doc_ids().any(|id| written.contains(id));
-        if clashes || group.len() == MAX_GROUP {
-            // Everything after a deferred append that writes its documents is deferred too
-            // (they clash with the ids marked here), so their order is kept.
-            written.extend(waiting.doc_ids().map(str::to_string));
+        let deferred = group.len() == MAX_GROUP || waiting.doc_ids().any(|id| written.contains(id));
+        // Marked either way: everything after a deferred append that writes its documents is
+        // deferred too, so their order is kept.
+        written.extend(waiting.doc_ids().map(str::to_string));
+        if deferred {
             rest.push(waiting);
         } else {
-            written.extend(waiting.doc_ids().map(str::to_string));
             group.push(waiting);
         }
     }
