@@ -88,11 +88,19 @@ async fn queued(group: &GroupCommit, n: usize) {
     }
 }
 
-#[tokio::test]
-async fn appends_that_wait_behind_a_commit_share_the_next_transaction() {
+/// A group and its storage with one append to "a" holding the commit at the gate, so that the
+/// appends a test starts next queue behind it.
+async fn first_append_at_the_gate(
+) -> (Arc<GroupCommit>, Arc<Gated>, tokio::task::JoinHandle<Answer>) {
     let (group, storage) = (Arc::new(GroupCommit::default()), Gated::new());
     let first = spawn_append(&group, &storage, vec![change("a", 1)]);
     storage.entered.notified().await;
+    (group, storage, first)
+}
+
+#[tokio::test]
+async fn appends_that_wait_behind_a_commit_share_the_next_transaction() {
+    let (group, storage, first) = first_append_at_the_gate().await;
     let rest: Vec<_> = [("b", 2), ("c", 3), ("d", 4)]
         .iter()
         .map(|(id, n)| spawn_append(&group, &storage, vec![change(id, *n)]))
@@ -111,9 +119,7 @@ async fn appends_that_wait_behind_a_commit_share_the_next_transaction() {
 
 #[tokio::test]
 async fn two_appends_to_one_document_never_share_a_transaction() {
-    let (group, storage) = (Arc::new(GroupCommit::default()), Gated::new());
-    let first = spawn_append(&group, &storage, vec![change("a", 1)]);
-    storage.entered.notified().await;
+    let (group, storage, first) = first_append_at_the_gate().await;
     let x1 = spawn_append(&group, &storage, vec![change("x", 2)]);
     queued(&group, 1).await;
     let x2 = spawn_append(&group, &storage, vec![change("x", 3), change("z", 5)]);
@@ -135,9 +141,7 @@ async fn two_appends_to_one_document_never_share_a_transaction() {
 
 #[tokio::test]
 async fn a_failed_group_is_committed_one_by_one_so_only_the_bad_append_fails() {
-    let (group, storage) = (Arc::new(GroupCommit::default()), Gated::new());
-    let first = spawn_append(&group, &storage, vec![change("a", 1)]);
-    storage.entered.notified().await;
+    let (group, storage, first) = first_append_at_the_gate().await;
     let good = spawn_append(&group, &storage, vec![change("good", 2)]);
     queued(&group, 1).await;
     let bad = spawn_append(&group, &storage, vec![change("bad", 3)]);
@@ -153,9 +157,7 @@ async fn a_failed_group_is_committed_one_by_one_so_only_the_bad_append_fails() {
 
 #[tokio::test]
 async fn a_leader_whose_request_is_dropped_still_commits_its_group() {
-    let (group, storage) = (Arc::new(GroupCommit::default()), Gated::new());
-    let first = spawn_append(&group, &storage, vec![change("a", 1)]);
-    storage.entered.notified().await;
+    let (group, storage, first) = first_append_at_the_gate().await;
     let second = spawn_append(&group, &storage, vec![change("b", 2)]);
     queued(&group, 1).await;
     // The leader's request goes away while its commit waits at the gate.
